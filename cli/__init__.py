@@ -1,0 +1,331 @@
+"""The ``loket`` command: set up, administer and run Loket."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from engine import auth, clock
+from engine.auth import Actor
+from engine.config import Settings
+from engine.db import Database
+from engine.errors import LoketError
+from engine.models import REGIONS, ROLES, School, Tenant, User
+
+
+class Context:
+    """Lazily opened database and runtime, shared by the subcommands of one invocation."""
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self._db: Database | None = None
+        self._runtime = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.settings.database_url)
+        return self._db
+
+    @property
+    def runtime(self):
+        if self._runtime is None:
+            from engine.runtime import build_runtime
+
+            self._runtime = build_runtime(self.db, self.settings)
+        return self._runtime
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"fout: {message}", err=True)
+    sys.exit(code)
+
+
+def tenant_by_key(session, key: str) -> Tenant:
+    tenant = session.scalar(select(Tenant).where(Tenant.key == key))
+    if tenant is None:
+        fail(f"SWV '{key}' bestaat niet (loket tenants add ...).")
+    return tenant
+
+
+def cli_actor(session, tenant_key: str) -> Actor:
+    """The CLI is run by a server administrator: it acts as 'beheerder' of the tenant, named after the OS user."""
+    tenant = tenant_by_key(session, tenant_key)
+    return Actor(None, f"cli:{getpass.getuser()}", "beheerder", tenant.id)
+
+
+@click.group()
+def main() -> None:
+    """Loket: zaakbehandeling voor samenwerkingsverbanden passend onderwijs."""
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Maak ook een demo-SWV met scholen en gebruikers.")
+@pass_ctx
+def init(ctx: Context, demo: bool) -> None:
+    """Maak of upgrade de database en deploy alle routes in processes/."""
+    from engine import routes
+
+    ctx.db.upgrade()
+    click.echo(f"database: {ctx.settings.database_url}")
+    with ctx.db.transaction() as session:
+        for d in routes.deploy_dir(session, ctx.settings.processes_dir):
+            click.echo(f"route {d.key} v{d.number} {'gedeployed' if d.created else 'ongewijzigd'} ({d.sha256[:12]})")
+    if demo:
+        from cli.demo import create_demo
+
+        create_demo(ctx.db)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@pass_ctx
+def serve(ctx: Context, host: str, port: int) -> None:
+    """Start de web-UI, de API en de scheduler in één proces."""
+    from waitress import serve as waitress_serve
+
+    from web import create_app
+
+    app = create_app(ctx.settings, ctx.db)
+    click.echo(f"Loket luistert op http://{host}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)")
+    waitress_serve(app, host=host, port=port, threads=8, ident="Loket")
+
+
+# ---------------------------------------------------------------- processes
+
+@main.group()
+def processes() -> None:
+    """Routes: tonen, controleren en deployen."""
+
+
+@processes.command("list")
+@pass_ctx
+def processes_list(ctx: Context) -> None:
+    """Toon alle routes en versies met hun aantal open dossiers."""
+    from engine.routes import list_versions
+
+    with ctx.db.read() as session:
+        rows = list_versions(session)
+    if not rows:
+        click.echo("Geen routes gedeployed (loket processes deploy).")
+    for v in rows:
+        mark = "*" if v.latest else " "
+        click.echo(f"{mark} {v.key:<20} v{v.number:<3} {v.sha256[:12]}  open: {v.open_cases:<5} {v.title}")
+
+
+@processes.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def processes_validate(paths: tuple[Path, ...]) -> None:
+    """Controleer routes zonder ze te deployen; één regel per probleem."""
+    from engine import services
+    from engine.validate import check
+
+    services.load()
+    problems = 0
+    for path in paths:
+        result = check(path)
+        for problem in result.problems:
+            click.echo(str(problem), err=True)
+        problems += len(result.problems)
+        if result.ok:
+            click.echo(f"{path}: in orde")
+    if problems:
+        sys.exit(1)
+
+
+@processes.command("deploy")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@pass_ctx
+def processes_deploy(ctx: Context, paths: tuple[Path, ...]) -> None:
+    """Deploy routes als nieuwe, onveranderlijke versie (standaard: alles in processes/)."""
+    from engine import routes, services
+
+    services.load()
+    files = list(paths) or sorted(ctx.settings.processes_dir.glob("*.bpmn"))
+    try:
+        with ctx.db.transaction() as session:
+            for path in files:
+                d = routes.deploy(session, path)
+                click.echo(f"route {d.key} v{d.number} {'gedeployed' if d.created else 'ongewijzigd'} "
+                           f"({d.sha256[:12]})")
+    except routes.RouteInvalid as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------- tenants, schools, users
+
+@main.group()
+def tenants() -> None:
+    """Samenwerkingsverbanden."""
+
+
+@tenants.command("add")
+@click.argument("key")
+@click.option("--name", required=True)
+@click.option("--region", required=True, type=click.Choice(REGIONS))
+@pass_ctx
+def tenants_add(ctx: Context, key: str, name: str, region: str) -> None:
+    with ctx.db.transaction() as session:
+        if session.scalar(select(Tenant).where(Tenant.key == key)):
+            fail(f"SWV '{key}' bestaat al.")
+        session.add(Tenant(key=key, name=name, region=region, settings={}, created_at=clock.now()))
+    click.echo(f"SWV {key} aangemaakt ({name}, regio {region})")
+
+
+@main.group()
+def schools() -> None:
+    """Scholen van een SWV."""
+
+
+@schools.command("add")
+@click.argument("code")
+@click.option("--tenant", "tenant_key", required=True)
+@click.option("--name", required=True)
+@pass_ctx
+def schools_add(ctx: Context, code: str, tenant_key: str, name: str) -> None:
+    with ctx.db.transaction() as session:
+        tenant = tenant_by_key(session, tenant_key)
+        if session.scalar(select(School).where(School.tenant_id == tenant.id, School.code == code)):
+            fail(f"School '{code}' bestaat al in {tenant_key}.")
+        session.add(School(tenant_id=tenant.id, code=code, name=name))
+    click.echo(f"school {code} aangemaakt in {tenant_key}")
+
+
+@main.group()
+def users() -> None:
+    """Gebruikers en API-tokens."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--tenant", "tenant_key", required=True)
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--school", "school_code", default=None, help="Verplicht voor de rol school.")
+@pass_ctx
+def users_add(ctx: Context, email: str, tenant_key: str, role: str, school_code: str | None) -> None:
+    """Maak een gebruiker; het wachtwoord komt van standaardinvoer."""
+    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass("Wachtwoord: ")
+    if len(password) < 10:
+        fail("het wachtwoord moet minstens 10 tekens hebben.")
+    if role == "school" and not school_code:
+        fail("een gebruiker met de rol school hoort bij een school: geef --school CODE.")
+    with ctx.db.transaction() as session:
+        tenant = tenant_by_key(session, tenant_key)
+        school = None
+        if school_code:
+            school = session.scalar(select(School).where(School.tenant_id == tenant.id, School.code == school_code))
+            if school is None:
+                fail(f"school '{school_code}' bestaat niet in {tenant_key}.")
+        if session.scalar(select(User).where(User.email == email)):
+            fail(f"gebruiker {email} bestaat al.")
+        session.add(User(tenant_id=tenant.id, email=email, role=role, school_id=school.id if school else None,
+                         password_hash=auth.hash_password(password), active=True, created_at=clock.now()))
+    click.echo(f"gebruiker {email} aangemaakt ({role} in {tenant_key})")
+
+
+@users.command("token")
+@click.argument("email")
+@pass_ctx
+def users_token(ctx: Context, email: str) -> None:
+    """Print een nieuw API-token (alleen de hash wordt bewaard)."""
+    with ctx.db.transaction() as session:
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            fail(f"gebruiker {email} bestaat niet.")
+        token = auth.issue_token(session, user)
+    click.echo(token)
+
+
+# ---------------------------------------------------------------- cases
+
+@main.group()
+def cases() -> None:
+    """Dossiers."""
+
+
+@cases.command("start")
+@click.argument("route")
+@click.option("--tenant", "tenant_key", required=True)
+@click.option("--data", "data_json", default="{}", help="Gegevens volgens het startformulier, als JSON.")
+@pass_ctx
+def cases_start(ctx: Context, route: str, tenant_key: str, data_json: str) -> None:
+    try:
+        data = json.loads(data_json)
+    except json.JSONDecodeError as exc:
+        fail(f"--data is geen geldige JSON: {exc.msg} (positie {exc.pos}).")
+    with ctx.db.read() as session:
+        actor = cli_actor(session, tenant_key)
+    case = ctx.runtime.start_case(actor, route, data)
+    _show(ctx, actor, case.id)
+
+
+@cases.command("show")
+@click.argument("case_id", type=int)
+@pass_ctx
+def cases_show(ctx: Context, case_id: int) -> None:
+    from engine.models import Case
+
+    with ctx.db.read() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            fail(f"dossier {case_id} bestaat niet.")
+        actor = Actor(None, f"cli:{getpass.getuser()}", "beheerder", case.tenant_id)
+    _show(ctx, actor, case_id)
+
+
+@cases.command("retry")
+@click.argument("case_id", type=int)
+@pass_ctx
+def cases_retry(ctx: Context, case_id: int) -> None:
+    """Voer de mislukte stap van een dossier met een incident opnieuw uit."""
+    from engine.models import Case
+
+    with ctx.db.read() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            fail(f"dossier {case_id} bestaat niet.")
+        actor = Actor(None, f"cli:{getpass.getuser()}", "beheerder", case.tenant_id)
+    ctx.runtime.retry(actor, case_id)
+    _show(ctx, actor, case_id)
+
+
+def _show(ctx: Context, actor: Actor, case_id: int) -> None:
+    from engine.present import case_json
+
+    rt = ctx.runtime
+    with ctx.db.read() as session:
+        case = rt.case_for(session, actor, case_id)
+        click.echo(json.dumps(case_json(session, case, rt.open_tasks(session, case)), indent=2, ensure_ascii=False))
+
+
+def run() -> None:
+    """Entry point with Loket's error handling: a clear message, never a traceback."""
+    try:
+        main(standalone_mode=False)
+    except click.exceptions.Abort:
+        fail("afgebroken.")
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except LoketError as exc:
+        click.echo(f"fout: {exc.message}", err=True)
+        for field, messages in (exc.details or {}).items():
+            for message in messages if isinstance(messages, list) else [messages]:
+                click.echo(f"  {field}: {message}", err=True)
+        sys.exit(1)
+    except SystemExit:
+        raise
+    except Exception as exc:  # the last line of defence: a message, not a traceback
+        click.echo(f"onverwachte fout: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,53 @@
+"""A demo SWV to look around in: `loket init --demo` (idempotent; prints fresh API tokens)."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from engine import auth, clock
+from engine.db import Database
+from engine.models import School, Tenant, User
+
+DEMO_PASSWORD = "loket-demo-2026"
+TENANT = ("sterk-vo", "Sterk VO Utrecht en Stichtse Vecht", "midden")
+SCHOOLS = [("16PX00", "Christelijk College Zeist"), ("20LJ00", "Utrechts Stedelijk Gymnasium")]
+USERS = [
+    ("zoco@ccz.demo.loket.nl", "school", "16PX00"),
+    ("zoco@usg.demo.loket.nl", "school", "20LJ00"),
+    ("consulent@demo.loket.nl", "consulent", None),
+    ("commissie@demo.loket.nl", "commissie", None),
+    ("bestuurder@demo.loket.nl", "bestuurder", None),
+    ("procesbeheer@demo.loket.nl", "procesbeheerder", None),
+    ("auditor@demo.loket.nl", "auditor", None),
+    ("beheer@demo.loket.nl", "beheerder", None),
+]
+
+
+def create_demo(db: Database) -> None:
+    key, name, region = TENANT
+    with db.transaction() as session:
+        now = clock.now()
+        tenant = session.scalar(select(Tenant).where(Tenant.key == key))
+        if tenant is None:
+            tenant = Tenant(key=key, name=name, region=region, settings={}, created_at=now)
+            session.add(tenant)
+            session.flush()
+        schools = {}
+        for code, school_name in SCHOOLS:
+            school = session.scalar(select(School).where(School.tenant_id == tenant.id, School.code == code))
+            if school is None:
+                school = School(tenant_id=tenant.id, code=code, name=school_name)
+                session.add(school)
+                session.flush()
+            schools[code] = school
+        click.echo(f"demo-SWV {key} ({name}); wachtwoord van alle demo-gebruikers: {DEMO_PASSWORD}")
+        for email, role, code in USERS:
+            user = session.scalar(select(User).where(User.email == email))
+            if user is None:
+                user = User(tenant_id=tenant.id, email=email, role=role,
+                            school_id=schools[code].id if code else None,
+                            password_hash=auth.hash_password(DEMO_PASSWORD), active=True, created_at=now)
+                session.add(user)
+                session.flush()
+            click.echo(f"  {role:<16} {email:<30} token: {auth.issue_token(session, user)}")

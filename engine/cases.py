@@ -1,0 +1,404 @@
+"""Cases and their actions. One action = one transaction: authorize, validate, run the engine, save the
+state, rewrite the projections, append events. Any exception rolls the whole action back."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter as Tally
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import bpmn, clock, events, forms, services
+from .auth import Actor, can_read_case, require_role
+from .config import Settings
+from .db import Database
+from .errors import Conflict, Forbidden, InvalidData, NotFound
+from .models import Case, RouteVersion, School, Task
+from .routes import latest_version
+from .sandbox import CaseScriptEngine, SandboxError, ServiceCallError
+
+OPEN_TASK = ("ready", "claimed")
+
+
+class RunawayLoop(Exception):
+    """A task was activated more often than the configured limit: the route loops without bound."""
+
+
+@dataclass
+class Outcome:
+    """What running the engine produced within one action."""
+
+    services: list[dict[str, Any]]
+    incident: dict[str, Any] | None = None
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _spec_kind(task_spec: Any) -> str:
+    return type(task_spec).__name__
+
+
+class Runtime:
+    """The engine's entry point for the web app, the CLI and the scheduler."""
+
+    def __init__(self, db: Database, settings: Settings | None = None,
+                 helpers: Callable[[Session, Case], dict[str, Any]] | None = None) -> None:
+        self.db = db
+        self.settings = settings or Settings()
+        # Route-code helpers (calendar functions) are provided per case by whoever builds the runtime.
+        self.helpers = helpers or (lambda session, case: {})
+        services.load()
+
+    # ---------------------------------------------------------------- reads
+
+    def case_for(self, session: Session, actor: Actor, case_id: int) -> Case:
+        case = session.get(Case, case_id)
+        if case is None or case.tenant_id != actor.tenant_id:
+            raise NotFound(f"Dossier {case_id} bestaat niet.")
+        if not can_read_case(actor, case):
+            raise Forbidden("U heeft geen toegang tot dit dossier.")
+        return case
+
+    def task_for(self, session: Session, actor: Actor, task_id: str) -> Task:
+        task = session.get(Task, task_id)
+        if task is None or task.tenant_id != actor.tenant_id:
+            raise NotFound(f"Taak {task_id} bestaat niet.")
+        if actor.role == "school" and task.school_id != actor.school_id:
+            raise Forbidden("Deze taak hoort bij een andere school.")
+        return task
+
+    def open_tasks(self, session: Session, case: Case) -> list[Task]:
+        return list(session.scalars(
+            select(Task).where(Task.case_id == case.id, Task.status.in_(OPEN_TASK)).order_by(Task.created_at, Task.id)
+        ))
+
+    def form(self, version: RouteVersion, task_name: str) -> dict[str, Any] | None:
+        spec, _ = bpmn.load_spec(version.sha256, version.spec)
+        task_spec = spec.task_specs.get(task_name)
+        filename = bpmn.properties(task_spec).get("formJsonSchemaFilename") if task_spec else None
+        return version.forms.get(filename) if filename else None
+
+    # ---------------------------------------------------------------- actions
+
+    @contextmanager
+    def action(self) -> Iterator[Session]:
+        """A write transaction; a concurrent writer that got there first turns into a 409."""
+        try:
+            with self.db.transaction() as session:
+                yield session
+        except StaleDataError as exc:
+            raise Conflict("Dit dossier is intussen door iemand anders gewijzigd; laad het opnieuw.") from exc
+        except IntegrityError as exc:
+            if "events" in str(exc.orig) or "seq" in str(exc.orig):
+                raise Conflict("Dit dossier is intussen door iemand anders gewijzigd; laad het opnieuw.") from exc
+            raise
+
+    def start_case(self, actor: Actor, route_key: str, data: Any) -> Case:
+        with self.action() as session:
+            version = latest_version(session, route_key)
+            spec, subs = bpmn.load_spec(version.sha256, version.spec)
+            start_spec = next(ts for ts in spec.task_specs.values() if _spec_kind(ts) == "StartEvent")
+            allowed = {start_spec.lane or "school", "consulent", "beheerder"}
+            if actor.role not in allowed:
+                raise Forbidden(f"Een dossier op route '{route_key}' wordt gestart door {' of '.join(sorted(allowed))}.")
+            schema = version.forms.get(bpmn.properties(start_spec).get("formJsonSchemaFilename", ""))
+            data = forms.validate(schema, data)
+            school = self._school_for(session, actor, data)
+            now = clock.now()
+            case = Case(
+                tenant_id=actor.tenant_id, school_id=school.id if school else None, route_version_id=version.id,
+                status="open", data={}, state="", event_seq=0, last_hash=events.GENESIS, opened_at=now,
+                suspended_seconds=0, extensions_used=0,
+            )
+            session.add(case)
+            session.flush()
+            workflow = BpmnWorkflow(spec, subs)
+            workflow.task_tree.data = copy.deepcopy(data)
+            for task in workflow.get_tasks(state=TaskState.READY):
+                task.data = copy.deepcopy(data)
+            outcome = self._advance(session, case, workflow, lambda: None)
+            events.append(session, case, "case_started", actor, now, payload={
+                "route": route_key, "version": version.number, "sha256": version.sha256, "data": data,
+                "services": outcome.services,
+            })
+            self._save(session, case, workflow, outcome, actor, now)
+            return case
+
+    def claim(self, actor: Actor, task_id: str) -> Task:
+        with self.action() as session:
+            task, case = self._workable(session, actor, task_id)
+            if task.assignee_id == actor.user_id:
+                return task
+            if task.assignee_id is not None:
+                raise Conflict(f"Deze taak is al geclaimd door {task.assignee.email}.")
+            task.assignee_id, task.status = actor.user_id, "claimed"
+            events.append(session, case, "task_claimed", actor, clock.now(), task_id=task.id, task_name=task.name,
+                          task_index=self._projection_index(session, task))
+            session.flush()
+            session.refresh(task)
+            return task
+
+    def unclaim(self, actor: Actor, task_id: str) -> Task:
+        with self.action() as session:
+            task = self.task_for(session, actor, task_id)
+            case = self._writable_case(session, task)
+            if task.status != "claimed":
+                raise Conflict("Deze taak is niet geclaimd.")
+            if task.assignee_id != actor.user_id and actor.role != "beheerder":
+                raise Forbidden("Alleen wie de taak claimde, of een beheerder, kan haar vrijgeven.")
+            task.assignee_id, task.status = None, "ready"
+            events.append(session, case, "task_unclaimed", actor, clock.now(), task_id=task.id,
+                          task_name=task.name, task_index=self._projection_index(session, task))
+            session.flush()
+            session.refresh(task)
+            return task
+
+    def complete(self, actor: Actor, task_id: str, data: Any) -> Task:
+        with self.action() as session:
+            task, case = self._workable(session, actor, task_id)
+            if task.assignee_id not in (None, actor.user_id):
+                raise Conflict(f"Deze taak is geclaimd door {task.assignee.email}.")
+            data = forms.validate(self.form(case.route_version, task.name), data)
+            workflow = self._load(case)
+            spiff_task = workflow.get_task_from_id(UUID(task.id))
+            if spiff_task is None or spiff_task.state != TaskState.READY:
+                raise Conflict("Deze taak is niet meer open.")
+            index = self._ready_index(workflow, spiff_task)
+            now = clock.now()
+
+            def step() -> None:
+                spiff_task.data.update(copy.deepcopy(data))
+                spiff_task.run()
+
+            outcome = self._advance(session, case, workflow, step)
+            events.append(session, case, "task_completed", actor, now, task_id=task.id, task_name=task.name,
+                          task_index=index, payload={"data": data, "services": outcome.services})
+            self._save(session, case, workflow, outcome, actor, now)
+            return task
+
+    def retry(self, actor: Actor, case_id: int) -> Case:
+        """Run the failed step of a case in incident again (after the cause was fixed)."""
+        require_role(actor, "beheerder")
+        with self.action() as session:
+            case = self.case_for(session, actor, case_id)
+            if case.status != "incident":
+                raise Conflict("Dit dossier heeft geen incident.")
+            workflow = self._load(case)
+            failed = workflow.get_tasks(state=TaskState.ERROR)
+            previous = case.incident
+            now = clock.now()
+
+            def step() -> None:
+                for task in failed:
+                    task._set_state(TaskState.READY)
+
+            outcome = self._advance(session, case, workflow, step)
+            events.append(session, case, "case_retried", actor, now,
+                          payload={"incident": previous, "services": outcome.services})
+            self._save(session, case, workflow, outcome, actor, now)
+            return case
+
+    # ---------------------------------------------------------------- internals
+
+    def _school_for(self, session: Session, actor: Actor, data: dict[str, Any]) -> School | None:
+        code = data.get("school")
+        if actor.role == "school":
+            own = session.get(School, actor.school_id) if actor.school_id else None
+            if own is None:
+                raise Forbidden("Uw account hoort bij geen school.")
+            if code not in (None, own.code):
+                raise Forbidden("Een school start alleen dossiers voor de eigen school.")
+            return own
+        if code is None:
+            return None
+        school = session.scalar(select(School).where(School.tenant_id == actor.tenant_id, School.code == code))
+        if school is None:
+            raise InvalidData("Het formulier is niet goed ingevuld.", {"school": [f"School '{code}' is onbekend."]})
+        return school
+
+    def _writable_case(self, session: Session, task: Task) -> Case:
+        if task.status not in OPEN_TASK:
+            raise Conflict("Deze taak is al afgerond." if task.status == "completed" else "Deze taak is vervallen.")
+        case = session.get(Case, task.case_id)
+        if case.status == "incident":
+            raise Conflict("Dit dossier heeft een incident; een beheerder moet het eerst oplossen.")
+        if case.status == "suspended":
+            raise Conflict("Dit dossier is opgeschort; hervat het eerst.")
+        if case.status == "closed":
+            raise Conflict("Dit dossier is gesloten.")
+        return case
+
+    def _workable(self, session: Session, actor: Actor, task_id: str) -> tuple[Task, Case]:
+        """The open task and its case, if this actor may work on it (lane = role, own school)."""
+        task = self.task_for(session, actor, task_id)
+        case = self._writable_case(session, task)
+        if task.lane and actor.role != task.lane:
+            raise Forbidden(f"Deze taak is voor de rol {task.lane}.")
+        return task, case
+
+    def _load(self, case: Case) -> BpmnWorkflow:
+        version = case.route_version
+        spec, subs = bpmn.load_spec(version.sha256, version.spec)
+        return bpmn.load_workflow(case.state, spec, subs)
+
+    @staticmethod
+    def _ready_index(workflow: BpmnWorkflow, task: Any) -> int:
+        same = workflow.get_tasks(state=TaskState.READY, spec_name=task.task_spec.name)
+        return next(i for i, t in enumerate(same) if t.id == task.id)
+
+    @staticmethod
+    def _projection_index(session: Session, task: Task) -> int:
+        ids = session.scalars(select(Task.id).where(Task.case_id == task.case_id, Task.name == task.name,
+                                                    Task.status.in_(OPEN_TASK)).order_by(Task.created_at, Task.id))
+        return list(ids).index(task.id)
+
+    def script_engine(self, session: Session, case: Case, log: list[dict[str, Any]],
+                      recorded: list[dict[str, Any]] | None = None) -> CaseScriptEngine:
+        """The sandboxed script engine for one action. With ``recorded`` service results (replay), handlers
+        are not called again: their logged results are served in order."""
+        replayed = iter(recorded or [])
+
+        def call_service(task: Any, name: str, params: dict[str, Any]) -> str:
+            values = {key: param.get("value") for key, param in params.items()}
+            if recorded is not None:
+                entry = next(replayed, None)
+                if entry is None or entry["handler"] != name:
+                    raise ServiceCallError(name, LookupError("geen vastgelegd resultaat om opnieuw af te spelen"))
+                result = entry["result"]
+            else:
+                handler = services.get(name)
+                if handler is None:
+                    raise ServiceCallError(name, LookupError(f"geen handler geregistreerd voor '{name}'"))
+                context = services.ServiceContext(session, case.tenant_id, case.id, clock.now(),
+                                                  task.task_spec.name, data=task.data)
+                try:
+                    # A savepoint, so a handler that fails halfway leaves none of its writes behind.
+                    with session.begin_nested():
+                        result = handler(context, **values)
+                except Exception as exc:
+                    raise ServiceCallError(name, exc) from exc
+            result = _jsonable(result)
+            log.append({"task": task.task_spec.name, "handler": name, "params": _jsonable(values), "result": result})
+            return json.dumps(result)
+
+        return CaseScriptEngine(self.helpers(session, case), call_service)
+
+    def _advance(self, session: Session, case: Case, workflow: BpmnWorkflow, step: Callable[[], None],
+                 recorded: list[dict[str, Any]] | None = None) -> Outcome:
+        """Run one input and the engine steps behind it. Route and handler failures become an incident."""
+        outcome = Outcome(services=[])
+        workflow.script_engine = self.script_engine(session, case, outcome.services, recorded)
+        activations = Tally(t.task_spec.name for t in workflow.get_tasks(state=TaskState.FINISHED_MASK))
+        limit = self.settings.max_activations
+
+        def guard(task: Any) -> None:
+            activations[task.task_spec.name] += 1
+            if activations[task.task_spec.name] > limit:
+                raise RunawayLoop(f"stap '{task.task_spec.name}' is vaker dan {limit} keer geactiveerd")
+
+        try:
+            step()
+            workflow.do_engine_steps(will_complete_task=guard)
+            for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+                if activations[task.task_spec.name] + 1 > limit:
+                    raise RunawayLoop(f"stap '{task.task_spec.name}' is vaker dan {limit} keer geactiveerd")
+        except (ServiceCallError, SandboxError, RunawayLoop, WorkflowException) as exc:
+            outcome.incident = self._incident(workflow, exc)
+        return outcome
+
+    @staticmethod
+    def _incident(workflow: BpmnWorkflow, exc: BaseException) -> dict[str, Any]:
+        failed = workflow.get_tasks(state=TaskState.ERROR)
+        task = failed[0] if failed else None
+        real = exc
+        # SpiffWorkflow wraps errors in route code; show the cause a person can act on.
+        while isinstance(real, WorkflowException) and (real.__cause__ or real.__context__):
+            real = real.__cause__ or real.__context__
+        if isinstance(real, ServiceCallError):
+            message, kind = str(real), type(real.original).__name__
+        else:
+            message, kind = f"{type(real).__name__}: {real}", type(real).__name__
+        return {
+            "task": task.task_spec.name if task else getattr(exc, "task_spec", None) and exc.task_spec.name,
+            "task_id": str(task.id) if task else None,
+            "error": message,
+            "type": kind,
+            "at": clock.now().isoformat(),
+        }
+
+    def _save(self, session: Session, case: Case, workflow: BpmnWorkflow, outcome: Outcome, actor: Actor,
+              now: datetime) -> None:
+        case.state = bpmn.dump_workflow(workflow)
+        case.data = _jsonable(self._current_data(workflow))
+        if outcome.incident:
+            case.status, case.incident = "incident", outcome.incident
+            events.append(session, case, "incident", actor, now, task_name=outcome.incident["task"],
+                          payload=outcome.incident)
+        elif workflow.is_completed():
+            case.status, case.incident, case.closed_at = "closed", None, now
+            case.outcome = self._end_outcome(workflow)
+            events.append(session, case, "case_completed", actor, now, payload={"outcome": case.outcome})
+        else:
+            case.status, case.incident = ("suspended" if case.suspended_at else "open"), None
+        self._sync_tasks(session, case, workflow, actor, now)
+        session.flush()
+
+    @staticmethod
+    def _current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+        if workflow.is_completed():
+            return workflow.data or (workflow.last_task.data if workflow.last_task else {})
+        ready = workflow.get_tasks(state=TaskState.READY | TaskState.ERROR)
+        if ready:
+            return ready[0].data
+        return workflow.last_task.data if workflow.last_task else {}
+
+    @staticmethod
+    def _end_outcome(workflow: BpmnWorkflow) -> str | None:
+        ends = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if _spec_kind(t.task_spec) == "EndEvent"]
+        ends.sort(key=lambda t: t.last_state_change)
+        for task in reversed(ends):
+            outcome = bpmn.properties(task.task_spec).get("outcome")
+            if outcome:
+                return outcome
+        return None
+
+    def _sync_tasks(self, session: Session, case: Case, workflow: BpmnWorkflow, actor: Actor,
+                    now: datetime) -> None:
+        """Rewrite the case's open-task projection from the engine state: new ready user tasks appear,
+        tasks the engine finished or cancelled leave the inboxes."""
+        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        existing = {t.id: t for t in session.scalars(
+            select(Task).where(Task.case_id == case.id, Task.status.in_(OPEN_TASK)))}
+        for task_id, row in existing.items():
+            if task_id in ready:
+                continue
+            spiff_task = workflow.get_task_from_id(UUID(task_id))
+            done = spiff_task is not None and spiff_task.state == TaskState.COMPLETED
+            row.status = "completed" if done else "cancelled"
+            row.completed_at = now
+            row.completed_by = actor.user_id if done else None
+        route_key = case.route_version.route.key
+        for task_id, spiff_task in ready.items():
+            if task_id in existing:
+                continue
+            spec = spiff_task.task_spec
+            session.add(Task(
+                id=task_id, case_id=case.id, tenant_id=case.tenant_id, school_id=case.school_id,
+                route_key=route_key, name=spec.name, title=spec.bpmn_name or spec.name, lane=spec.lane,
+                status="ready", created_at=now, escalated=False,
+            ))

@@ -1,0 +1,26 @@
+"""Configuration from the environment (``LOKET_*``), read once where the app or CLI starts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_database_url() -> str:
+    instance = Path(os.environ.get("LOKET_INSTANCE", PROJECT_ROOT / "instance"))
+    return f"sqlite:///{instance / 'loket.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=lambda: os.environ.get("LOKET_DATABASE_URL") or default_database_url())
+    processes_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("LOKET_PROCESSES", PROJECT_ROOT / "processes"))
+    )
+    secret_key: str = field(default_factory=lambda: os.environ.get("LOKET_SECRET_KEY", "dev-only-not-secret"))
+    smtp_url: str | None = field(default_factory=lambda: os.environ.get("LOKET_SMTP_URL") or None)
+    # A case that activates one task more often than this stops with an incident (runaway loop guard).
+    max_activations: int = field(default_factory=lambda: int(os.environ.get("LOKET_MAX_ACTIVATIONS", "50")))

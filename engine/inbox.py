@@ -1,0 +1,41 @@
+"""The task inbox: what a case worker sees, escalated and most urgent first."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from . import clock
+from .auth import Actor
+from .errors import BadRequest
+from .models import Task
+
+SCOPES = ("mine", "role", "all")
+
+
+def inbox(session: Session, actor: Actor, *, scope: str = "role", route: str | None = None,
+          overdue: bool | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Task], int]:
+    if scope not in SCOPES:
+        raise BadRequest(f"Onbekende scope '{scope}'; kies uit {', '.join(SCOPES)}.")
+    if not 1 <= limit <= 500 or offset < 0:
+        raise BadRequest("limit moet tussen 1 en 500 liggen en offset mag niet negatief zijn.")
+    where = [Task.tenant_id == actor.tenant_id, Task.status.in_(("ready", "claimed"))]
+    if actor.role == "school":
+        where.append(Task.school_id == actor.school_id)
+    if scope == "mine":
+        where.append(Task.assignee_id == actor.user_id)
+    elif scope == "role":
+        where.append(and_(Task.lane == actor.role, or_(Task.assignee_id.is_(None), Task.assignee_id == actor.user_id)))
+    if route:
+        where.append(Task.route_key == route)
+    if overdue is not None:
+        now = clock.now()
+        where.append(and_(Task.due_at.is_not(None), Task.due_at < now) if overdue
+                     else or_(Task.due_at.is_(None), Task.due_at >= now))
+    total = session.scalar(select(func.count()).select_from(Task).where(*where))
+    rows = session.scalars(
+        select(Task).where(*where)
+        .order_by(Task.escalated.desc(), Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
+        .limit(limit).offset(offset)
+    )
+    return list(rows), total or 0

@@ -1,0 +1,302 @@
+"""The database schema: SQLAlchemy 2 typed declarative mappings.
+
+Every row that holds case data carries a ``tenant_id``; queries always filter on it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ROLES = ("school", "consulent", "commissie", "bestuurder", "leerplicht", "procesbeheerder", "auditor", "beheerder")
+REGIONS = ("noord", "midden", "zuid")
+
+
+class UTCDateTime(TypeDecorator):
+    """Always timezone-aware UTC in Python, whatever the database keeps (SQLite keeps naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use engine.clock.now()")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+# JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
+JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+class Tenant(Base):
+    """A samenwerkingsverband."""
+
+    __tablename__ = "tenants"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(10))
+    # Per-SWV policy: case terms per route, how often a case may be extended, ...
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class School(Base):
+    __tablename__ = "schools"
+    __table_args__ = (UniqueConstraint("tenant_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+    tenant: Mapped[Tenant] = relationship(lazy="joined")
+    school: Mapped[School | None] = relationship(lazy="joined")
+
+
+class ApiToken(Base):
+    """Only the sha256 of a token is kept; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Route(Base):
+    __tablename__ = "routes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class RouteVersion(Base):
+    """An immutable deployed definition, identified by the sha256 of its BPMN and forms."""
+
+    __tablename__ = "route_versions"
+    __table_args__ = (UniqueConstraint("route_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    route_id: Mapped[int] = mapped_column(ForeignKey("routes.id"))
+    number: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    process_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))
+    bpmn: Mapped[str] = mapped_column(Text)
+    forms: Mapped[dict[str, Any]]
+    # SpiffWorkflow's serialized spec (and subprocess specs), stored once per version.
+    spec: Mapped[str] = mapped_column(Text)
+    deployed_at: Mapped[datetime]
+
+    route: Mapped[Route] = relationship(lazy="joined")
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_tenant_status", "tenant_id", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
+    route_version_id: Mapped[int] = mapped_column(ForeignKey("route_versions.id"), index=True)
+    # open | incident | suspended | closed
+    status: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    # What a reader sees: the case's current process data (the engine state holds the truth).
+    data: Mapped[dict[str, Any]]
+    # SpiffWorkflow's serialized workflow without its spec.
+    state: Mapped[str] = mapped_column(Text)
+    incident: Mapped[dict[str, Any] | None]
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    # The case clock: opschorting and verlenging.
+    suspended_at: Mapped[datetime | None]
+    suspended_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    extensions_used: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None]
+
+    route_version: Mapped[RouteVersion] = relationship(lazy="joined")
+    school: Mapped[School | None] = relationship(lazy="joined")
+    tenant: Mapped[Tenant] = relationship(lazy="joined")
+
+    # Optimistic locking: a second writer with a stale version gets StaleDataError (-> 409).
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Task(Base):
+    """Projection of the user tasks of a case, rewritten by every action on the case."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_inbox", "tenant_id", "status", "lane", "due_at"),
+        Index("ix_tasks_assignee", "assignee_id", "status"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow's task uuid
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
+    route_key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))  # the BPMN task id, e.g. "dossiercheck"
+    title: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str | None] = mapped_column(String(20))
+    # ready | claimed | completed | cancelled
+    status: Mapped[str] = mapped_column(String(20))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[datetime | None]
+    warn_at: Mapped[datetime | None]
+    escalate_to: Mapped[str | None] = mapped_column(String(20))
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+
+
+class Deadline(Base):
+    """A moment the scheduler must act on. The table is the truth; APScheduler only wakes up for it."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (Index("ix_deadlines_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    # warning | escalation | case | timer
+    kind: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime]
+    # pending | fired | cancelled
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    fired_at: Mapped[datetime | None]
+    fired_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class Event(Base):
+    """The append-only, hash-chained history of a case: the audit truth.
+
+    The chain covers ``payload_hash``, not the payload itself, so personal data can be purged
+    after its retention period while the chain still verifies.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    seq: Mapped[int]
+    type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(20))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    task_name: Mapped[str | None] = mapped_column(String(200))
+    task_index: Mapped[int | None]
+    payload: Mapped[dict[str, Any] | None]
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    purged_at: Mapped[datetime | None]
+
+
+class AccessLog(Base):
+    """Who read what, when, through which channel; hash-chained per tenant."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_case", "tenant_id", "case_id"), Index("ix_access_user", "tenant_id", "user_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+    what: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxMessage(Base):
+    """A notification waiting to be sent. Kept until delivered, so a mail server that is down loses nothing."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class DayOff(Base):
+    """A per-SWV extra day off (studiedag, regional deviation) on top of the shipped calendar."""
+
+    __tablename__ = "days_off"
+    __table_args__ = (UniqueConstraint("tenant_id", "date"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    date: Mapped[date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Counter(Base):
+    """Numbering that must be gap-free and unique per SWV, e.g. TLV numbers per year."""
+
+    __tablename__ = "counters"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,71 @@
+"""The JSON shapes of cases and tasks, shared by the REST API and the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import clock
+from .models import Case, Deadline, Task
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def task_json(task: Task, form: dict[str, Any] | None = None, *, with_form: bool = True) -> dict[str, Any]:
+    now = clock.now()
+    out = {
+        "id": task.id,
+        "case_id": task.case_id,
+        "route": task.route_key,
+        "name": task.name,
+        "title": task.title,
+        "lane": task.lane,
+        "status": task.status,
+        "assignee": task.assignee.email if task.assignee_id and task.assignee else None,
+        "due_at": _iso(task.due_at),
+        "overdue": bool(task.due_at and task.due_at < now and task.status in ("ready", "claimed")),
+        "escalated": task.escalated,
+        "created_at": _iso(task.created_at),
+        "completed_at": _iso(task.completed_at),
+    }
+    if with_form:
+        out["form"] = form
+    return out
+
+
+def deadline_json(deadline: Deadline) -> dict[str, Any]:
+    return {
+        "id": deadline.id,
+        "kind": deadline.kind,
+        "task_id": deadline.task_id,
+        "due_at": _iso(deadline.due_at),
+        "status": deadline.status,
+        "fired_at": _iso(deadline.fired_at),
+    }
+
+
+def case_json(session: Session, case: Case, tasks: list[Task], forms: dict[str, Any] | None = None) -> dict[str, Any]:
+    deadlines = session.scalars(
+        select(Deadline).where(Deadline.case_id == case.id, Deadline.status == "pending").order_by(Deadline.due_at)
+    )
+    version = case.route_version
+    return {
+        "id": case.id,
+        "route": version.route.key,
+        "version": version.number,
+        "tenant": case.tenant.key,
+        "school": case.school.code if case.school else None,
+        "status": case.status,
+        "outcome": case.outcome,
+        "data": case.data,
+        "incident": case.incident,
+        "tasks": [task_json(t, (forms or {}).get(t.name), with_form=False) for t in tasks],
+        "deadlines": [deadline_json(d) for d in deadlines],
+        "due_at": _iso(case.due_at),
+        "opened_at": _iso(case.opened_at),
+        "closed_at": _iso(case.closed_at),
+    }
