@@ -13,13 +13,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.exceptions import WorkflowException
-from SpiffWorkflow.util.task import TaskState
 
 from . import bpmn, clock, events, forms, services
 from .auth import Actor, can_read_case, require_role

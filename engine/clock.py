@@ -1,8 +1,8 @@
 """The one clock of Loket. Everything that needs "now" asks here; tests freeze it with freezegun."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def now() -> datetime:
     """The current moment, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

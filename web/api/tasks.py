@@ -68,7 +68,7 @@ def unclaim(task_id: str):
 @blp.route("/tasks/<task_id>/complete", methods=["POST"])
 @blp.arguments(FormDataSchema)
 @blp.response(200, TaskSchema)
-def complete(task_id: str, body):
+def complete(body, task_id: str):
     actor = current_actor()
     if not isinstance(body.get("data"), dict):
         raise BadRequest("'data' moet een JSON-object zijn.")

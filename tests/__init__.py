@@ -1,0 +1,1 @@
+"""Loket test suite."""
