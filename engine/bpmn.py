@@ -13,7 +13,13 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+from . import clock
+
+# SpiffWorkflow's timers read datetime.now() themselves; make them read Loket's clock.
+_spiff_timer.datetime = clock.ClockDatetime
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"

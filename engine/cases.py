@@ -53,6 +53,50 @@ def _spec_kind(task_spec: Any) -> str:
     return type(task_spec).__name__
 
 
+def new_workflow(spec: Any, subprocess_specs: dict, data: dict[str, Any]) -> BpmnWorkflow:
+    """A fresh workflow for a new case, holding the start form's data."""
+    workflow = BpmnWorkflow(spec, subprocess_specs)
+    workflow.task_tree.data = copy.deepcopy(data)
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data = copy.deepcopy(data)
+    return workflow
+
+
+def find_ready(workflow: BpmnWorkflow, task_name: str, task_index: int) -> Any:
+    """A ready task by spec name and index among the ready tasks of that spec (task ids are random,
+    so this is how a logged action is matched on replay)."""
+    same = workflow.get_tasks(state=TaskState.READY, spec_name=task_name)
+    if task_index is None or task_index >= len(same):
+        raise LookupError(f"geen open taak '{task_name}' nr. {task_index}")
+    return same[task_index]
+
+
+def input_step(workflow: BpmnWorkflow, type_: str, task_name: str | None = None, task_index: int | None = None,
+               payload: dict[str, Any] | None = None) -> Callable[[], None]:
+    """What one external input does to the workflow, before the engine steps behind it. Live actions and
+    audit replay both go through here, so a replay repeats exactly what the action did."""
+    payload = payload or {}
+    if type_ == "task_completed":
+        task = find_ready(workflow, task_name, task_index)
+
+        def complete() -> None:
+            task.data.update(copy.deepcopy(payload.get("data") or {}))
+            task.run()
+
+        return complete
+    if type_ == "case_retried":
+        failed = workflow.get_tasks(state=TaskState.ERROR)
+
+        def retry() -> None:
+            for task in failed:
+                task._set_state(TaskState.READY)
+
+        return retry
+    if type_ == "timer_fired":
+        return workflow.refresh_timers
+    return lambda: None
+
+
 class Runtime:
     """The engine's entry point for the web app, the CLI and the scheduler."""
 
@@ -127,10 +171,7 @@ class Runtime:
             )
             session.add(case)
             session.flush()
-            workflow = BpmnWorkflow(spec, subs)
-            workflow.task_tree.data = copy.deepcopy(data)
-            for task in workflow.get_tasks(state=TaskState.READY):
-                task.data = copy.deepcopy(data)
+            workflow = new_workflow(spec, subs, data)
             outcome = self._advance(session, case, workflow, lambda: None)
             events.append(session, case, "case_started", actor, now, payload={
                 "route": route_key, "version": version.number, "sha256": version.sha256, "data": data,
@@ -180,11 +221,7 @@ class Runtime:
                 raise Conflict("Deze taak is niet meer open.")
             index = self._ready_index(workflow, spiff_task)
             now = clock.now()
-
-            def step() -> None:
-                spiff_task.data.update(copy.deepcopy(data))
-                spiff_task.run()
-
+            step = input_step(workflow, "task_completed", task.name, index, {"data": data})
             outcome = self._advance(session, case, workflow, step)
             events.append(session, case, "task_completed", actor, now, task_id=task.id, task_name=task.name,
                           task_index=index, payload={"data": data, "services": outcome.services})
@@ -199,15 +236,9 @@ class Runtime:
             if case.status != "incident":
                 raise Conflict("Dit dossier heeft geen incident.")
             workflow = self._load(case)
-            failed = workflow.get_tasks(state=TaskState.ERROR)
             previous = case.incident
             now = clock.now()
-
-            def step() -> None:
-                for task in failed:
-                    task._set_state(TaskState.READY)
-
-            outcome = self._advance(session, case, workflow, step)
+            outcome = self._advance(session, case, workflow, input_step(workflow, "case_retried"))
             events.append(session, case, "case_retried", actor, now,
                           payload={"incident": previous, "services": outcome.services})
             self._save(session, case, workflow, outcome, actor, now)
