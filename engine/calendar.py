@@ -199,6 +199,24 @@ class BusinessCalendar:
             end = _nth_after(start, amount, self._schooldays) if amount else start
         return atw_shift(end) if legal else end
 
+    def subtract(self, end: date, amount: int, unit: str) -> date:
+        """The day ``amount`` units before ``end`` (not counting ``end``): where a warning period before a
+        deadline begins. Never shifted: the Atw applies to the end of a term, not to a warning."""
+        self.add(end, 0, unit)  # the same checks of unit and end as add()
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+            raise ValueError(f"Een termijn is een geheel aantal van 0 of meer, niet {amount!r}.")
+        if unit == "kalenderdagen":
+            return end - timedelta(days=amount)
+        if unit == "weken":
+            return end - timedelta(weeks=amount)
+        counts = self.is_workday if unit == "werkdagen" else self.is_schoolday
+        day = end
+        while amount:
+            day -= timedelta(days=1)
+            if counts(day):
+                amount -= 1
+        return day
+
     def is_workday(self, day: date) -> bool:
         """Monday to Friday and not a public holiday."""
         return day.weekday() < 5 and day not in _public_holidays(day.year)

@@ -8,25 +8,25 @@ import json
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import bpmn, clock, events, forms, services
+from . import bpmn, clock, deadlines, events, forms, services
 from .auth import Actor, can_read_case, require_role
 from .config import Settings
 from .db import Database
 from .errors import Conflict, Forbidden, InvalidData, NotFound
-from .models import Case, RouteVersion, School, Task
+from .models import Case, Deadline, RouteVersion, School, Task
 from .routes import latest_version
 from .sandbox import CaseScriptEngine, SandboxError, ServiceCallError
 
@@ -43,6 +43,13 @@ class Outcome:
 
     services: list[dict[str, Any]]
     incident: dict[str, Any] | None = None
+    # Terms computed for user tasks that became ready: task id -> (due, warn).
+    terms: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
+    case_due: datetime | None = None
+
+
+class TermError(Exception):
+    """A deadline expression could not be computed (e.g. a date outside the shipped school calendar)."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -97,6 +104,23 @@ def input_step(workflow: BpmnWorkflow, type_: str, task_name: str | None = None,
     return lambda: None
 
 
+def timer_due_times(workflow: BpmnWorkflow) -> dict[str, datetime]:
+    """Waiting BPMN timers: task id -> the moment the scheduler should wake for it."""
+    out = {}
+    for task in workflow.event_manager.tasks.values():
+        value = task.internal_data.get("event_value")
+        if task.state != TaskState.WAITING or value is None:
+            continue
+        if isinstance(value, dict):  # a cycle: its next occurrence
+            value = value.get("next")
+        try:
+            due = deadlines.parse_moment(value, "timer")
+        except (TypeError, ValueError):
+            continue
+        out[str(task.id)] = due + timedelta(milliseconds=1)
+    return out
+
+
 class Runtime:
     """The engine's entry point for the web app, the CLI and the scheduler."""
 
@@ -106,6 +130,8 @@ class Runtime:
         self.settings = settings or Settings()
         # Route-code helpers (calendar functions) are provided per case by whoever builds the runtime.
         self.helpers = helpers or (lambda session, case: {})
+        # Called after every committed action, so an in-process scheduler can wake for new deadlines.
+        self.on_deadline: Callable[[], None] | None = None
         services.load()
 
     # ---------------------------------------------------------------- reads
@@ -145,6 +171,8 @@ class Runtime:
         try:
             with self.db.transaction() as session:
                 yield session
+            if self.on_deadline is not None:
+                self.on_deadline()
         except StaleDataError as exc:
             raise Conflict("Dit dossier is intussen door iemand anders gewijzigd; laad het opnieuw.") from exc
         except IntegrityError as exc:
@@ -238,7 +266,8 @@ class Runtime:
             workflow = self._load(case)
             previous = case.incident
             now = clock.now()
-            outcome = self._advance(session, case, workflow, input_step(workflow, "case_retried"))
+            outcome = self._advance(session, case, workflow, input_step(workflow, "case_retried"),
+                                    recompute_terms=True)
             events.append(session, case, "case_retried", actor, now,
                           payload={"incident": previous, "services": outcome.services})
             self._save(session, case, workflow, outcome, actor, now)
@@ -330,12 +359,14 @@ class Runtime:
         return CaseScriptEngine(self.helpers(session, case), call_service)
 
     def _advance(self, session: Session, case: Case, workflow: BpmnWorkflow, step: Callable[[], None],
-                 recorded: list[dict[str, Any]] | None = None) -> Outcome:
-        """Run one input and the engine steps behind it. Route and handler failures become an incident."""
+                 recorded: list[dict[str, Any]] | None = None, recompute_terms: bool = False) -> Outcome:
+        """Run one input and the engine steps behind it, and compute the terms of the user tasks it made
+        ready. Route, handler and term failures become an incident; anything else aborts the action."""
         outcome = Outcome(services=[])
         workflow.script_engine = self.script_engine(session, case, outcome.services, recorded)
         activations = Tally(t.task_spec.name for t in workflow.get_tasks(state=TaskState.FINISHED_MASK))
         limit = self.settings.max_activations
+        before = set() if recompute_terms else {t.id for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
 
         def guard(task: Any) -> None:
             activations[task.task_spec.name] += 1
@@ -345,12 +376,34 @@ class Runtime:
         try:
             step()
             workflow.do_engine_steps(will_complete_task=guard)
-            for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+            fresh = [t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if t.id not in before]
+            for task in fresh:
                 if activations[task.task_spec.name] + 1 > limit:
                     raise RunawayLoop(f"stap '{task.task_spec.name}' is vaker dan {limit} keer geactiveerd")
-        except (ServiceCallError, SandboxError, RunawayLoop, WorkflowException) as exc:
+            self._compute_terms(session, case, fresh, outcome)
+        except (ServiceCallError, SandboxError, RunawayLoop, TermError, WorkflowException) as exc:
             outcome.incident = self._incident(workflow, exc)
         return outcome
+
+    def _compute_terms(self, session: Session, case: Case, fresh: list[Any], outcome: Outcome) -> None:
+        terms = deadlines.Terms(session, case.tenant)
+        for task in fresh:
+            props = bpmn.properties(task.task_spec)
+            if props.get("deadline"):
+                try:
+                    outcome.terms[str(task.id)] = deadlines.task_deadline(terms, props, task.data)
+                except Exception as exc:
+                    raise TermError(f"termijn van taak '{task.task_spec.name}' kon niet worden berekend: "
+                                    f"{exc}") from exc
+        config = deadlines.case_term(case.tenant, case.route_version.route.key)
+        if config and case.due_at is None and case.status != "closed":
+            starts = config.get("from")
+            if starts is None or any(t.task_spec.name == starts for t in fresh):
+                try:
+                    data = fresh[0].data if fresh else {}
+                    outcome.case_due = deadlines.case_due(terms, config, data)
+                except Exception as exc:
+                    raise TermError(f"doorlooptijd kon niet worden berekend: {exc}") from exc
 
     @staticmethod
     def _incident(workflow: BpmnWorkflow, exc: BaseException) -> dict[str, Any]:
@@ -386,7 +439,15 @@ class Runtime:
             events.append(session, case, "case_completed", actor, now, payload={"outcome": case.outcome})
         else:
             case.status, case.incident = ("suspended" if case.suspended_at else "open"), None
-        self._sync_tasks(session, case, workflow, actor, now)
+        if outcome.case_due is not None:
+            case.due_at = outcome.case_due
+            session.add(Deadline(case_id=case.id, tenant_id=case.tenant_id, kind="case", due_at=case.due_at,
+                                 status="pending"))
+        self._sync_tasks(session, case, workflow, outcome, actor, now)
+        self._sync_timers(session, case, workflow)
+        if case.status == "closed":
+            session.execute(update(Deadline).where(Deadline.case_id == case.id, Deadline.status == "pending")
+                            .values(status="cancelled"))
         session.flush()
 
     @staticmethod
@@ -408,28 +469,65 @@ class Runtime:
                 return outcome
         return None
 
-    def _sync_tasks(self, session: Session, case: Case, workflow: BpmnWorkflow, actor: Actor,
+    def _sync_tasks(self, session: Session, case: Case, workflow: BpmnWorkflow, outcome: Outcome, actor: Actor,
                     now: datetime) -> None:
-        """Rewrite the case's open-task projection from the engine state: new ready user tasks appear,
-        tasks the engine finished or cancelled leave the inboxes."""
+        """Rewrite the case's open-task projection from the engine state: new ready user tasks appear with
+        their terms, tasks the engine finished or cancelled leave the inboxes (and their deadlines go)."""
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
         existing = {t.id: t for t in session.scalars(
             select(Task).where(Task.case_id == case.id, Task.status.in_(OPEN_TASK)))}
+        gone = []
         for task_id, row in existing.items():
             if task_id in ready:
+                if task_id in outcome.terms and row.due_at is None:  # a term computed again after an incident
+                    self._set_terms(session, case, row, *outcome.terms[task_id])
                 continue
             spiff_task = workflow.get_task_from_id(UUID(task_id))
             done = spiff_task is not None and spiff_task.state == TaskState.COMPLETED
             row.status = "completed" if done else "cancelled"
             row.completed_at = now
             row.completed_by = actor.user_id if done else None
+            gone.append(task_id)
+        if gone:
+            session.execute(update(Deadline).where(Deadline.case_id == case.id, Deadline.task_id.in_(gone),
+                                                   Deadline.status == "pending").values(status="cancelled"))
         route_key = case.route_version.route.key
         for task_id, spiff_task in ready.items():
             if task_id in existing:
                 continue
             spec = spiff_task.task_spec
-            session.add(Task(
+            props = bpmn.properties(spec)
+            row = Task(
                 id=task_id, case_id=case.id, tenant_id=case.tenant_id, school_id=case.school_id,
                 route_key=route_key, name=spec.name, title=spec.bpmn_name or spec.name, lane=spec.lane,
-                status="ready", created_at=now, escalated=False,
-            ))
+                status="ready", created_at=now, escalated=False, escalate_to=props.get("escalateTo"),
+            )
+            session.add(row)
+            if task_id in outcome.terms:
+                self._set_terms(session, case, row, *outcome.terms[task_id])
+
+    @staticmethod
+    def _set_terms(session: Session, case: Case, row: Task, due: datetime | None, warn: datetime | None) -> None:
+        row.due_at, row.warn_at = due, warn
+        for kind, moment in (("warning", warn), ("escalation", due)):
+            if moment is not None:
+                session.add(Deadline(case_id=case.id, tenant_id=case.tenant_id, task_id=row.id, kind=kind,
+                                     due_at=moment, status="pending"))
+
+    @staticmethod
+    def _sync_timers(session: Session, case: Case, workflow: BpmnWorkflow) -> None:
+        """Keep one pending 'timer' deadline per waiting BPMN timer, due just after the timer's own moment
+        (SpiffWorkflow fires only when due < now)."""
+        waiting = timer_due_times(workflow)
+        pending = {d.task_id: d for d in session.scalars(
+            select(Deadline).where(Deadline.case_id == case.id, Deadline.kind == "timer",
+                                   Deadline.status == "pending"))}
+        for task_id, deadline in pending.items():
+            if task_id not in waiting:
+                deadline.status = "cancelled"
+            elif deadline.due_at != waiting[task_id]:
+                deadline.due_at = waiting[task_id]
+        for task_id, due in waiting.items():
+            if task_id not in pending:
+                session.add(Deadline(case_id=case.id, tenant_id=case.tenant_id, task_id=task_id, kind="timer",
+                                     due_at=due, status="pending"))

@@ -1,0 +1,136 @@
+"""Terms that know the Dutch school calendar: what route code may call, and when a task or case is due.
+
+A term counted in days ends at the end of its last day, Dutch time (a term of 10 werkdagen from a
+Monday ends on the second Friday at 23:59:59 in Amsterdam). A warning period counts back from that day
+and starts at the beginning of its first day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import clock
+from .calendar import UNITS, BusinessCalendar
+from .models import Case, DayOff, Tenant
+from .sandbox import SandboxEnvironment
+
+TZ = ZoneInfo("Europe/Amsterdam")
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(TZ).date()
+
+
+def end_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), TZ).astimezone(timezone.utc)
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), TZ).astimezone(timezone.utc)
+
+
+def calendar_for(session: Session, tenant: Tenant) -> BusinessCalendar:
+    extra = {d.date: d.name for d in session.scalars(select(DayOff).where(DayOff.tenant_id == tenant.id))}
+    return BusinessCalendar(tenant.region, extra)
+
+
+class Terms:
+    """The calendar functions route code may call, bound to one SWV's calendar, lazily loaded."""
+
+    def __init__(self, session: Session, tenant: Tenant) -> None:
+        self._session, self._tenant = session, tenant
+        self._calendar: BusinessCalendar | None = None
+
+    @property
+    def calendar(self) -> BusinessCalendar:
+        if self._calendar is None:
+            self._calendar = calendar_for(self._session, self._tenant)
+        return self._calendar
+
+    def forward(self, *, legal_default: bool = False, start: date | None = None) -> dict[str, Callable[..., str]]:
+        """``werkdagen(10)`` -> the ISO moment the term ends, counted from today (or ``start``)."""
+
+        def make(unit: str) -> Callable[..., str]:
+            def term(amount: int, legal: bool = legal_default) -> str:
+                begin = start or local_date(clock.now())
+                return end_of_day(self.calendar.add(begin, amount, unit, legal=legal)).isoformat()
+
+            term.__name__ = unit
+            return term
+
+        return {unit: make(unit) for unit in UNITS}
+
+    def backward(self, end: datetime) -> dict[str, Callable[..., str]]:
+        """``werkdagen(2)`` in a warning -> the ISO moment the warning period before ``end`` starts."""
+
+        def make(unit: str) -> Callable[..., str]:
+            def period(amount: int, legal: bool = False) -> str:
+                return start_of_day(self.calendar.subtract(local_date(end), amount, unit)).isoformat()
+
+            period.__name__ = unit
+            return period
+
+        return {unit: make(unit) for unit in UNITS}
+
+
+def parse_moment(value: Any, what: str) -> datetime:
+    """A term expression's result (ISO string or datetime) as an aware UTC moment."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        return end_of_day(value)
+    elif isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+    else:
+        raise ValueError(f"{what} gaf {value!r}; verwacht een tijdstip, bv. werkdagen(10)")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=TZ)
+    return moment.astimezone(timezone.utc)
+
+
+def evaluate_term(expression: str, helpers: dict[str, Any], data: dict[str, Any], what: str) -> datetime:
+    return parse_moment(SandboxEnvironment(helpers).evaluate(expression, dict(data)), what)
+
+
+def task_deadline(terms: Terms, properties: dict[str, str], data: dict[str, Any]) -> tuple[datetime | None,
+                                                                                          datetime | None]:
+    """(due, warn) for a user task from its ``deadline`` and ``deadlineWarning`` properties."""
+    expression = properties.get("deadline")
+    if not expression:
+        return None, None
+    legal = properties.get("deadlineLegal", "false").lower() == "true"
+    due = evaluate_term(expression, terms.forward(legal_default=legal), data, "deadline")
+    warning = properties.get("deadlineWarning")
+    warn = evaluate_term(warning, terms.backward(due), data, "deadlineWarning") if warning else None
+    if warn is not None and warn >= due:
+        warn = None
+    return due, warn
+
+
+def case_term(tenant: Tenant, route_key: str) -> dict[str, Any] | None:
+    """The SWV's own doorlooptijd for a route, e.g. {"term": "werkdagen(10)", "from": "knooppuntoverleg"}."""
+    return (tenant.settings or {}).get("terms", {}).get(route_key)
+
+
+def case_due(terms: Terms, config: dict[str, Any], data: dict[str, Any]) -> datetime:
+    return evaluate_term(config["term"], terms.forward(legal_default=bool(config.get("legal"))), data,
+                         "doorlooptijd")
+
+
+def max_extensions(tenant: Tenant) -> int:
+    return int((tenant.settings or {}).get("max_extensions", 1))
+
+
+def shifted(moment: datetime | None, delta: timedelta) -> datetime | None:
+    return moment + delta if moment is not None else None
+
+
+def route_helpers(session: Session, case: Case) -> dict[str, Any]:
+    """What route code (timers, conditions, scripts) sees besides the case data."""
+    return Terms(session, case.tenant).forward()

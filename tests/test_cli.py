@@ -1,0 +1,117 @@
+"""The ``loket`` command as an operator uses it: real processes, a real database file, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.config import PROJECT_ROOT
+
+BPMN = Path(__file__).parent / "bpmn"
+
+
+def loket(*args: str, url: str | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if url:
+        env["LOKET_DATABASE_URL"] = url
+    return subprocess.run([sys.executable, "-c", "import cli; cli.run()", *args], input=stdin, capture_output=True,
+                          text=True, env=env, cwd=PROJECT_ROOT, timeout=120)
+
+
+def test_validate_reports_one_line_per_problem_and_never_a_traceback():
+    broken = sorted((BPMN / "broken").glob("*.bpmn"))
+    assert len(broken) >= 8
+    result = loket("processes", "validate", *map(str, broken))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    for path in broken:  # every broken file is named on a line of its own
+        assert any(line.startswith(str(path) + ":") for line in lines), path.name
+    assert any("P14D" in line and "gequote" in line for line in lines)
+
+
+def test_validate_accepts_the_shipped_routes():
+    result = loket("processes", "validate", *map(str, sorted((PROJECT_ROOT / "processes").glob("*.bpmn"))))
+    assert result.returncode == 0, result.stderr
+    assert "tlv-vso.bpmn: in orde" in result.stdout
+
+
+def test_admin_commands_deploy_and_a_case_from_the_command_line(db_url, tmp_path):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the CLI is exercised once; the engine tests cover PostgreSQL")
+    url = db_url
+    init = loket("init", url=url)
+    assert init.returncode == 0, init.stderr
+    assert "route tlv-vso v1 ongewijzigd" in init.stdout or "route tlv-vso v1 gedeployed" in init.stdout
+    again = loket("processes", "deploy", url=url)
+    assert "ongewijzigd" in again.stdout  # identical content is a no-op
+
+    assert loket("tenants", "add", "vo-mk", "--name", "VO Midden Kennemerland", "--region", "noord",
+                 url=url).returncode == 0
+    dup = loket("tenants", "add", "vo-mk", "--name", "x", "--region", "noord", url=url)
+    assert dup.returncode == 1 and "bestaat al" in dup.stderr
+    bad_region = loket("tenants", "add", "x", "--name", "x", "--region", "west", url=url)
+    assert bad_region.returncode == 2 and "Traceback" not in bad_region.stderr
+    assert loket("schools", "add", "04AB00", "--tenant", "vo-mk", "--name", "Het Lyceum", url=url).returncode == 0
+    made = loket("users", "add", "zoco@lyceum.nl", "--tenant", "vo-mk", "--role", "school", "--school", "04AB00",
+                 url=url, stdin="een-lang-wachtwoord\n")
+    assert made.returncode == 0, made.stderr
+    no_school = loket("users", "add", "z2@lyceum.nl", "--tenant", "vo-mk", "--role", "school", url=url,
+                      stdin="een-lang-wachtwoord\n")
+    assert no_school.returncode == 1 and "--school" in no_school.stderr
+    token = loket("users", "token", "zoco@lyceum.nl", url=url)
+    assert token.returncode == 0 and token.stdout.startswith("lkt_")
+
+    data = json.dumps({"leerling": {"voornaam": "Daan", "achternaam": "Smit", "geboortedatum": "2012-01-09"},
+                       "school": "04AB00"})
+    started = loket("cases", "start", "tlv-vso", "--tenant", "vo-mk", "--data", data, url=url)
+    assert started.returncode == 0, started.stderr
+    case = json.loads(started.stdout)
+    assert (case["route"], case["school"], case["status"]) == ("tlv-vso", "04AB00", "open")
+    assert [t["name"] for t in case["tasks"]] == ["aanmelding"]
+
+    shown = json.loads(loket("cases", "show", str(case["id"]), url=url).stdout)
+    assert shown["id"] == case["id"]
+    listed = loket("processes", "list", url=url)
+    assert "tlv-vso" in listed.stdout and "open: 1" in listed.stdout
+
+    invalid = loket("cases", "start", "tlv-vso", "--tenant", "vo-mk", "--data", '{"school": "04AB00"}', url=url)
+    assert invalid.returncode == 1 and "leerling: Dit veld is verplicht." in invalid.stderr
+    not_json = loket("cases", "start", "tlv-vso", "--tenant", "vo-mk", "--data", "{", url=url)
+    assert not_json.returncode == 1 and "geen geldige JSON" in not_json.stderr
+    missing = loket("cases", "show", "999", url=url)
+    assert missing.returncode == 1 and "bestaat niet" in missing.stderr
+    for result in (invalid, not_json, missing, dup):
+        assert "Traceback" not in result.stderr
+
+
+def test_deploying_a_broken_route_changes_nothing(db_url):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the CLI is exercised once")
+    assert loket("init", url=db_url).returncode == 0
+    result = loket("processes", "deploy", str(BPMN / "broken" / "lane-no-role.bpmn"), url=db_url)
+    assert result.returncode == 1 and "hoort bij geen Loket-rol" in result.stderr
+    assert "Traceback" not in result.stderr
+    listed = loket("processes", "list", url=db_url).stdout
+    assert "lane-no-role" not in listed
+
+
+def test_processes_md_describes_every_route_task_and_form():
+    """processes.md is the route catalogue in words; it must stay true to the BPMN."""
+    from engine.validate import check
+
+    catalogue = (PROJECT_ROOT / "processes.md").read_text()
+    for path in sorted((PROJECT_ROOT / "processes").glob("*.bpmn")):
+        result = check(path)
+        assert result.ok, result.problems
+        assert f"## {result.source.key}" in catalogue, f"processes.md has no section for {result.source.key}"
+        for spec in result.parsed.spec.task_specs.values():
+            if type(spec).__name__ == "UserTask":
+                assert f"`{spec.name}`" in catalogue, f"{spec.name} of {path.name} is not described"
+        for form in result.source.forms:
+            assert form in catalogue, f"form {form} is not described"
