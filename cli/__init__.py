@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine import auth, clock
 from engine.auth import Actor
@@ -93,11 +94,61 @@ def serve(ctx: Context, host: str, port: int) -> None:
     """Start de web-UI, de API en de scheduler in één proces."""
     from waitress import serve as waitress_serve
 
+    from engine.scheduler import Scheduler
     from web import create_app
 
     app = create_app(ctx.settings, ctx.db)
+    scheduler = Scheduler(app.extensions["loket"])
+    scheduler.start()
     click.echo(f"Loket luistert op http://{host}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)")
-    waitress_serve(app, host=host, port=port, threads=8, ident="Loket")
+    try:
+        waitress_serve(app, host=host, port=port, threads=8, ident="Loket")
+    finally:
+        scheduler.shutdown()
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Eén ronde: handel af wat nu verlopen is, bezorg berichten, stop.")
+@click.option("--now", "now_text", default=None, metavar="ISO", help="Doe alsof het dit moment is (met --once).")
+@pass_ctx
+def scheduler(ctx: Context, once: bool, now_text: str | None) -> None:
+    """De scheduler alleen: termijnen, timers en berichten (voor opstellingen met meerdere processen)."""
+    import signal
+    import threading
+
+    from engine.scheduler import Scheduler, fire_due
+
+    if now_text and not once:
+        fail("--now kan alleen samen met --once.")
+    if once:
+        moment = parse_moment(now_text) if now_text else clock.now()
+        with clock.frozen(moment):
+            report = fire_due(ctx.runtime, moment)
+            from engine.mail import deliver_due
+
+            mail = deliver_due(ctx.db, ctx.settings.smtp_url, moment)
+        click.echo(f"{moment.isoformat()}: {report}; berichten: {mail}")
+        return
+    runner = Scheduler(ctx.runtime)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    runner.start()
+    click.echo("scheduler draait (Ctrl-C stopt)")
+    stop.wait()
+    runner.shutdown()
+
+
+def parse_moment(text: str):
+    from datetime import datetime
+
+    from engine.deadlines import TZ
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"'{text}' is geen ISO-tijdstip (bv. 2027-01-15T09:00:00+01:00).")
+    return moment if moment.tzinfo else moment.replace(tzinfo=TZ)
 
 
 # ---------------------------------------------------------------- processes
@@ -274,14 +325,7 @@ def cases_start(ctx: Context, route: str, tenant_key: str, data_json: str) -> No
 @click.argument("case_id", type=int)
 @pass_ctx
 def cases_show(ctx: Context, case_id: int) -> None:
-    from engine.models import Case
-
-    with ctx.db.read() as session:
-        case = session.get(Case, case_id)
-        if case is None:
-            fail(f"dossier {case_id} bestaat niet.")
-        actor = Actor(None, f"cli:{getpass.getuser()}", "beheerder", case.tenant_id)
-    _show(ctx, actor, case_id)
+    _show(ctx, _case_actor(ctx, case_id), case_id)
 
 
 @cases.command("retry")
@@ -289,14 +333,52 @@ def cases_show(ctx: Context, case_id: int) -> None:
 @pass_ctx
 def cases_retry(ctx: Context, case_id: int) -> None:
     """Voer de mislukte stap van een dossier met een incident opnieuw uit."""
+    actor = _case_actor(ctx, case_id)
+    ctx.runtime.retry(actor, case_id)
+    _show(ctx, actor, case_id)
+
+
+def _case_actor(ctx: Context, case_id: int) -> Actor:
     from engine.models import Case
 
     with ctx.db.read() as session:
         case = session.get(Case, case_id)
         if case is None:
             fail(f"dossier {case_id} bestaat niet.")
-        actor = Actor(None, f"cli:{getpass.getuser()}", "beheerder", case.tenant_id)
-    ctx.runtime.retry(actor, case_id)
+        return Actor(None, f"cli:{getpass.getuser()}", "beheerder", case.tenant_id)
+
+
+@cases.command("suspend")
+@click.argument("case_id", type=int)
+@click.option("--reason", required=True)
+@pass_ctx
+def cases_suspend(ctx: Context, case_id: int, reason: str) -> None:
+    """Schort een dossier op: de klok stopt."""
+    actor = _case_actor(ctx, case_id)
+    ctx.runtime.suspend(actor, case_id, reason)
+    _show(ctx, actor, case_id)
+
+
+@cases.command("resume")
+@click.argument("case_id", type=int)
+@click.option("--reason", default=None)
+@pass_ctx
+def cases_resume(ctx: Context, case_id: int, reason: str | None) -> None:
+    """Hervat een opgeschort dossier: alle termijnen schuiven op met de opgeschorte tijd."""
+    actor = _case_actor(ctx, case_id)
+    ctx.runtime.resume(actor, case_id, reason)
+    _show(ctx, actor, case_id)
+
+
+@cases.command("extend")
+@click.argument("case_id", type=int)
+@click.option("--weeks", required=True, type=int)
+@click.option("--reason", required=True)
+@pass_ctx
+def cases_extend(ctx: Context, case_id: int, weeks: int, reason: str) -> None:
+    """Verleng de doorlooptijd van een dossier."""
+    actor = _case_actor(ctx, case_id)
+    ctx.runtime.extend(actor, case_id, weeks, reason)
     _show(ctx, actor, case_id)
 
 
@@ -326,6 +408,16 @@ def run() -> None:
         sys.exit(1)
     except SystemExit:
         raise
+    except (OperationalError, ProgrammingError) as exc:
+        first = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+        click.echo(f"fout: de database is niet bereikbaar of nog niet aangemaakt (loket init): {first}", err=True)
+        sys.exit(2)
     except Exception as exc:  # the last line of defence: a message, not a traceback
         click.echo(f"onverwachte fout: {type(exc).__name__}: {exc}", err=True)
         sys.exit(2)
+
+
+from cli.terms import calendar, tenants_term  # noqa: E402  (subcommands defined in their own module)
+
+main.add_command(calendar)
+tenants.add_command(tenants_term)

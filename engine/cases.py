@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import bpmn, clock, deadlines, events, forms, services
-from .auth import Actor, can_read_case, require_role
+from . import bpmn, clock, deadlines, events, forms, notifications, services
+from .auth import Actor, can_read_case, require_role, system_actor
 from .config import Settings
 from .db import Database
 from .errors import Conflict, Forbidden, InvalidData, NotFound
@@ -31,6 +31,8 @@ from .routes import latest_version
 from .sandbox import CaseScriptEngine, SandboxError, ServiceCallError
 
 OPEN_TASK = ("ready", "claimed")
+# Who may stop, restart and extend a case's clock.
+CLOCK_ROLES = ("consulent", "commissie", "bestuurder", "beheerder")
 
 
 class RunawayLoop(Exception):
@@ -101,7 +103,24 @@ def input_step(workflow: BpmnWorkflow, type_: str, task_name: str | None = None,
         return retry
     if type_ == "timer_fired":
         return workflow.refresh_timers
+    if type_ == "case_resumed":
+        return lambda: shift_timers(workflow, timedelta(seconds=payload.get("shift_seconds") or 0))
     return lambda: None
+
+
+def shift_timers(workflow: BpmnWorkflow, delta: timedelta) -> None:
+    """Move every waiting BPMN timer by ``delta`` (the time a case was suspended)."""
+    for task in workflow.event_manager.tasks.values():
+        value = task.internal_data.get("event_value")
+        if task.state != TaskState.WAITING or value is None:
+            continue
+        if isinstance(value, dict) and value.get("next"):
+            value["next"] = (datetime.fromisoformat(value["next"]) + delta).isoformat()
+        elif isinstance(value, str):
+            try:
+                task.internal_data["event_value"] = (datetime.fromisoformat(value) + delta).isoformat()
+            except ValueError:
+                continue
 
 
 def timer_due_times(workflow: BpmnWorkflow) -> dict[str, datetime]:
@@ -187,7 +206,8 @@ class Runtime:
             start_spec = next(ts for ts in spec.task_specs.values() if _spec_kind(ts) == "StartEvent")
             allowed = {start_spec.lane or "school", "consulent", "beheerder"}
             if actor.role not in allowed:
-                raise Forbidden(f"Een dossier op route '{route_key}' wordt gestart door {' of '.join(sorted(allowed))}.")
+                who = " of ".join(sorted(allowed))
+                raise Forbidden(f"Een dossier op route '{route_key}' wordt gestart door {who}.")
             schema = version.forms.get(bpmn.properties(start_spec).get("formJsonSchemaFilename", ""))
             data = forms.validate(schema, data)
             school = self._school_for(session, actor, data)
@@ -272,6 +292,146 @@ class Runtime:
                           payload={"incident": previous, "services": outcome.services})
             self._save(session, case, workflow, outcome, actor, now)
             return case
+
+    # ---------------------------------------------------------------- the case clock
+
+    def suspend(self, actor: Actor, case_id: int, reason: str) -> Case:
+        """Opschorting: stop the case's clock while waiting for others (parents, an expert, the school)."""
+        require_role(actor, *CLOCK_ROLES)
+        if not (reason or "").strip():
+            raise InvalidData("Geef een reden op.", {"reason": ["Dit veld is verplicht."]})
+        with self.action() as session:
+            case = self.case_for(session, actor, case_id)
+            if case.status != "open":
+                raise Conflict(f"Alleen een lopend dossier kan worden opgeschort (status: {case.status}).")
+            now = clock.now()
+            case.suspended_at, case.status = now, "suspended"
+            events.append(session, case, "case_suspended", actor, now, payload={"reason": reason})
+            session.flush()
+            return case
+
+    def resume(self, actor: Actor, case_id: int, reason: str | None = None) -> Case:
+        """End an opschorting: every deadline of the case moves by the time it was suspended."""
+        require_role(actor, *CLOCK_ROLES)
+        with self.action() as session:
+            case = self.case_for(session, actor, case_id)
+            if case.status != "suspended" or case.suspended_at is None:
+                raise Conflict("Dit dossier is niet opgeschort.")
+            now = clock.now()
+            delta = now - case.suspended_at
+            shift = round(delta.total_seconds(), 6)
+            workflow = self._load(case)
+            step = input_step(workflow, "case_resumed", payload={"shift_seconds": shift})
+            outcome = self._advance(session, case, workflow, step)
+            for deadline in session.scalars(select(Deadline).where(Deadline.case_id == case.id,
+                                                                   Deadline.status == "pending")):
+                deadline.due_at += delta
+            for task in session.scalars(select(Task).where(Task.case_id == case.id, Task.status.in_(OPEN_TASK))):
+                task.due_at = deadlines.shifted(task.due_at, delta)
+                task.warn_at = deadlines.shifted(task.warn_at, delta)
+            case.due_at = deadlines.shifted(case.due_at, delta)
+            case.suspended_seconds += int(delta.total_seconds())
+            case.suspended_at = None
+            events.append(session, case, "case_resumed", actor, now,
+                          payload={"shift_seconds": shift, "reason": reason, "services": outcome.services})
+            self._save(session, case, workflow, outcome, actor, now)
+            return case
+
+    def extend(self, actor: Actor, case_id: int, weeks: int, reason: str) -> Case:
+        """Verlenging: move the case's term, as often as the SWV allows (once, by default)."""
+        require_role(actor, *CLOCK_ROLES)
+        problems = {}
+        if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= 52:
+            problems["weeks"] = ["Geef een aantal weken van 1 tot en met 52."]
+        if not (reason or "").strip():
+            problems["reason"] = ["Dit veld is verplicht."]
+        if problems:
+            raise InvalidData("De verlenging is niet goed ingevuld.", problems)
+        with self.action() as session:
+            case = self.case_for(session, actor, case_id)
+            if case.status == "closed":
+                raise Conflict("Dit dossier is gesloten.")
+            if case.due_at is None:
+                raise Conflict("Dit dossier heeft (nog) geen doorlooptijd om te verlengen.")
+            allowed = deadlines.max_extensions(case.tenant)
+            if case.extensions_used >= allowed:
+                raise Conflict(f"De doorlooptijd van dit dossier is al {case.extensions_used} keer verlengd; "
+                               f"het SWV staat {allowed} keer toe.")
+            now = clock.now()
+            previous = case.due_at
+            case.due_at = previous + timedelta(weeks=weeks)
+            case.extensions_used += 1
+            for deadline in session.scalars(select(Deadline).where(
+                    Deadline.case_id == case.id, Deadline.kind == "case", Deadline.status == "pending")):
+                deadline.due_at = case.due_at
+            events.append(session, case, "case_extended", actor, now, payload={
+                "weeks": weeks, "reason": reason, "from": previous.isoformat(), "to": case.due_at.isoformat()})
+            session.flush()
+            return case
+
+    # ---------------------------------------------------------------- deadlines firing
+
+    def fire(self, session: Session, deadline: Deadline, now: datetime, worker: str) -> bool:
+        """Act on one due deadline inside the caller's transaction. False: not yet (leave it pending)."""
+        case = session.get(Case, deadline.case_id)
+        actor = system_actor(case.tenant_id)
+        if deadline.kind == "timer":
+            return self._fire_timer(session, case, deadline, now, worker, actor)
+        if deadline.kind == "case":
+            config = deadlines.case_term(case.tenant, case.route_version.route.key) or {}
+            role = config.get("escalateTo", "bestuurder")
+            events.append(session, case, "deadline_escalated", actor, now, payload={
+                "deadline_id": deadline.id, "kind": "case", "due_at": deadline.due_at.isoformat(), "to_role": role})
+            notifications.case_overdue(session, case, role, deadline.due_at)
+        else:
+            task = session.get(Task, deadline.task_id)
+            if task is None or task.status not in OPEN_TASK:
+                deadline.status = "cancelled"
+                return True
+            index = self._projection_index(session, task)
+            if deadline.kind == "warning":
+                events.append(session, case, "deadline_warned", actor, now, task_id=task.id, task_name=task.name,
+                              task_index=index, payload={"deadline_id": deadline.id,
+                                                         "due_at": task.due_at.isoformat() if task.due_at else None})
+                notifications.task_warning(session, case, task)
+            else:
+                task.escalated = True
+                spec = self._task_spec(case, task.name)
+                reassign = bpmn.properties(spec).get("escalationReassign", "false").lower() == "true"
+                payload = {"deadline_id": deadline.id, "kind": "task", "due_at": deadline.due_at.isoformat(),
+                           "to_role": task.escalate_to, "reassigned": bool(reassign and task.escalate_to)}
+                if payload["reassigned"]:
+                    payload["from"] = {"lane": task.lane, "assignee": task.assignee.email if task.assignee else None}
+                    task.lane, task.assignee_id, task.status = task.escalate_to, None, "ready"
+                events.append(session, case, "deadline_escalated", actor, now, task_id=task.id, task_name=task.name,
+                              task_index=index, payload=payload)
+                notifications.task_escalated(session, case, task)
+        deadline.status, deadline.fired_at, deadline.fired_by = "fired", now, worker
+        return True
+
+    def _fire_timer(self, session: Session, case: Case, deadline: Deadline, now: datetime, worker: str,
+                    actor: Actor) -> bool:
+        if case.status != "open":
+            return False  # an incident or opschorting holds the route still; the timer fires after it
+        workflow = self._load(case)
+        timer = workflow.get_task_from_id(UUID(deadline.task_id))
+        if timer is None or timer.state != TaskState.WAITING:
+            deadline.status = "cancelled"
+            return True
+        outcome = self._advance(session, case, workflow, input_step(workflow, "timer_fired"))
+        if timer.state == TaskState.WAITING and not outcome.incident:
+            return False  # SpiffWorkflow fires only once due < now: try again on the next sweep
+        deadline.status, deadline.fired_at, deadline.fired_by = "fired", now, worker
+        events.append(session, case, "timer_fired", actor, now, task_id=deadline.task_id,
+                      task_name=timer.task_spec.name, payload={"due_at": deadline.due_at.isoformat(),
+                                                               "services": outcome.services})
+        self._save(session, case, workflow, outcome, actor, now)
+        return True
+
+    def _task_spec(self, case: Case, name: str) -> Any:
+        version = case.route_version
+        spec, _ = bpmn.load_spec(version.sha256, version.spec)
+        return spec.task_specs.get(name)
 
     # ---------------------------------------------------------------- internals
 

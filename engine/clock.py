@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _pinned: ContextVar[datetime | None] = ContextVar("loket_clock", default=None)
 
@@ -17,7 +17,7 @@ _pinned: ContextVar[datetime | None] = ContextVar("loket_clock", default=None)
 def now() -> datetime:
     """The current moment, timezone-aware UTC."""
     pinned = _pinned.get()
-    return pinned if pinned is not None else datetime.now(timezone.utc)
+    return pinned if pinned is not None else datetime.now(UTC)
 
 
 @contextmanager
@@ -25,7 +25,7 @@ def frozen(at: datetime) -> Iterator[datetime]:
     """Let ``now()`` (and SpiffWorkflow's timers) return ``at`` inside the block."""
     if at.tzinfo is None:
         raise ValueError("frozen() needs a timezone-aware moment")
-    token = _pinned.set(at.astimezone(timezone.utc))
+    token = _pinned.set(at.astimezone(UTC))
     try:
         yield at
     finally:

@@ -8,7 +8,7 @@ and starts at the beginning of its first day.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,11 +28,11 @@ def local_date(moment: datetime) -> date:
 
 
 def end_of_day(day: date) -> datetime:
-    return datetime.combine(day, time(23, 59, 59), TZ).astimezone(timezone.utc)
+    return datetime.combine(day, time(23, 59, 59), TZ).astimezone(UTC)
 
 
 def start_of_day(day: date) -> datetime:
-    return datetime.combine(day, time(0, 0), TZ).astimezone(timezone.utc)
+    return datetime.combine(day, time(0, 0), TZ).astimezone(UTC)
 
 
 def calendar_for(session: Session, tenant: Tenant) -> BusinessCalendar:
@@ -91,7 +91,7 @@ def parse_moment(value: Any, what: str) -> datetime:
         raise ValueError(f"{what} gaf {value!r}; verwacht een tijdstip, bv. werkdagen(10)")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=TZ)
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def evaluate_term(expression: str, helpers: dict[str, Any], data: dict[str, Any], what: str) -> datetime:

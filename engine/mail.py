@@ -24,6 +24,7 @@ a receiving system or person can recognise it as the same message.
 
 from __future__ import annotations
 
+import base64
 import logging
 import smtplib
 import ssl
@@ -233,13 +234,27 @@ def _connect(config: SmtpConfig) -> smtplib.SMTP:
             conn.starttls(context=_tls_context(config))
             conn.ehlo()
         if config.username is not None:
-            conn.login(config.username, config.password or "")
-    except (OSError, smtplib.SMTPException) as exc:
+            _login(conn, config.username, config.password or "")
+    except (OSError, smtplib.SMTPException, ValueError) as exc:
         _close(conn)
         # Also a rejected login or a server without STARTTLS: the configuration (or the server) must be
         # fixed, and until then the messages wait rather than being given up.
         raise _Temporary(f"aanmelden bij {config.describe()} mislukt: {_describe(exc)}") from exc
     return conn
+
+
+def _login(conn: smtplib.SMTP, username: str, password: str) -> None:
+    if (username + password).isascii():
+        conn.login(username, password)
+        return
+    # smtplib encodes credentials as ASCII; AUTH PLAIN (RFC 4616) carries UTF-8, so send that ourselves.
+    if "PLAIN" not in conn.esmtp_features.get("auth", "").upper().split():
+        raise smtplib.SMTPException("de server biedt geen AUTH PLAIN, nodig voor een gebruikersnaam of wachtwoord "
+                                    "met niet-ASCII-tekens")
+    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
+    code, reply = conn.docmd("AUTH", f"PLAIN {token}")
+    if code not in (235, 503):  # 503: already authenticated
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def _close(conn: smtplib.SMTP | None) -> None:
@@ -276,13 +291,18 @@ def _classify(exc: BaseException) -> tuple[bool, str]:
         return 500 <= exc.smtp_code < 600, f"bericht geweigerd: {_describe(exc)}"
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return True, f"server ondersteunt dit bericht niet: {_describe(exc)}"  # e.g. an address needing SMTPUTF8
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return not 400 <= exc.smtp_code < 500 and exc.smtp_code >= 500, f"server antwoordde: {_describe(exc)}"
+    if isinstance(exc, smtplib.SMTPResponseException):  # any other reply: when in doubt, try again later
+        return False, f"server antwoordde: {_describe(exc)}"
     if isinstance(exc, OSError):  # includes SMTPServerDisconnected and timeouts
         return False, f"verbinding verbroken: {_describe(exc)}"
-    if isinstance(exc, ValueError):  # e.g. a header that cannot be encoded
+    if isinstance(exc, UnicodeError):  # e.g. a non-ASCII address for a server without SMTPUTF8
         return True, f"bericht niet te versturen: {_describe(exc)}"
     return False, f"onverwachte fout: {type(exc).__name__}: {_describe(exc)}"
+
+
+# Replies after which smtplib has reset the SMTP transaction (RSET) and the connection is still usable;
+# after anything else (timeout, dropped connection, 421) the connection is closed and opened again.
+_REFUSALS = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused, smtplib.SMTPNotSupportedError)
 
 
 def _due(now: datetime):
@@ -317,9 +337,7 @@ def _summary(db: Database, report: DeliveryReport) -> DeliveryReport:
             select(func.count(), func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")
         ).one()
     report.pending_left = count
-    # min() of a column comes back without the column's type on some backends: make it aware UTC.
-    report.next_attempt_at = OutboxMessage.__table__.c.next_attempt_at.type.process_result_value(
-        earliest, db.engine.dialect) if isinstance(earliest, datetime) else None
+    report.next_attempt_at = earliest
     return report
 
 
@@ -371,9 +389,18 @@ def deliver_due(db: Database, smtp_url: str | None, now: datetime | None = None,
                 message = claimed[0]
                 done += 1
                 try:
-                    conn.send_message(build_message(message, config), from_addr=config.envelope_sender,
-                                      to_addrs=[message.to_address])
-                except Exception as exc:  # noqa: BLE001 - every failure is recorded on the message
+                    email = build_message(message, config)
+                except ValueError as exc:  # e.g. a line break in the subject: no retry will help
+                    message.status = "failed"
+                    message.attempts += 1
+                    message.last_error = f"bericht niet op te bouwen: {exc}"[:2000]
+                    report.failed += 1
+                    report.last_error = message.last_error
+                    log.warning("outbox %s (tenant %s): %s", message.id, message.tenant_id, message.last_error)
+                    continue
+                try:
+                    conn.send_message(email, from_addr=config.envelope_sender, to_addrs=[message.to_address])
+                except Exception as exc:  # every failure is recorded on the message
                     permanent, error = _classify(exc)
                     report.last_error = error
                     if permanent:
@@ -388,8 +415,8 @@ def deliver_due(db: Database, smtp_url: str | None, now: datetime | None = None,
                         log.info("outbox %s (tenant %s) later opnieuw: %s", message.id, message.tenant_id, error)
                     # smtplib closes the socket itself on 421 and on a dropped connection; after other
                     # refusals it has sent RSET and the connection can carry the next message.
-                    if not isinstance(exc, smtplib.SMTPException | OSError) or getattr(conn, "sock", None) is None:
-                        _close(conn)
+                    if not isinstance(exc, _REFUSALS) or getattr(conn, "sock", None) is None:
+                        conn.close()  # no QUIT: the connection may hang, and SQLite's write lock is held
                         conn = None
                 else:
                     # The server has taken the message: mark it in this transaction, committed right now.

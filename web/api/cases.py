@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from engine.present import case_json
 
 from . import CaseSchema, StrictSchema, current_actor, runtime
 
 blp = Blueprint("cases", __name__, description="Dossiers")
+
+
+class ReasonSchema(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ResumeSchema(StrictSchema):
+    reason = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class ExtendSchema(StrictSchema):
+    weeks = fields.Integer(required=True, strict=True, validate=validate.Range(1, 52))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class StartCaseSchema(StrictSchema):
@@ -44,4 +57,34 @@ def get_case(case_id: int):
 def retry_case(case_id: int):
     actor = current_actor()
     runtime().retry(actor, case_id)
+    return _case_response(case_id, actor)
+
+
+@blp.route("/cases/<int:case_id>/suspend", methods=["POST"])
+@blp.arguments(ReasonSchema)
+@blp.response(200, CaseSchema)
+def suspend_case(body, case_id: int):
+    """Opschorting: de klok van het dossier stopt."""
+    actor = current_actor()
+    runtime().suspend(actor, case_id, body["reason"])
+    return _case_response(case_id, actor)
+
+
+@blp.route("/cases/<int:case_id>/resume", methods=["POST"])
+@blp.arguments(ResumeSchema)
+@blp.response(200, CaseSchema)
+def resume_case(body, case_id: int):
+    """Hervatten: alle termijnen schuiven op met de opgeschorte tijd."""
+    actor = current_actor()
+    runtime().resume(actor, case_id, body.get("reason"))
+    return _case_response(case_id, actor)
+
+
+@blp.route("/cases/<int:case_id>/extend", methods=["POST"])
+@blp.arguments(ExtendSchema)
+@blp.response(200, CaseSchema)
+def extend_case(body, case_id: int):
+    """Verlenging van de doorlooptijd (zo vaak als het SWV toestaat)."""
+    actor = current_actor()
+    runtime().extend(actor, case_id, body["weeks"], body["reason"])
     return _case_response(case_id, actor)

@@ -1,0 +1,155 @@
+"""The scheduler: the deadlines table is the truth; APScheduler only decides when to look at it.
+
+Firing claims rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's write lock serialises), so any
+number of scheduler processes on one PostgreSQL fire each deadline exactly once. A deadline is marked
+fired in the same transaction as its effects (event, notification, task change), so a crash either
+leaves it pending or fired-with-effects, never half.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import clock
+from .cases import Runtime
+from .models import Case, Deadline
+
+log = logging.getLogger("loket.scheduler")
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+# Timers need the route to run; warnings and escalations fire on a case in incident too (its clock runs).
+FIRES_ON = ("open", "incident")
+
+
+@dataclass
+class SweepReport:
+    fired: int = 0
+    postponed: int = 0
+    conflicts: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.fired} termijnen afgehandeld, {self.postponed} uitgesteld, {self.conflicts} conflicten"
+
+
+def _due(now: datetime):
+    return (
+        select(Deadline)
+        .join(Case, Case.id == Deadline.case_id)
+        .where(Deadline.status == "pending", Deadline.due_at <= now, Case.status.in_(FIRES_ON))
+        .order_by(Deadline.due_at, Deadline.id)
+    )
+
+
+def fire_due(runtime: Runtime, now: datetime | None = None, batch: int = 200, worker: str = WORKER) -> SweepReport:
+    """Fire every deadline due at ``now`` (default: the clock). Safe to run in several processes at once."""
+    now = now or clock.now()
+    report = SweepReport()
+    skip: set[int] = set()
+    while True:
+        with runtime.db.transaction() as session:
+            query = _due(now).limit(batch)
+            if skip:
+                query = query.where(Deadline.id.not_in(skip))
+            if not runtime.db.is_sqlite:
+                query = query.with_for_update(of=Deadline, skip_locked=True)
+            rows = session.scalars(query).all()
+            if not rows:
+                break
+            for deadline in rows:
+                try:
+                    with session.begin_nested():
+                        if runtime.fire(session, deadline, now, worker):
+                            report.fired += 1
+                        else:
+                            report.postponed += 1
+                            skip.add(deadline.id)
+                except StaleDataError:
+                    # A user acted on the same case at this very moment: leave it for the next round.
+                    report.conflicts += 1
+                    skip.add(deadline.id)
+                    session.expire_all()
+    return report
+
+
+def next_due(runtime: Runtime) -> datetime | None:
+    with runtime.db.read() as session:
+        return session.scalar(
+            select(func.min(Deadline.due_at))
+            .join(Case, Case.id == Deadline.case_id)
+            .where(Deadline.status == "pending", Case.status.in_(FIRES_ON))
+        )
+
+
+class Scheduler:
+    """APScheduler in the background: a periodic sweep (which also catches up after downtime), a wake-up
+    at the exact next due time, and outbox delivery."""
+
+    def __init__(self, runtime: Runtime, sweep_seconds: float = 2.0, mail_seconds: float = 10.0) -> None:
+        self.runtime = runtime
+        self.sweep_seconds = sweep_seconds
+        self.mail_seconds = mail_seconds
+        self._lock = threading.Lock()
+        self.aps = BackgroundScheduler(timezone=UTC, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+
+    def start(self) -> None:
+        now = datetime.now(UTC)
+        self.aps.add_job(self.sweep, "interval", seconds=self.sweep_seconds, id="sweep", next_run_time=now)
+        self.aps.add_job(self.deliver, "interval", seconds=self.mail_seconds, id="mail", next_run_time=now)
+        self.aps.add_job(self.retention, "cron", hour=2, minute=30, id="retention")
+        self.runtime.on_deadline = self.plan
+        self.aps.start()
+
+    def shutdown(self) -> None:
+        self.runtime.on_deadline = None
+        self.aps.shutdown(wait=True)
+
+    def sweep(self) -> SweepReport | None:
+        with self._lock:
+            try:
+                report = fire_due(self.runtime)
+            except Exception:
+                log.exception("sweep mislukt; volgende poging bij de volgende sweep")
+                return None
+        if report.fired or report.conflicts:
+            log.info("sweep: %s", report)
+        self.plan()
+        return report
+
+    def plan(self) -> None:
+        """Wake at the next due moment (after an action, and after every sweep)."""
+        try:
+            due = next_due(self.runtime)
+        except Exception:
+            log.exception("volgende termijn niet te bepalen")
+            return
+        if due is None or not self.aps.running:
+            return
+        # Wake a hair after the due time: SpiffWorkflow fires timers only once due < now.
+        self.aps.add_job(self.sweep, "date", run_date=max(due, datetime.now(UTC)) + timedelta(
+            milliseconds=5), id="wake", replace_existing=True)
+
+    def deliver(self) -> None:
+        try:
+            from .mail import deliver_due
+
+            deliver_due(self.runtime.db, self.runtime.settings.smtp_url)
+        except Exception:
+            log.exception("bezorgen van berichten mislukt")
+
+    def retention(self) -> None:
+        try:
+            from .retention import run_retention
+
+            run_retention(self.runtime.db, clock.now())
+        except Exception:
+            log.exception("bewaartermijnen toepassen mislukt")
