@@ -106,26 +106,39 @@ def dump_spec(parsed: ParsedRoute) -> str:
     )
 
 
-_spec_cache: dict[str, tuple[BpmnProcessSpec, dict]] = {}
-_spec_lock = threading.Lock()
+@dataclass(frozen=True)
+class Loaded:
+    """A deployed version as the engine uses it: spec, subprocess specs and forms."""
+
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
+    forms: dict[str, Any]
+
+    def form(self, filename: str | None) -> dict[str, Any] | None:
+        return self.forms.get(filename) if filename else None
 
 
-def load_spec(sha256: str, text: str) -> tuple[BpmnProcessSpec, dict]:
-    """The spec of a deployed version, restored once per process (keyed by content hash: immutable)."""
-    cached = _spec_cache.get(sha256)
-    if cached is None:
-        with _spec_lock:
-            cached = _spec_cache.get(sha256)
-            if cached is None:
-                raw = json.loads(text)
+_cache: dict[str, Loaded] = {}
+_lock = threading.Lock()
+
+
+def loaded(version: Any) -> Loaded:
+    """A deployed version, restored once per process. Keyed by content hash (versions are immutable); the
+    large columns (spec, forms) are only read from the database on a cache miss."""
+    found = _cache.get(version.sha256)
+    if found is None:
+        with _lock:
+            found = _cache.get(version.sha256)
+            if found is None:
+                raw = json.loads(version.spec)
                 spec = SERIALIZER.from_dict(raw["spec"])
                 subs = {k: SERIALIZER.from_dict(v) for k, v in raw["subprocess_specs"].items()}
-                cached = _spec_cache[sha256] = (spec, subs)
-    return cached
+                found = _cache[version.sha256] = Loaded(spec, subs, dict(version.forms))
+    return found
 
 
-def clear_spec_cache() -> None:
-    _spec_cache.clear()
+def clear_cache() -> None:
+    _cache.clear()
 
 
 def dump_workflow(workflow: BpmnWorkflow) -> str:

@@ -177,10 +177,9 @@ class Runtime:
         ))
 
     def form(self, version: RouteVersion, task_name: str) -> dict[str, Any] | None:
-        spec, _ = bpmn.load_spec(version.sha256, version.spec)
-        task_spec = spec.task_specs.get(task_name)
-        filename = bpmn.properties(task_spec).get("formJsonSchemaFilename") if task_spec else None
-        return version.forms.get(filename) if filename else None
+        route = bpmn.loaded(version)
+        task_spec = route.spec.task_specs.get(task_name)
+        return route.form(bpmn.properties(task_spec).get("formJsonSchemaFilename") if task_spec else None)
 
     # ---------------------------------------------------------------- actions
 
@@ -202,13 +201,14 @@ class Runtime:
     def start_case(self, actor: Actor, route_key: str, data: Any) -> Case:
         with self.action() as session:
             version = latest_version(session, route_key)
-            spec, subs = bpmn.load_spec(version.sha256, version.spec)
+            route = bpmn.loaded(version)
+            spec, subs = route.spec, route.subprocess_specs
             start_spec = next(ts for ts in spec.task_specs.values() if _spec_kind(ts) == "StartEvent")
             allowed = {start_spec.lane or "school", "consulent", "beheerder"}
             if actor.role not in allowed:
                 who = " of ".join(sorted(allowed))
                 raise Forbidden(f"Een dossier op route '{route_key}' wordt gestart door {who}.")
-            schema = version.forms.get(bpmn.properties(start_spec).get("formJsonSchemaFilename", ""))
+            schema = route.form(bpmn.properties(start_spec).get("formJsonSchemaFilename"))
             data = forms.validate(schema, data)
             school = self._school_for(session, actor, data)
             now = clock.now()
@@ -373,6 +373,7 @@ class Runtime:
 
     def fire(self, session: Session, deadline: Deadline, now: datetime, worker: str) -> bool:
         """Act on one due deadline inside the caller's transaction. False: not yet (leave it pending)."""
+        now = max(now, clock.now())  # record when it really fired, not when the sweep began
         case = session.get(Case, deadline.case_id)
         actor = system_actor(case.tenant_id)
         if deadline.kind == "timer":
@@ -429,9 +430,7 @@ class Runtime:
         return True
 
     def _task_spec(self, case: Case, name: str) -> Any:
-        version = case.route_version
-        spec, _ = bpmn.load_spec(version.sha256, version.spec)
-        return spec.task_specs.get(name)
+        return bpmn.loaded(case.route_version).spec.task_specs.get(name)
 
     # ---------------------------------------------------------------- internals
 
@@ -472,9 +471,8 @@ class Runtime:
         return task, case
 
     def _load(self, case: Case) -> BpmnWorkflow:
-        version = case.route_version
-        spec, subs = bpmn.load_spec(version.sha256, version.spec)
-        return bpmn.load_workflow(case.state, spec, subs)
+        route = bpmn.loaded(case.route_version)
+        return bpmn.load_workflow(case.state, route.spec, route.subprocess_specs)
 
     @staticmethod
     def _ready_index(workflow: BpmnWorkflow, task: Any) -> int:
@@ -483,9 +481,14 @@ class Runtime:
 
     @staticmethod
     def _projection_index(session: Session, task: Task) -> int:
+        with session.no_autoflush:
+            return Runtime._open_ids(session, task).index(task.id)
+
+    @staticmethod
+    def _open_ids(session: Session, task: Task) -> list[str]:
         ids = session.scalars(select(Task.id).where(Task.case_id == task.case_id, Task.name == task.name,
                                                     Task.status.in_(OPEN_TASK)).order_by(Task.created_at, Task.id))
-        return list(ids).index(task.id)
+        return list(ids)
 
     def script_engine(self, session: Session, case: Case, log: list[dict[str, Any]],
                       recorded: list[dict[str, Any]] | None = None) -> CaseScriptEngine:

@@ -125,10 +125,11 @@ class RouteVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     process_id: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(200))
-    bpmn: Mapped[str] = mapped_column(Text)
-    forms: Mapped[dict[str, Any]]
+    # The large columns are deferred: the engine reads them once per process (engine.bpmn.loaded).
+    bpmn: Mapped[str] = mapped_column(Text, deferred=True)
+    forms: Mapped[dict[str, Any]] = mapped_column(deferred=True)
     # SpiffWorkflow's serialized spec (and subprocess specs), stored once per version.
-    spec: Mapped[str] = mapped_column(Text)
+    spec: Mapped[str] = mapped_column(Text, deferred=True)
     deployed_at: Mapped[datetime]
 
     route: Mapped[Route] = relationship(lazy="joined")
@@ -300,3 +301,13 @@ class Counter(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AccessHead(Base):
+    """The head of one SWV's access-log chain. Recording a read locks this row, so concurrent readers
+    append one after the other (the chain never forks), and a deleted last entry shows against it."""
+
+    __tablename__ = "access_heads"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))

@@ -10,11 +10,21 @@ from .models import OutboxMessage, User
 
 
 def recipients(session: Session, tenant_id: int, role: str, school_id: int | None = None) -> list[str]:
-    """E-mail addresses of the active users of a role; school users only of the given school."""
+    """E-mail addresses of the active users of a role; school users only of the given school.
+    Cached for the transaction: a sweep that escalates thousands of tasks asks once per role."""
+    cache = session.info.setdefault("loket_recipients", {})
+    key = (tenant_id, role, school_id if role == "school" else None)
+    if key not in cache:
+        cache[key] = _recipients(session, tenant_id, role, school_id)
+    return cache[key]
+
+
+def _recipients(session: Session, tenant_id: int, role: str, school_id: int | None) -> list[str]:
     query = select(User.email).where(User.tenant_id == tenant_id, User.role == role, User.active.is_(True))
     if role == "school":
         query = query.where(User.school_id == school_id)
-    return list(session.scalars(query.order_by(User.email)))
+    with session.no_autoflush:
+        return list(session.scalars(query.order_by(User.email)))
 
 
 def enqueue(session: Session, tenant_id: int, case_id: int | None, to: list[str], subject: str,

@@ -106,10 +106,8 @@ def list_versions(session: Session, tenant_id: int | None = None) -> list[Versio
 
 def start_form(version: RouteVersion) -> dict | None:
     """The JSON Schema of the route's start event, if it has one."""
-    spec, _ = bpmn.load_spec(version.sha256, version.spec)
-    for task_spec in spec.task_specs.values():
+    route = bpmn.loaded(version)
+    for task_spec in route.spec.task_specs.values():
         if type(task_spec).__name__ == "StartEvent":
-            filename = bpmn.properties(task_spec).get("formJsonSchemaFilename")
-            if filename:
-                return version.forms.get(filename)
+            return route.form(bpmn.properties(task_spec).get("formJsonSchemaFilename"))
     return None

@@ -17,13 +17,17 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import clock
 from .cases import Runtime
-from .models import Case, Deadline
+from .models import Case, Deadline, Task
 
 log = logging.getLogger("loket.scheduler")
+
+# Another writer changed the case first: its version moved on, or it took the next event number.
+CONCURRENT_WRITE = (StaleDataError, IntegrityError)
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 # Timers need the route to run; warnings and escalations fire on a case in incident too (its clock runs).
@@ -50,34 +54,68 @@ def _due(now: datetime):
 
 
 def fire_due(runtime: Runtime, now: datetime | None = None, batch: int = 200, worker: str = WORKER) -> SweepReport:
-    """Fire every deadline due at ``now`` (default: the clock). Safe to run in several processes at once."""
+    """Fire every deadline due at ``now`` (default: the clock). Safe to run in several processes at once.
+
+    A batch is fired in one transaction and one flush. If a user changed one of its cases meanwhile, the
+    batch is rolled back whole and done again one deadline at a time, each in a savepoint."""
     now = now or clock.now()
     report = SweepReport()
     skip: set[int] = set()
+    careful = False
     while True:
-        with runtime.db.transaction() as session:
-            query = _due(now).limit(batch)
-            if skip:
-                query = query.where(Deadline.id.not_in(skip))
-            if not runtime.db.is_sqlite:
-                query = query.with_for_update(of=Deadline, skip_locked=True)
-            rows = session.scalars(query).all()
-            if not rows:
-                break
-            for deadline in rows:
-                try:
-                    with session.begin_nested():
-                        if runtime.fire(session, deadline, now, worker):
-                            report.fired += 1
-                        else:
-                            report.postponed += 1
-                            skip.add(deadline.id)
-                except StaleDataError:
-                    # A user acted on the same case at this very moment: leave it for the next round.
-                    report.conflicts += 1
-                    skip.add(deadline.id)
-                    session.expire_all()
+        done = SweepReport()
+        try:
+            with runtime.db.transaction() as session:
+                rows = _claim(runtime, session, now, batch, skip)
+                if not rows:
+                    break
+                # Load the batch's cases and tasks in two queries instead of two per deadline (and keep them
+                # referenced: the session's identity map alone would let them be garbage-collected).
+                loaded = session.scalars(select(Case).where(Case.id.in_({d.case_id for d in rows}))).all()
+                task_ids = {d.task_id for d in rows if d.task_id and d.kind != "timer"}
+                if task_ids:
+                    loaded += session.scalars(select(Task).where(Task.id.in_(task_ids))).all()
+                for deadline in rows:
+                    if careful:
+                        _fire_alone(runtime, session, deadline, now, worker, done, skip)
+                    elif runtime.fire(session, deadline, now, worker):
+                        done.fired += 1
+                    else:
+                        done.postponed += 1
+                        skip.add(deadline.id)
+        except CONCURRENT_WRITE:
+            # A user acted on one of these cases at this very moment: redo the batch one by one.
+            careful = True
+            continue
+        careful = False
+        report.fired += done.fired
+        report.postponed += done.postponed
+        report.conflicts += done.conflicts
     return report
+
+
+def _claim(runtime: Runtime, session, now: datetime, batch: int, skip: set[int]) -> list[Deadline]:
+    query = _due(now).limit(batch)
+    if skip:
+        query = query.where(Deadline.id.not_in(skip))
+    if not runtime.db.is_sqlite:
+        query = query.with_for_update(of=Deadline, skip_locked=True)
+    return list(session.scalars(query))
+
+
+def _fire_alone(runtime: Runtime, session, deadline: Deadline, now: datetime, worker: str, done: SweepReport,
+                skip: set[int]) -> None:
+    try:
+        with session.begin_nested():
+            if runtime.fire(session, deadline, now, worker):
+                done.fired += 1
+            else:
+                done.postponed += 1
+                skip.add(deadline.id)
+    except CONCURRENT_WRITE:
+        done.conflicts += 1
+        skip.add(deadline.id)
+        session.expire_all()
 
 
 def next_due(runtime: Runtime) -> datetime | None:
@@ -106,7 +144,7 @@ class Scheduler:
         self.aps.add_job(self.sweep, "interval", seconds=self.sweep_seconds, id="sweep", next_run_time=now)
         self.aps.add_job(self.deliver, "interval", seconds=self.mail_seconds, id="mail", next_run_time=now)
         self.aps.add_job(self.retention, "cron", hour=2, minute=30, id="retention")
-        self.runtime.on_deadline = self.plan
+        self.runtime.on_deadline = self.nudge
         self.aps.start()
 
     def shutdown(self) -> None:
@@ -124,6 +162,11 @@ class Scheduler:
             log.info("sweep: %s", report)
         self.plan()
         return report
+
+    def nudge(self) -> None:
+        """After an action: re-plan in the scheduler's own thread, so the user's request does not wait."""
+        if self.aps.running:
+            self.aps.add_job(self.plan, "date", run_date=datetime.now(UTC), id="plan", replace_existing=True)
 
     def plan(self) -> None:
         """Wake at the next due moment (after an action, and after every sweep)."""

@@ -287,3 +287,27 @@ def test_scheduler_once_from_the_command_line(runtime, world, sample, db_url):
                               "sterk-vo", "--from", "2029-03-01", "--amount", "5", "--unit", "schooldagen"],
                              cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     assert outside.returncode == 1 and "2024-2025" in outside.stderr and "Traceback" not in outside.stderr
+
+
+def test_a_user_acting_during_a_sweep_loses_and_doubles_nothing(runtime, world, sample, db_url):
+    if db_url.startswith("sqlite"):
+        pytest.skip("on SQLite the sweep holds the write lock, so a user's action simply waits for it")
+    with clock.frozen(at("2027-01-11T09:00")):
+        cases = [runtime.start_case(world["school"], "tlv-vso", sample["start"]) for _ in range(3)]
+    real_fire = runtime.fire
+    interfered = []
+
+    def fire(session, deadline, now, worker):
+        if not interfered:  # a case worker claims the task while the sweep is busy with its batch
+            interfered.append(deadline.task_id)
+            runtime.claim(world["school"], deadline.task_id)
+        return real_fire(session, deadline, now, worker)
+
+    runtime.fire = fire
+    with clock.frozen(at("2027-03-01T09:00")):
+        report = fire_due(runtime)
+    assert report.fired == 6 and interfered
+    for case in cases:
+        assert len(events_of(runtime, case.id, "deadline_warned")) == 1
+        assert len(events_of(runtime, case.id, "deadline_escalated")) == 1
+    assert task_row(runtime, interfered[0]).status == "claimed"  # the user's action stands
