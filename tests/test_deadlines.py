@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -225,7 +225,7 @@ def test_a_bpmn_timer_fires_within_two_seconds_with_the_real_clock(timers, world
 
 def test_a_restarted_scheduler_fires_what_passed_while_it_was_down(timers, world):
     runtime = timers
-    with clock.frozen(datetime.now(timezone.utc) - timedelta(days=10)):
+    with clock.frozen(datetime.now(UTC) - timedelta(days=10)):
         cases = [runtime.start_case(world["consulent"], "herinnering", {"wachttijd": "PT1H"}) for _ in range(3)]
     scheduler = Scheduler(runtime, sweep_seconds=30)
     scheduler.start()  # the first sweep runs at start
@@ -248,7 +248,7 @@ def test_two_scheduler_processes_fire_each_deadline_exactly_once(runtime, world,
     with runtime.db.read() as session:
         pending = session.scalar(select(func.count()).select_from(Deadline).where(Deadline.status == "pending"))
     assert pending == 1000  # a warning and an escalation for each aanmelding
-    later = (datetime.now(timezone.utc) + timedelta(days=60)).isoformat()
+    later = (datetime.now(UTC) + timedelta(days=60)).isoformat()
     env = dict(os.environ, LOKET_DATABASE_URL=db_url)
     procs = [subprocess.Popen([sys.executable, "-c", "import cli; cli.run()", "scheduler", "--once", "--now", later],
                               cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
