@@ -88,6 +88,28 @@ def persisted(runtime, world, cases: int) -> list[float]:
     return samples
 
 
+def through_api(runtime, world, cases: int) -> list[float]:
+    """Server time of POST /api/v1/tasks/{id}/complete (Flask in-process: routing, auth, JSON, engine)."""
+    from web import create_app
+
+    app = create_app(runtime.settings, runtime.db)
+    app.extensions["loket"] = runtime
+    client = app.test_client()
+    samples = []
+    for _ in range(cases):
+        case = runtime.start_case(world["school"], "tlv-vso", START_DATA)
+        for role, name, data in STEPS:
+            with runtime.db.read() as session:
+                task_id = session.scalar(select(Task.id).where(Task.case_id == case.id, Task.name == name,
+                                                               Task.status == "ready"))
+            headers = {"Authorization": f"Bearer {world.tokens[role]}"}
+            t0 = time.perf_counter()
+            response = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": data}, headers=headers)
+            samples.append(time.perf_counter() - t0)
+            assert response.status_code == 200, response.get_json()
+    return samples
+
+
 def grow(db: Database, total: int) -> None:
     """Fill the database with copies of a finished case (rows as the engine writes them) up to ``total``."""
     with db.transaction() as session:
@@ -116,6 +138,7 @@ def backend(label: str, url: str, cases: int, grow_to: int, baseline: float) -> 
     world = make_world(db, key=f"bench-{os.getpid()}")
     persisted(runtime, world, 5)  # warm-up: spec cache, connections
     summary(f"{label} persisted ({cases} cases)", persisted(runtime, world, cases), baseline)
+    summary(f"{label} REST API complete", through_api(runtime, world, max(20, cases // 5)), baseline)
     if grow_to:
         grow(db, 1000)
         at_1k = summary(f"{label} at 1,000 cases", persisted(runtime, world, max(20, cases // 5)), baseline)

@@ -113,6 +113,7 @@ class Loaded:
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
     forms: dict[str, Any]
+    has_timers: bool
 
     def form(self, filename: str | None) -> dict[str, Any] | None:
         return self.forms.get(filename) if filename else None
@@ -133,8 +134,14 @@ def loaded(version: Any) -> Loaded:
                 raw = json.loads(version.spec)
                 spec = SERIALIZER.from_dict(raw["spec"])
                 subs = {k: SERIALIZER.from_dict(v) for k, v in raw["subprocess_specs"].items()}
-                found = _cache[version.sha256] = Loaded(spec, subs, dict(version.forms))
+                timers = any(_has_timer(s) for s in [spec, *subs.values()])
+                found = _cache[version.sha256] = Loaded(spec, subs, dict(version.forms), timers)
     return found
+
+
+def _has_timer(spec: BpmnProcessSpec) -> bool:
+    return any(isinstance(getattr(ts, "event_definition", None), _spiff_timer.TimerEventDefinition)
+               for ts in spec.task_specs.values())
 
 
 def clear_cache() -> None:

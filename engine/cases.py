@@ -48,6 +48,8 @@ class Outcome:
     # Terms computed for user tasks that became ready: task id -> (due, warn).
     terms: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
     case_due: datetime | None = None
+    # Ready user tasks before the input: by construction the case's open rows in the task projection.
+    before: set[str] = field(default_factory=set)
 
 
 class TermError(Exception):
@@ -529,7 +531,9 @@ class Runtime:
         workflow.script_engine = self.script_engine(session, case, outcome.services, recorded)
         activations = Tally(t.task_spec.name for t in workflow.get_tasks(state=TaskState.FINISHED_MASK))
         limit = self.settings.max_activations
-        before = set() if recompute_terms else {t.id for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        ready_before = {t.id for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        outcome.before = {str(i) for i in ready_before}
+        before = set() if recompute_terms else ready_before
 
         def guard(task: Any) -> None:
             activations[task.task_spec.name] += 1
@@ -607,10 +611,11 @@ class Runtime:
             session.add(Deadline(case_id=case.id, tenant_id=case.tenant_id, kind="case", due_at=case.due_at,
                                  status="pending"))
         self._sync_tasks(session, case, workflow, outcome, actor, now)
-        self._sync_timers(session, case, workflow)
+        if bpmn.loaded(case.route_version).has_timers:
+            self._sync_timers(session, case, workflow)
         if case.status == "closed":
             session.execute(update(Deadline).where(Deadline.case_id == case.id, Deadline.status == "pending")
-                            .values(status="cancelled"))
+                            .values(status="cancelled").execution_options(synchronize_session=False))
         session.flush()
 
     @staticmethod
@@ -635,28 +640,33 @@ class Runtime:
     def _sync_tasks(self, session: Session, case: Case, workflow: BpmnWorkflow, outcome: Outcome, actor: Actor,
                     now: datetime) -> None:
         """Rewrite the case's open-task projection from the engine state: new ready user tasks appear with
-        their terms, tasks the engine finished or cancelled leave the inboxes (and their deadlines go)."""
+        their terms, tasks the engine finished or cancelled leave the inboxes (and their deadlines go).
+        The open rows are exactly the tasks that were ready before the input, so nothing is read back."""
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-        existing = {t.id: t for t in session.scalars(
-            select(Task).where(Task.case_id == case.id, Task.status.in_(OPEN_TASK)))}
-        gone = []
-        for task_id, row in existing.items():
-            if task_id in ready:
-                if task_id in outcome.terms and row.due_at is None:  # a term computed again after an incident
-                    self._set_terms(session, case, row, *outcome.terms[task_id])
-                continue
+        for task_id in outcome.before & ready.keys() & outcome.terms.keys():  # terms computed again after an incident
+            row = session.get(Task, task_id)
+            if row is not None and row.due_at is None:
+                self._set_terms(session, case, row, *outcome.terms[task_id])
+        gone = outcome.before - ready.keys()
+        for task_id in gone:
             spiff_task = workflow.get_task_from_id(UUID(task_id))
             done = spiff_task is not None and spiff_task.state == TaskState.COMPLETED
-            row.status = "completed" if done else "cancelled"
-            row.completed_at = now
-            row.completed_by = actor.user_id if done else None
-            gone.append(task_id)
+            values = {"status": "completed" if done else "cancelled", "completed_at": now,
+                      "completed_by": actor.user_id if done else None}
+            row = session.identity_map.get(session.identity_key(Task, task_id))
+            if row is not None:  # the task this action completed is loaded already
+                for key, value in values.items():
+                    setattr(row, key, value)
+            else:
+                session.execute(update(Task).where(Task.id == task_id).values(**values)
+                                .execution_options(synchronize_session=False))
         if gone:
             session.execute(update(Deadline).where(Deadline.case_id == case.id, Deadline.task_id.in_(gone),
-                                                   Deadline.status == "pending").values(status="cancelled"))
+                                                   Deadline.status == "pending").values(status="cancelled")
+                            .execution_options(synchronize_session=False))
         route_key = case.route_version.route.key
         for task_id, spiff_task in ready.items():
-            if task_id in existing:
+            if task_id in outcome.before:
                 continue
             spec = spiff_task.task_spec
             props = bpmn.properties(spec)

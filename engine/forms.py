@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -18,9 +16,15 @@ _TYPES = {
 _FORMATS = {"date": "een datum (JJJJ-MM-DD)", "date-time": "een tijdstip (ISO 8601)", "email": "een e-mailadres"}
 
 
-@lru_cache(maxsize=256)
-def _validator(schema_json: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_json), format_checker=FormatChecker())
+_validators: dict[int, tuple[dict, Draft202012Validator]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """One validator per schema object (forms live as long as their cached route version)."""
+    found = _validators.get(id(schema))
+    if found is None or found[0] is not schema:
+        found = _validators[id(schema)] = (schema, Draft202012Validator(schema, format_checker=FormatChecker()))
+    return found[1]
 
 
 def _path(parts: Any) -> str:
@@ -78,7 +82,7 @@ def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
     if schema is None:
         return data
     details: dict[str, list[str]] = {}
-    validator = _validator(json.dumps(schema, sort_keys=True))
+    validator = _validator(schema)
     for error in validator.iter_errors(data):
         for field, message in _messages(error):
             details.setdefault(field or "(formulier)", [])
