@@ -24,6 +24,8 @@ test: install
 
 bench: install
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/scheduler.py
+	test ! -f bench/audit.py || $(BIN)/python bench/audit.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
