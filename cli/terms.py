@@ -8,7 +8,7 @@ import click
 from sqlalchemy import select
 
 from engine.calendar import UNITS, CalendarRangeError
-from engine.deadlines import Terms, calendar_for
+from engine.deadlines import Terms, add_day_off, calendar_for
 from engine.models import ROLES, DayOff
 
 from . import Context, fail, pass_ctx, tenant_by_key
@@ -73,7 +73,7 @@ def calendar_day_off(ctx: Context, tenant_key: str, day: str, name: str) -> None
         tenant = tenant_by_key(session, tenant_key)
         if session.scalar(select(DayOff).where(DayOff.tenant_id == tenant.id, DayOff.date == when)):
             fail(f"{when.isoformat()} is al een vrije dag van {tenant_key}.")
-        session.add(DayOff(tenant_id=tenant.id, date=when, name=name))
+        add_day_off(session, tenant, when, name)
     click.echo(f"{when.isoformat()} ({name}) is een vrije dag van {tenant_key}")
 
 

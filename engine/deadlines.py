@@ -35,9 +35,27 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), TZ).astimezone(UTC)
 
 
+_calendars: dict[tuple[str, int, str, int], BusinessCalendar] = {}
+
+
 def calendar_for(session: Session, tenant: Tenant) -> BusinessCalendar:
-    extra = {d.date: d.name for d in session.scalars(select(DayOff).where(DayOff.tenant_id == tenant.id))}
-    return BusinessCalendar(tenant.region, extra)
+    """The SWV's calendar, cached per process; adding a day off bumps ``calendar_version`` in the tenant's
+    settings (see ``add_day_off``), which every process sees on the tenant row it loads anyway."""
+    version = int((tenant.settings or {}).get("calendar_version", 0))
+    key = (str(session.get_bind().url), tenant.id, tenant.region, version)
+    found = _calendars.get(key)
+    if found is None:
+        with session.no_autoflush:
+            extra = {d.date: d.name for d in session.scalars(select(DayOff).where(DayOff.tenant_id == tenant.id))}
+        found = _calendars[key] = BusinessCalendar(tenant.region, extra)
+    return found
+
+
+def add_day_off(session: Session, tenant: Tenant, day: date, name: str) -> None:
+    session.add(DayOff(tenant_id=tenant.id, date=day, name=name))
+    settings = dict(tenant.settings or {})
+    settings["calendar_version"] = int(settings.get("calendar_version", 0)) + 1
+    tenant.settings = settings
 
 
 class Terms:

@@ -311,3 +311,16 @@ def test_a_user_acting_during_a_sweep_loses_and_doubles_nothing(runtime, world, 
         assert len(events_of(runtime, case.id, "deadline_warned")) == 1
         assert len(events_of(runtime, case.id, "deadline_escalated")) == 1
     assert task_row(runtime, interfered[0]).status == "claimed"  # the user's action stands
+
+
+def test_an_extra_day_off_counts_at_once_for_school_day_terms(runtime, world):
+    from engine.deadlines import Terms, add_day_off
+
+    with runtime.db.transaction() as session, clock.frozen(at("2027-03-08T09:00")):  # Monday
+        tenant = session.get(Tenant, world.tenant_id)
+        before = Terms(session, tenant).forward()["schooldagen"](3)
+        add_day_off(session, tenant, datetime(2027, 3, 10).date(), "Studiedag")
+    with runtime.db.transaction() as session, clock.frozen(at("2027-03-08T09:00")):
+        after = Terms(session, session.get(Tenant, world.tenant_id)).forward()["schooldagen"](3)
+    assert datetime.fromisoformat(before) == at("2027-03-11T23:59:59")  # Tue, Wed, Thu
+    assert datetime.fromisoformat(after) == at("2027-03-12T23:59:59")  # the studiedag (Wed) does not count
