@@ -74,14 +74,18 @@ def bare(cases: int) -> list[float]:
     return samples
 
 
+def ready_task(runtime, case_id: int, name: str) -> str:
+    with runtime.db.read() as session:
+        return session.scalar(select(Task.id).where(Task.case_id == case_id, Task.name == name,
+                                                    Task.status == "ready"))
+
+
 def persisted(runtime, world, cases: int) -> list[float]:
     samples = []
     for _ in range(cases):
         case = runtime.start_case(world["school"], "tlv-vso", START_DATA)
         for role, name, data in STEPS:
-            with runtime.db.read() as session:
-                task_id = session.scalar(select(Task.id).where(Task.case_id == case.id, Task.name == name,
-                                                               Task.status == "ready"))
+            task_id = ready_task(runtime, case.id, name)
             t0 = time.perf_counter()
             runtime.complete(world[role], task_id, data)
             samples.append(time.perf_counter() - t0)
@@ -99,9 +103,7 @@ def through_api(runtime, world, cases: int) -> list[float]:
     for _ in range(cases):
         case = runtime.start_case(world["school"], "tlv-vso", START_DATA)
         for role, name, data in STEPS:
-            with runtime.db.read() as session:
-                task_id = session.scalar(select(Task.id).where(Task.case_id == case.id, Task.name == name,
-                                                               Task.status == "ready"))
+            task_id = ready_task(runtime, case.id, name)
             headers = {"Authorization": f"Bearer {world.tokens[role]}"}
             t0 = time.perf_counter()
             response = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": data}, headers=headers)
