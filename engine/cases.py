@@ -189,7 +189,8 @@ class Runtime:
     def action(self) -> Iterator[Session]:
         """A write transaction; a concurrent writer that got there first turns into a 409."""
         try:
-            with self.db.transaction() as session:
+            # One moment for the whole action, so what it records (events, timers armed) replays exactly.
+            with clock.frozen(clock.now()), self.db.transaction() as session:
                 yield session
             if self.on_deadline is not None:
                 self.on_deadline()
@@ -376,6 +377,10 @@ class Runtime:
     def fire(self, session: Session, deadline: Deadline, now: datetime, worker: str) -> bool:
         """Act on one due deadline inside the caller's transaction. False: not yet (leave it pending)."""
         now = max(now, clock.now())  # record when it really fired, not when the sweep began
+        with clock.frozen(now):  # and let everything it does happen at that one moment (replay)
+            return self._fire(session, deadline, now, worker)
+
+    def _fire(self, session: Session, deadline: Deadline, now: datetime, worker: str) -> bool:
         case = session.get(Case, deadline.case_id)
         actor = system_actor(case.tenant_id)
         if deadline.kind == "timer":

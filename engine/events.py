@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -56,6 +56,7 @@ def append(session: Session, case: Case, type_: str, actor: Actor, at: datetime,
     """Append one event to the case's chain. The case row carries the chain head, so appending needs no
     extra read, and the case's optimistic lock also guards the chain against two concurrent writers."""
     payload = payload or {}
+    at = at.astimezone(UTC)  # hashed as it will read back from the database
     event = Event(
         case_id=case.id, tenant_id=case.tenant_id, seq=case.event_seq + 1, type=type_, at=at,
         actor_id=actor.user_id, actor=actor.email, role=actor.role, task_id=task_id, task_name=task_name,
