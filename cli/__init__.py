@@ -325,7 +325,11 @@ def cases_start(ctx: Context, route: str, tenant_key: str, data_json: str) -> No
 @click.argument("case_id", type=int)
 @pass_ctx
 def cases_show(ctx: Context, case_id: int) -> None:
-    _show(ctx, _case_actor(ctx, case_id), case_id)
+    from engine import access
+
+    actor = _case_actor(ctx, case_id)
+    _show(ctx, actor, case_id)
+    access.record(ctx.db, actor, "case", "cli", case_id)  # who saw what
 
 
 @cases.command("retry")
@@ -421,3 +425,5 @@ from cli.terms import calendar, tenants_term  # noqa: E402  (subcommands defined
 
 main.add_command(calendar)
 tenants.add_command(tenants_term)
+
+import cli.audit  # noqa: E402,F401  (registers 'loket audit' and 'loket retention')

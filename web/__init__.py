@@ -33,9 +33,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     api = Api(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
-    from .api import cases, routes, tasks
+    from .api import audit, cases, routes, tasks
 
-    for blueprint in (routes.blp, cases.blp, tasks.blp):
+    for blueprint in (routes.blp, cases.blp, tasks.blp, audit.blp):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     _register_errors(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from engine import access
 from engine.present import case_json
 
 from . import CaseSchema, StrictSchema, current_actor, runtime
@@ -49,7 +50,10 @@ def start_case(body):
 @blp.route("/cases/<int:case_id>")
 @blp.response(200, CaseSchema)
 def get_case(case_id: int):
-    return _case_response(case_id, current_actor())
+    actor = current_actor()
+    body = _case_response(case_id, actor)
+    access.record(runtime().db, actor, "case", "api", case_id)  # who saw what (engine.access)
+    return body
 
 
 @blp.route("/cases/<int:case_id>/retry", methods=["POST"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from engine import access
 from engine.errors import BadRequest
 from engine.inbox import SCOPES, inbox
 from engine.present import task_json
@@ -46,7 +47,10 @@ def _task_response(task_id: str, actor) -> dict:
 @blp.route("/tasks/<task_id>")
 @blp.response(200, TaskSchema)
 def get_task(task_id: str):
-    return _task_response(task_id, current_actor())
+    actor = current_actor()
+    body = _task_response(task_id, actor)
+    access.record(runtime().db, actor, f"task:{body['name']}", "api", body["case_id"])  # who saw what
+    return body
 
 
 @blp.route("/tasks/<task_id>/claim", methods=["POST"])

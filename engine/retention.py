@@ -1,0 +1,228 @@
+"""Retention: remove the personal data of closed cases past their term, and keep the proof.
+
+A route declares its term with process-level properties in its BPMN (``spiffworkflow:properties`` directly
+under ``bpmn:process``):
+
+- ``retentionPeriod``: an ISO 8601 period, e.g. ``P3Y`` (TLV data: at most three years after the decision);
+- ``retentionFrom``: the user task whose last completion starts the term (``besluit``); without it, or when
+  the case never reached that task, the term starts when the case closed;
+- ``retentionKeep``: comma-separated data keys that are no personal data and stay for reporting.
+
+An SWV may set its own period per route in its settings: ``{"retention": {"tlv-vso": "P2Y"}}``.
+
+A purge empties every event payload (``purged_at`` set; the chain covers only the payload's hash, so it still
+verifies), anonymises the case's data and engine state and the text of its sent messages, and appends a
+``data_purged`` event that says what was purged, when and by which rule. Only closed cases are purged.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, null, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import bpmn, clock, events
+from .auth import system_actor
+from .db import Database
+from .models import Case, Event, OutboxMessage, RouteVersion
+
+PURGED_TEXT = "[verwijderd na afloop van de bewaartermijn]"
+# Engine bookkeeping in a task's internal data that holds no case data (timers, fired events).
+_ENGINE_KEYS = {"event_fired", "event_value"}
+_PERIOD = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
+
+
+@dataclass(frozen=True)
+class Policy:
+    route: str
+    version: int
+    period: str
+    start: str | None  # the task that starts the term; None: the closing of the case
+    keep: tuple[str, ...]
+
+    @property
+    def rule(self) -> str:
+        start = f"de laatste afronding van taak '{self.start}'" if self.start else "het sluiten van het dossier"
+        return f"route {self.route} v{self.version}: bewaartermijn {self.period} na {start}"
+
+
+def add_period(moment: datetime, period: str) -> datetime:
+    """``moment`` plus an ISO 8601 period of years, months, weeks and days (31 Jan + P1M = 28/29 Feb)."""
+    match = _PERIOD.match(period or "")
+    if not match or period == "P":
+        raise ValueError(f"'{period}' is geen bewaartermijn; gebruik een ISO 8601-periode zoals P3Y of P18M")
+    years, months, weeks, days = (int(part or 0) for part in match.groups())
+    month_index = moment.month - 1 + months + 12 * years
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day) + timedelta(weeks=weeks, days=days)
+
+
+_policies: dict[tuple[int, str], dict[str, str]] = {}
+
+
+def declared(version: RouteVersion) -> dict[str, str]:
+    """The process-level properties of a stored version's BPMN (cached: a version does not change)."""
+    key = (version.id, version.sha256)
+    if key not in _policies:
+        props: dict[str, str] = {}
+        root = bpmn.parse_xml(version.bpmn.encode())
+        process = root.find(f"bpmn:process[@id='{version.process_id}']", bpmn.NS)
+        if process is not None:
+            for prop in process.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property",
+                                         bpmn.NS):
+                if prop.get("name") and prop.get("value") is not None:
+                    props[prop.get("name")] = prop.get("value")
+        _policies[key] = props
+    return _policies[key]
+
+
+def policy_for(version: RouteVersion, tenant_settings: dict[str, Any] | None = None) -> Policy | None:
+    """The retention rule of a route version for one SWV, or None when the route declares none.
+    Raises ValueError for a period that is no ISO 8601 period."""
+    props = declared(version)
+    own = ((tenant_settings or {}).get("retention") or {}).get(version.route.key)
+    period = own or props.get("retentionPeriod")
+    if not period:
+        return None
+    add_period(datetime(2000, 1, 1), period)  # refuse a malformed period before anything is purged
+    keep = tuple(k.strip() for k in (props.get("retentionKeep") or "").split(",") if k.strip())
+    return Policy(version.route.key, version.number, period, props.get("retentionFrom") or None, keep)
+
+
+def term_start(session: Session, case: Case, policy: Policy) -> datetime | None:
+    if case.status != "closed" or case.closed_at is None:
+        return None
+    if policy.start:
+        decided = session.scalar(select(func.max(Event.at)).where(
+            Event.case_id == case.id, Event.type == "task_completed", Event.task_name == policy.start))
+        if decided is not None:
+            return decided
+    return case.closed_at
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True)
+class Purged:
+    case_id: int
+    rule: str
+    term_start: datetime
+    due_at: datetime
+    events: int
+
+
+@dataclass
+class RetentionReport:
+    now: datetime
+    dry_run: bool
+    purged: list[Purged] = field(default_factory=list)
+    waiting: int = 0  # closed cases whose term has not passed yet
+    without_policy: set[str] = field(default_factory=set)  # routes that declare no term
+    errors: list[tuple[int | None, str]] = field(default_factory=list)
+
+
+def run_retention(db: Database, now: datetime | None = None, *, dry_run: bool = False) -> RetentionReport:
+    """Purge every closed case whose term has passed; each case in its own transaction. Safe to run from
+    several schedulers at once: a case purged by another run is skipped."""
+    # UTC, as the database gives it back: the chain hashes the moment as text.
+    now = (now or clock.now()).astimezone(UTC)
+    report = RetentionReport(now, dry_run)
+    due: list[tuple[int, Policy, datetime, datetime]] = []
+    with db.read() as session:
+        already = exists().where(Event.case_id == Case.id, Event.type == "data_purged")
+        for case in session.scalars(select(Case).where(Case.status == "closed", ~already).order_by(Case.id)):
+            try:
+                policy = policy_for(case.route_version, case.tenant.settings)
+            except ValueError as exc:
+                report.errors.append((case.id, str(exc)))
+                continue
+            if policy is None:
+                report.without_policy.add(case.route_version.route.key)
+                continue
+            start = term_start(session, case, policy)
+            if start is None:
+                continue
+            until = add_period(start, policy.period)
+            if until <= now:
+                due.append((case.id, policy, start, until))
+            else:
+                report.waiting += 1
+    for case_id, policy, start, until in due:
+        if dry_run:
+            report.purged.append(Purged(case_id, policy.rule, start, until, 0))
+            continue
+        try:
+            with db.transaction() as session:
+                count = purge_case(session, session.get(Case, case_id), policy, start, until, now)
+        except StaleDataError:
+            continue  # another run purged (or touched) it at the same moment
+        if count is not None:
+            report.purged.append(Purged(case_id, policy.rule, start, until, count))
+    return report
+
+
+def purge_case(session: Session, case: Case, policy: Policy, start: datetime, until: datetime,
+               now: datetime) -> int | None:
+    """Purge one case inside the caller's transaction; None if it was purged already."""
+    if case.status != "closed" or session.scalar(
+            select(Event.id).where(Event.case_id == case.id, Event.type == "data_purged").limit(1)):
+        return None
+    seqs = list(session.scalars(select(Event.seq).where(
+        Event.case_id == case.id, Event.purged_at.is_(None), Event.payload.is_not(None)).order_by(Event.seq)))
+    # SQL NULL, not JSON null: the payload is gone, not an empty value.
+    session.execute(update(Event.__table__).where(Event.case_id == case.id, Event.seq.in_(seqs))
+                    .values(payload=null(), purged_at=now))
+    keep = set(policy.keep)
+    kept = {key: value for key, value in (case.data or {}).items() if key in keep}
+    case.data = kept
+    case.state = anonymise_state(case.state, keep)
+    case.incident = None
+    messages = session.execute(update(OutboxMessage).where(OutboxMessage.case_id == case.id,
+                                                           OutboxMessage.status != "pending")
+                               .values(subject=PURGED_TEXT, body=PURGED_TEXT)).rowcount
+    events.append(session, case, "data_purged", system_actor(case.tenant_id), now, payload={
+        "rule": policy.rule, "route": policy.route, "version": policy.version, "period": policy.period,
+        "from": policy.start or "sluiting", "term_start": start.isoformat(), "due_at": until.isoformat(),
+        "purged_seqs": seqs, "anonymised": ["gegevens", "engine-toestand", f"berichten ({messages})"],
+        "kept": sorted(kept),
+    })
+    session.flush()
+    return len(seqs)
+
+
+def anonymise_state(state: str, keep: set[str]) -> str:
+    """The engine state with every task's data reduced to the kept keys; the task tree (which steps ran)
+    stays, so the case can still be drawn."""
+    if not state:
+        return state
+    workflow = json.loads(state)
+    _anonymise_workflow(workflow, keep)
+    return json.dumps(workflow, separators=(",", ":"))
+
+
+def _anonymise_workflow(workflow: dict[str, Any], keep: set[str]) -> None:
+    workflow["data"] = _kept(workflow.get("data"), keep)
+    workflow["bpmn_events"] = []
+    workflow["correlations"] = {}
+    for task in (workflow.get("tasks") or {}).values():
+        task["data"] = _kept(task.get("data"), keep)
+        delta = task.get("delta")
+        if isinstance(delta, dict):
+            delta["updates"] = _kept(delta.get("updates"), keep)
+            delta["deletions"] = [key for key in delta.get("deletions") or [] if key in keep]
+        task["internal_data"] = {k: v for k, v in (task.get("internal_data") or {}).items() if k in _ENGINE_KEYS}
+    for sub in (workflow.get("subprocesses") or {}).values():
+        _anonymise_workflow(sub, keep)
+
+
+def _kept(data: Any, keep: set[str]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key in keep} if isinstance(data, dict) else {}

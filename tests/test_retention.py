@@ -1,0 +1,151 @@
+"""Retention: personal data of closed cases goes after the route's term, the proof stays (verify passes),
+and what was purged, when and by which rule is itself on record."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from engine import audit, bpmn, report
+from engine.models import Case, Event, OutboxMessage, Tenant
+from engine.replay import NotReplayable, load_definition
+from engine.retention import add_period, run_retention
+from tests.test_audit import at, cli, do, to_besluit, verified
+
+T0 = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
+THREE_YEARS = datetime(2029, 10, 5, 9, 0, tzinfo=UTC)
+
+
+def decided(runtime, world, sample, besluit: str = "toekennen") -> int:
+    """A case decided at T0 and closed a month later (plaatsing), or closed at T0 when afgewezen."""
+    with at(T0 - timedelta(days=30)):
+        case_id = to_besluit(runtime, world, sample)
+    with at(T0):
+        do(runtime, world, "commissie", case_id, "besluit", sample[besluit])
+    if besluit == "toekennen":
+        with at(T0 + timedelta(days=30)):
+            do(runtime, world, "school", case_id, "plaatsing", sample["plaatsing"])
+    return case_id
+
+
+def load(db, case_id: int) -> tuple[Case, list[Event]]:
+    with db.read() as session:
+        case = session.get(Case, case_id)
+        rows = list(session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.seq)))
+        return case, rows
+
+
+def test_add_period():
+    assert add_period(datetime(2024, 2, 29, tzinfo=UTC), "P3Y") == datetime(2027, 2, 28, tzinfo=UTC)
+    assert add_period(datetime(2026, 1, 31, tzinfo=UTC), "P1M") == datetime(2026, 2, 28, tzinfo=UTC)
+    assert add_period(datetime(2026, 1, 1, tzinfo=UTC), "P1Y6M2W3D") == datetime(2027, 7, 18, tzinfo=UTC)
+    for bad in ("3 jaar", "P", "PT3H", ""):
+        with pytest.raises(ValueError):
+            add_period(datetime(2026, 1, 1, tzinfo=UTC), bad)
+
+
+def test_a_case_is_purged_three_years_after_the_decision_and_still_verifies(runtime, world, sample, db):
+    case_id = decided(runtime, world, sample)
+    with at(T0):
+        running = runtime.start_case(world["school"], "tlv-vso", sample["start"])  # an open case: never purged
+
+    early = run_retention(db, THREE_YEARS - timedelta(minutes=1))
+    assert early.purged == [] and early.waiting == 1
+    result = run_retention(db, THREE_YEARS + timedelta(days=1))
+    [purged] = result.purged
+    assert purged.case_id == case_id and purged.term_start == T0 and purged.due_at == THREE_YEARS
+    assert "P3Y" in purged.rule and "besluit" in purged.rule
+
+    case, rows = load(db, case_id)
+    assert case.data == {"besluit": "toekennen", "categorie": "midden", "advies": "tlv_vso",
+                         "aanvulling_rondes": 0}
+    for name in ("Sanne", "de Vries", "2013-04-02", "OPP-2026-117", "Beide deskundigen"):
+        assert name not in case.state and name not in json.dumps([r.payload for r in rows])
+    with db.read() as session:  # the anonymised state still loads (the diagram can be drawn)
+        definition = load_definition(session.get(Case, case_id).route_version)
+        bpmn.load_workflow(case.state, definition.spec, definition.subs)
+    assert all(r.payload is None and r.purged_at is not None for r in rows[:-1])
+    record = rows[-1]
+    assert (record.type, record.actor, record.role) == ("data_purged", "systeem", "systeem")
+    assert record.payload["purged_seqs"] == [r.seq for r in rows[:-1]]
+    assert record.payload["period"] == "P3Y" and record.payload["from"] == "besluit"
+    assert record.payload["term_start"] == T0.isoformat()
+
+    assert verified(db, case_id).intact
+    assert verified(db, running.id).intact
+    assert load(db, running.id)[0].data["leerling"]["voornaam"] == "Sanne"
+    assert run_retention(db, THREE_YEARS + timedelta(days=2)).purged == []  # once is enough
+
+
+def test_without_a_decision_the_term_runs_from_the_closing(runtime, world, sample, db):
+    with at(T0):
+        case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
+        do(runtime, world, "school", case.id, "aanmelding", sample["aanmelding"])
+        for _ in range(3):
+            do(runtime, world, "consulent", case.id, "dossiercheck", {"dossier_compleet": False, "ontbrekend": "x"})
+            do(runtime, world, "school", case.id, "aanvulling", {"aanvulling": "y"})
+    with at(T0 + timedelta(days=10)):
+        do(runtime, world, "consulent", case.id, "dossiercheck", {"dossier_compleet": False, "ontbrekend": "x"})
+    assert load(db, case.id)[0].outcome == "niet-ontvankelijk"
+    assert run_retention(db, THREE_YEARS + timedelta(days=5)).purged == []
+    [purged] = run_retention(db, THREE_YEARS + timedelta(days=10, seconds=1)).purged
+    assert purged.term_start == T0 + timedelta(days=10)
+
+
+def test_the_cli_run_is_followed_by_a_passing_verify(runtime, world, sample, db, db_url):
+    afgewezen = decided(runtime, world, sample, "afwijzen")
+    with db.read() as session:
+        mail = session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == afgewezen)).all()
+        assert mail and "Ondersteuning in het regulier onderwijs" in mail[0].body
+    with db.engine.begin() as conn:  # the message went out long ago
+        conn.execute(update(OutboxMessage.__table__).where(OutboxMessage.case_id == afgewezen).values(status="sent"))
+
+    dry = cli(db_url, "retention", "run", "--now", "2029-10-06T12:00", "--dry-run")
+    assert dry.exit_code == 0 and f"dossier {afgewezen}: zou verwijderen" in dry.output
+    assert load(db, afgewezen)[1][0].payload is not None
+    result = cli(db_url, "retention", "run", "--now", "2029-10-06T12:00")
+    assert result.exit_code == 0, result.output
+    assert f"dossier {afgewezen}: verwijderd" in result.output and "1 dossier(s) verwijderd" in result.output
+    verify = cli(db_url, "audit", "verify", "--all")
+    assert verify.exit_code == 0, verify.output
+    with db.read() as session:
+        [body] = session.scalars(select(OutboxMessage.body).where(OutboxMessage.case_id == afgewezen))
+    assert "Ondersteuning" not in body
+    assert "route tlv-vso v1: bewaartermijn P3Y" in cli(db_url, "retention", "show").output
+
+
+def test_a_purged_case_keeps_its_timeline_but_cannot_be_replayed(runtime, world, sample, db):
+    case_id = decided(runtime, world, sample)
+    run_retention(db, THREE_YEARS + timedelta(days=1))
+    with db.read() as session:
+        case = session.get(Case, case_id)
+        with pytest.raises(NotReplayable, match="bewaartermijn"):
+            audit.replay(runtime, session, case)
+        history = audit.timeline(runtime, session, case)
+        document = report.export(runtime, session, case)
+    assert history["intact"] and not history["replayed"]
+    assert history["events"][-1]["details"]["rule"].startswith("route tlv-vso v1")
+    assert all(e["submitted"] is None for e in history["events"][:-1])
+    assert document["verification"]["intact"] and document["replay"]["consistent"] is None
+    assert report.render_pdf(document).startswith(b"%PDF")
+
+
+def test_emptying_a_payload_without_a_retention_run_is_found(runtime, world, sample, db):
+    case_id = decided(runtime, world, sample)
+    _, rows = load(db, case_id)
+    with db.engine.begin() as conn:  # someone makes the besluit disappear and calls it retention
+        conn.execute(update(Event.__table__).where(Event.case_id == case_id, Event.seq == 5)
+                     .values(payload=None, purged_at=rows[4].at))
+    breaks = verified(db, case_id).breaks
+    assert [(b.seq, b.kind) for b in breaks] == [(5, "purge")]
+
+
+def test_an_swv_sets_its_own_term(runtime, world, sample, db):
+    case_id = decided(runtime, world, sample)
+    with db.transaction() as session:
+        session.get(Tenant, world.tenant_id).settings = {"retention": {"tlv-vso": "P1Y"}}
+    [purged] = run_retention(db, T0 + timedelta(days=366)).purged
+    assert purged.case_id == case_id and "P1Y" in purged.rule
