@@ -117,7 +117,10 @@ def test_errors_have_one_json_shape_and_the_right_status(client, world, sample):
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "conflict"
     assert call(client, world, "school", "GET", "/api/v1/tasks/nope").status_code == 404
     assert call(client, world, "school", "GET", "/api/v1/cases/99999").status_code == 404
-    assert client.get("/api/v1/onbekend").get_json()["error"]["code"] == "not_found"
+    unknown_url = client.get("/api/v1/onbekend").get_json()["error"]
+    assert unknown_url == {"code": "not_found", "message": "Deze URL bestaat niet.", "details": {}}
+    assert client.delete("/api/v1/routes").status_code == 405
+    assert "Loket draait" in client.get("/").get_data(as_text=True)
 
 
 def test_openapi_document_lists_the_contract(client):

@@ -38,6 +38,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for blueprint in (routes.blp, cases.blp, tasks.blp, audit.blp):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     _register_errors(app)
+
+    @app.get("/")
+    def index():
+        # The case worker's screens come with the inbox; until then, point people to the API.
+        return (
+            "<!doctype html><html lang=nl><meta charset=utf-8><title>Loket</title>"
+            "<h1>Loket</h1><p>Loket draait. De API staat op <a href=/api/v1/openapi.json>/api/v1</a> "
+            "(OpenAPI); gebruik een API-token: <code>Authorization: Bearer &lt;token&gt;</code>.</p></html>"
+        )
+
     return app
 
 
@@ -75,7 +85,9 @@ def _register_errors(app: Flask) -> None:
             return _error(400, "bad_request", "Het verzoek is geen geldige JSON of mist een body.")
         names = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                  409: "conflict"}
-        return _error(exc.code or 500, names.get(exc.code, "http_error"), exc.description or exc.name)
+        dutch = {404: "Deze URL bestaat niet.", 405: "Deze methode is hier niet toegestaan."}
+        return _error(exc.code or 500, names.get(exc.code, "http_error"),
+                      dutch.get(exc.code) or exc.description or exc.name)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
