@@ -52,6 +52,14 @@ class Outcome:
     before: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class Completed:
+    """A completed task and its form, so a caller can answer without reading the case again."""
+
+    task: Task
+    form: dict[str, Any] | None
+
+
 class TermError(Exception):
     """A deadline expression could not be computed (e.g. a date outside the shipped school calendar)."""
 
@@ -260,12 +268,13 @@ class Runtime:
             session.refresh(task)
             return task
 
-    def complete(self, actor: Actor, task_id: str, data: Any) -> Task:
+    def complete(self, actor: Actor, task_id: str, data: Any) -> Completed:
         with self.action() as session:
             task, case = self._workable(session, actor, task_id)
             if task.assignee_id not in (None, actor.user_id):
                 raise Conflict(f"Deze taak is geclaimd door {task.assignee.email}.")
-            data = forms.validate(self.form(case.route_version, task.name), data)
+            form = self.form(case.route_version, task.name)
+            data = forms.validate(form, data)
             workflow = self._load(case)
             spiff_task = workflow.get_task_from_id(UUID(task.id))
             if spiff_task is None or spiff_task.state != TaskState.READY:
@@ -277,7 +286,7 @@ class Runtime:
             events.append(session, case, "task_completed", actor, now, task_id=task.id, task_name=task.name,
                           task_index=index, payload={"data": data, "services": outcome.services})
             self._save(session, case, workflow, outcome, actor, now)
-            return task
+            return Completed(task, form)
 
     def retry(self, actor: Actor, case_id: int) -> Case:
         """Run the failed step of a case in incident again (after the cause was fixed)."""

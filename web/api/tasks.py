@@ -76,9 +76,7 @@ def complete(body, task_id: str):
     actor = current_actor()
     if not isinstance(body.get("data"), dict):
         raise BadRequest("'data' moet een JSON-object zijn.")
-    task = runtime().complete(actor, task_id, body["data"])
-    with runtime().db.read() as session:
-        case = runtime().case_for(session, actor, task.case_id)
-        return task_json(task, runtime().form(case.route_version, task.name))
+    done = runtime().complete(actor, task_id, body["data"])
+    return task_json(done.task, done.form)
 
 
