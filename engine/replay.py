@@ -14,10 +14,11 @@ reported as a divergence, as is anything else that makes the replay differ, rath
 from __future__ import annotations
 
 import copy
+import hashlib
 import inspect
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from . import bpmn, clock, statediff
 from .cases import Runtime, input_step, new_workflow
 from .errors import Conflict
+from .events import canonical
 from .models import Case, Event, RouteVersion
 
 # What each event type does on replay.
@@ -91,7 +93,23 @@ class SpecCache:
         return definition
 
 
+_definitions: dict[str, Definition] = {}
+
+
 def load_definition(version: RouteVersion) -> Definition:
+    """The version as stored now, checked against its deployment hash. Memoised by the hash of the stored
+    texts themselves, so a definition edited in place is a different key and is checked afresh."""
+    key = hashlib.sha256("\0".join([version.sha256, version.route.key, str(version.number), version.bpmn,
+                                     version.spec, canonical(version.forms)]).encode()).hexdigest()
+    found = _definitions.get(key)
+    if found is None:
+        if len(_definitions) > 64:
+            _definitions.clear()
+        found = _definitions[key] = _load_definition(version)
+    return replace(found, route=dict(found.route))
+
+
+def _load_definition(version: RouteVersion) -> Definition:
     from .validate import route_sha256
 
     route = {"key": version.route.key, "version": version.number, "sha256": version.sha256,
