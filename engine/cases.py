@@ -50,6 +50,13 @@ class Outcome:
     case_due: datetime | None = None
     # Ready user tasks before the input: by construction the case's open rows in the task projection.
     before: set[str] = field(default_factory=set)
+    # Results of calendar functions that route code called (werkdagen(10) in a timer, ...), so a replay
+    # gets the same answers even after the SWV's calendar changed.
+    calendar: list[dict[str, Any]] = field(default_factory=list)
+
+    def logged(self) -> dict[str, Any]:
+        """What an input event records of its engine run, beside the submitted data."""
+        return {"services": self.services, **({"calendar": self.calendar} if self.calendar else {})}
 
 
 @dataclass(frozen=True)
@@ -246,7 +253,7 @@ class Runtime:
             outcome = self._advance(session, case, workflow, lambda: None)
             events.append(session, case, "case_started", actor, now, payload={
                 "route": route_key, "version": version.number, "sha256": version.sha256, "data": data,
-                "services": outcome.services,
+                **outcome.logged(),
             })
             self._save(session, case, workflow, outcome, actor, now)
             return case
@@ -296,7 +303,7 @@ class Runtime:
             step = input_step(workflow, "task_completed", task.name, index, {"data": data})
             outcome = self._advance(session, case, workflow, step)
             events.append(session, case, "task_completed", actor, now, task_id=task.id, task_name=task.name,
-                          task_index=index, payload={"data": data, "services": outcome.services})
+                          task_index=index, payload={"data": data, **outcome.logged()})
             self._save(session, case, workflow, outcome, actor, now)
             return Completed(task, form)
 
@@ -313,7 +320,7 @@ class Runtime:
             outcome = self._advance(session, case, workflow, input_step(workflow, "case_retried"),
                                     recompute_terms=True)
             events.append(session, case, "case_retried", actor, now,
-                          payload={"incident": previous, "services": outcome.services})
+                          payload={"incident": previous, **outcome.logged()})
             self._save(session, case, workflow, outcome, actor, now)
             return case
 
@@ -357,7 +364,7 @@ class Runtime:
             case.suspended_seconds += int(delta.total_seconds())
             case.suspended_at = None
             events.append(session, case, "case_resumed", actor, now,
-                          payload={"shift_seconds": shift, "reason": reason, "services": outcome.services})
+                          payload={"shift_seconds": shift, "reason": reason, **outcome.logged()})
             self._save(session, case, workflow, outcome, actor, now)
             return case
 
@@ -453,7 +460,7 @@ class Runtime:
         deadline.status, deadline.fired_at, deadline.fired_by = "fired", now, worker
         events.append(session, case, "timer_fired", actor, now, task_id=deadline.task_id,
                       task_name=timer.task_spec.name, payload={"due_at": deadline.due_at.isoformat(),
-                                                               "services": outcome.services})
+                                                               **outcome.logged()})
         self._save(session, case, workflow, outcome, actor, now)
         return True
 
@@ -519,10 +526,12 @@ class Runtime:
         return list(ids)
 
     def script_engine(self, session: Session, case: Case, log: list[dict[str, Any]],
-                      recorded: list[dict[str, Any]] | None = None) -> CaseScriptEngine:
+                      recorded: list[dict[str, Any]] | None = None, calendar_log: list[dict[str, Any]] | None = None,
+                      recorded_calendar: list[dict[str, Any]] | None = None) -> CaseScriptEngine:
         """The sandboxed script engine for one action. With ``recorded`` service results (replay), handlers
-        are not called again: their logged results are served in order."""
+        are not called again: their logged results are served in order; likewise calendar results."""
         replayed = iter(recorded or [])
+        helpers = self._logged_helpers(self.helpers(session, case), calendar_log, recorded_calendar)
 
         def call_service(task: Any, name: str, params: dict[str, Any]) -> str:
             values = {key: param.get("value") for key, param in params.items()}
@@ -547,14 +556,38 @@ class Runtime:
             log.append({"task": task.task_spec.name, "handler": name, "params": _jsonable(values), "result": result})
             return json.dumps(result)
 
-        return CaseScriptEngine(self.helpers(session, case), call_service)
+        return CaseScriptEngine(helpers, call_service)
+
+    @staticmethod
+    def _logged_helpers(helpers: dict[str, Any], log: list[dict[str, Any]] | None,
+                        recorded: list[dict[str, Any]] | None) -> dict[str, Any]:
+        if log is None:
+            return helpers
+        served = iter(recorded) if recorded is not None else None
+
+        def wrap(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                asked = _jsonable([list(args), kwargs])
+                entry = next(served, None) if served is not None else None
+                if entry is not None and entry.get("fn") == name and entry.get("args") == asked:
+                    result = entry["result"]
+                else:
+                    result = _jsonable(func(*args, **kwargs))
+                log.append({"fn": name, "args": asked, "result": result})
+                return result
+
+            return call
+
+        return {name: wrap(name, func) if callable(func) else func for name, func in helpers.items()}
 
     def _advance(self, session: Session, case: Case, workflow: BpmnWorkflow, step: Callable[[], None],
-                 recorded: list[dict[str, Any]] | None = None, recompute_terms: bool = False) -> Outcome:
+                 recorded: list[dict[str, Any]] | None = None, recompute_terms: bool = False,
+                 recorded_calendar: list[dict[str, Any]] | None = None) -> Outcome:
         """Run one input and the engine steps behind it, and compute the terms of the user tasks it made
         ready. Route, handler and term failures become an incident; anything else aborts the action."""
         outcome = Outcome(services=[])
-        workflow.script_engine = self.script_engine(session, case, outcome.services, recorded)
+        workflow.script_engine = self.script_engine(session, case, outcome.services, recorded, outcome.calendar,
+                                                    recorded_calendar)
         activations = Tally(t.task_spec.name for t in all_tasks(workflow) if t.state & TaskState.FINISHED_MASK)
         limit = self.settings.max_activations
         ready_before = {t.id for t in ready_user_tasks(workflow)}

@@ -285,7 +285,8 @@ class _Run:
             # The ready user tasks before this input: only inputs change them, so they are the ones tracked.
             before = set(self.tasks)
             kwargs = {"recompute_terms": True} if _ADVANCE_TAKES_TERMS and row.type == "case_retried" else {}
-            outcome = self.runtime._advance(self.session, self.rc, self.workflow, step, recorded=recorded, **kwargs)
+            outcome = self.runtime._advance(self.session, self.rc, self.workflow, step, recorded=recorded,
+                                            recorded_calendar=payload.get("calendar"), **kwargs)
         if not self._same_services(row, recorded, outcome):
             return False
         self._after_input(row, outcome, before)

@@ -4,7 +4,7 @@ timeline, and the export; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -544,3 +544,25 @@ def test_the_audit_api(client, runtime, world, sample):
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     other = call(client, world, "school2", "GET", f"{base}/events")
     assert other.status_code == 403
+
+
+def test_replay_gets_the_calendar_answers_of_the_time(runtime, world, db):
+    """A timer counted in schooldagen replays as it was armed, even after the SWV added a day off."""
+    from engine import routes
+    from engine.deadlines import add_day_off
+
+    with db.transaction() as session:
+        routes.deploy(session, Path(__file__).parent / "bpmn" / "timers" / "termijn.bpmn")
+    monday = datetime.fromisoformat("2027-03-08T09:00:00+01:00")
+    with clock.frozen(monday):
+        case = runtime.start_case(world["consulent"], "termijn", {"wachttijd": "n.v.t."})
+    with db.read() as session:
+        started = session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)).first()
+        assert [c["fn"] for c in started.payload["calendar"]] == ["schooldagen"]
+        armed = datetime.fromisoformat(started.payload["calendar"][0]["result"])
+        assert armed == datetime.fromisoformat("2027-03-10T23:59:59+01:00")  # Tue and Wed are schooldagen
+    with db.transaction() as session:
+        add_day_off(session, session.get(Tenant, world.tenant_id), date(2027, 3, 9), "Studiedag")
+    with db.read() as session:
+        result = audit.replay(runtime, session, session.get(Case, case.id))
+    assert result.consistent, result.divergence
