@@ -18,6 +18,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
@@ -29,6 +30,7 @@ from SpiffWorkflow.spiff.parser import VALIDATOR
 from engine import services
 from engine.bpmn import BPMN_NS, NS, ParsedRoute, executable_process_ids, parse_route, parse_xml
 from engine.models import ROLES
+from engine.retention import add_period
 from engine.sandbox import BASE_GLOBALS, check_source
 
 
@@ -296,6 +298,24 @@ def rule_end_events(doc: _Doc) -> Iterator[Problem]:
             yield doc.problem(end, "outcome is leeg: noem de uitkomst (bijv. toegekend) of laat hem weg")
 
 
+def rule_retention(doc: _Doc) -> Iterator[Problem]:
+    """How long a route keeps personal data (AVG): a period Loket can count, from a step the route has."""
+    for process in doc.processes:
+        props = _properties(process)
+        period, start = props.get("retentionPeriod"), props.get("retentionFrom")
+        if period is not None:
+            try:
+                add_period(datetime(2000, 1, 1, tzinfo=UTC), period)
+            except ValueError as exc:
+                yield doc.problem(process, f"retentionPeriod: {exc}")
+        elif start or props.get("retentionKeep"):
+            yield doc.problem(process, "retentionFrom/retentionKeep zonder retentionPeriod: geef de bewaartermijn")
+        tasks = {task.get("id") for task in process.iter(_tag("userTask"))}
+        if start and start not in tasks:
+            yield doc.problem(process, f"retentionFrom '{start}' is geen gebruikerstaak van deze route "
+                                       f"(bekend: {', '.join(sorted(tasks))})")
+
+
 def rule_gateways(doc: _Doc) -> Iterator[Problem]:
     for gateway in (*doc.each("exclusiveGateway"), *doc.each("inclusiveGateway")):
         flows = _outgoing(doc, gateway.get("id"))
@@ -550,6 +570,7 @@ RULES: list[Callable[[_Doc], Iterable[Problem]]] = [
     rule_forms,
     rule_deadlines,
     rule_end_events,
+    rule_retention,
     rule_gateways,
     rule_route_code,
     rule_service_tasks,

@@ -239,3 +239,27 @@ def test_problem_str_of_a_reported_problem():
         f"{path}: gw: gateway zonder default en niet elke uitgaande flow heeft een conditie: f_nee"
     )
     assert "\n" not in str(problem)
+
+
+# --- retention (AVG): a period Loket can count, from a step the route has ---------------------------
+
+def _with_retention(tmp_path: Path, *props: tuple[str, str]) -> Path:
+    items = "".join(f'<spiffworkflow:property name="{n}" value="{v}"/>' for n, v in props)
+    return variant(tmp_path, '<bpmn:laneSet id="LaneSet_ok">',
+                   f"<bpmn:extensionElements><spiffworkflow:properties>{items}</spiffworkflow:properties>"
+                   '</bpmn:extensionElements><bpmn:laneSet id="LaneSet_ok">')
+
+
+def test_a_declared_retention_period_is_accepted(tmp_path):
+    path = _with_retention(tmp_path, ("retentionPeriod", "P3Y"), ("retentionFrom", "beoordeling"))
+    assert check(path, known_handlers=HANDLERS).problems == []
+
+
+@pytest.mark.parametrize(("props", "gist"), [
+    ((("retentionPeriod", "drie jaar"),), "retentionPeriod: 'drie jaar' is geen bewaartermijn"),
+    ((("retentionPeriod", "P3Y"), ("retentionFrom", "besluit")), "retentionFrom 'besluit' is geen gebruikerstaak"),
+    ((("retentionFrom", "beoordeling"),), "zonder retentionPeriod"),
+])
+def test_a_broken_retention_declaration_is_named(tmp_path, props, gist):
+    problems = problems_of(_with_retention(tmp_path, *props))
+    assert [(p.element, gist in p.message) for p in problems] == [("ok", True)], problems
