@@ -421,9 +421,10 @@ def run() -> None:
         sys.exit(2)
 
 
-from cli.terms import calendar, tenants_term  # noqa: E402  (subcommands defined in their own module)
+from cli.terms import calendar, outbox, tenants_term  # noqa: E402  (subcommands defined in their own module)
 
 main.add_command(calendar)
+main.add_command(outbox)
 tenants.add_command(tenants_term)
 
 import cli.audit  # noqa: E402,F401  (registers 'loket audit' and 'loket retention')

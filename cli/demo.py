@@ -30,7 +30,10 @@ def create_demo(db: Database) -> None:
         now = clock.now()
         tenant = session.scalar(select(Tenant).where(Tenant.key == key))
         if tenant is None:
-            tenant = Tenant(key=key, name=name, region=region, settings={}, created_at=now)
+            # Sterk VO's own promise: from a complete request to action in at most two weeks.
+            terms = {"tlv-vso": {"term": "weken(2)", "from": "knooppuntoverleg", "escalateTo": "bestuurder",
+                                 "legal": False}}
+            tenant = Tenant(key=key, name=name, region=region, settings={"terms": terms}, created_at=now)
             session.add(tenant)
             session.flush()
         schools = {}

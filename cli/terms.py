@@ -105,3 +105,41 @@ def tenants_term(ctx: Context, tenant_key: str, route: str, expression: str, fro
             settings["max_extensions"] = extensions
         tenant.settings = settings
     click.echo(f"doorlooptijd {route} voor {tenant_key}: {expression} (vandaag gestart: tot {due.date().isoformat()})")
+
+
+@click.group()
+def outbox() -> None:
+    """Berichten: wat er verstuurd is, wat nog wacht en wat geweigerd werd."""
+
+
+@outbox.command("list")
+@click.option("--tenant", "tenant_key", required=True)
+@click.option("--status", type=click.Choice(("pending", "sent", "failed")), default=None)
+@pass_ctx
+def outbox_list(ctx: Context, tenant_key: str, status: str | None) -> None:
+    from engine.deadlines import TZ
+    from engine.mail import outbox as messages
+
+    with ctx.db.read() as session:
+        tenant = tenant_by_key(session, tenant_key)
+    rows = messages(ctx.db, tenant.id, status)
+    click.echo(f"{len(rows)} bericht(en) van {tenant_key}" + (f" met status {status}" if status else ""))
+    for m in rows:
+        when = (m.sent_at or m.next_attempt_at).astimezone(TZ).strftime("%d-%m-%Y %H:%M")
+        line = f"{m.id:>6}  {m.status:<8} {when}  dossier {m.case_id or '-':<6} {m.to_address:<30} {m.subject}"
+        if m.status != "sent" and m.last_error:
+            line += f"  [{m.attempts}x: {m.last_error}]"
+        click.echo(line)
+
+
+@outbox.command("retry")
+@click.option("--tenant", "tenant_key", required=True)
+@click.argument("message_ids", nargs=-1, type=int)
+@pass_ctx
+def outbox_retry(ctx: Context, tenant_key: str, message_ids: tuple[int, ...]) -> None:
+    """Zet geweigerde berichten opnieuw in de wachtrij (alle, of alleen de genoemde nummers)."""
+    from engine.mail import requeue
+
+    with ctx.db.read() as session:
+        tenant = tenant_by_key(session, tenant_key)
+    click.echo(f"{requeue(ctx.db, tenant.id, list(message_ids))} bericht(en) opnieuw in de wachtrij")

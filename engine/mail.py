@@ -34,7 +34,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -439,3 +439,14 @@ def outbox(db: Database, tenant_id: int, status: str | None = None) -> list[Outb
         query = query.where(OutboxMessage.status == status)
     with db.read() as session:
         return list(session.scalars(query.order_by(OutboxMessage.id)))
+
+
+def requeue(db: Database, tenant_id: int, message_ids: list[int] | None = None) -> int:
+    """Put failed messages of a tenant back in the queue (after the address or the server was fixed)."""
+    query = update(OutboxMessage).where(OutboxMessage.tenant_id == tenant_id, OutboxMessage.status == "failed")
+    if message_ids:
+        query = query.where(OutboxMessage.id.in_(message_ids))
+    with db.transaction() as session:
+        result = session.execute(query.values(status="pending", next_attempt_at=clock.now())
+                                 .execution_options(synchronize_session=False))
+        return result.rowcount or 0

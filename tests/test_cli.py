@@ -115,3 +115,26 @@ def test_processes_md_describes_every_route_task_and_form():
                 assert f"`{spec.name}`" in catalogue, f"{spec.name} of {path.name} is not described"
         for form in result.source.forms:
             assert form in catalogue, f"form {form} is not described"
+
+
+def test_the_outbox_shows_what_waits_and_retries_what_was_refused(runtime, world, sample, db_url):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the CLI is exercised once")
+    from sqlalchemy import update
+
+    from engine.models import OutboxMessage
+    from tests.test_cases import do, to_besluit
+
+    case_id = to_besluit(runtime, world, sample)
+    do(runtime, world, "commissie", case_id, "besluit", sample["afwijzen"])  # notify -> outbox
+    waiting = loket("outbox", "list", "--tenant", "sterk-vo", url=db_url)
+    assert waiting.returncode == 0, waiting.stderr
+    assert "1 bericht(en) van sterk-vo" in waiting.stdout and "pending" in waiting.stdout
+    assert world["school"].email in waiting.stdout and "afgewezen" in waiting.stdout
+    with runtime.db.transaction() as session:
+        session.execute(update(OutboxMessage).values(status="failed", attempts=1, last_error="550 onbekend adres"))
+    failed = loket("outbox", "list", "--tenant", "sterk-vo", "--status", "failed", url=db_url)
+    assert "550 onbekend adres" in failed.stdout
+    retried = loket("outbox", "retry", "--tenant", "sterk-vo", url=db_url)
+    assert "1 bericht(en) opnieuw in de wachtrij" in retried.stdout
+    assert "0 bericht(en)" in loket("outbox", "list", "--tenant", "sterk-vo", "--status", "failed", url=db_url).stdout
