@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -43,7 +42,6 @@ LABELS = {"incident": "incident", "case_completed": "afronding van het dossier"}
 
 # The live retry recomputes the terms of tasks that were already ready; replay does the same when the
 # engine offers the switch (it only affects terms, never the workflow).
-_ADVANCE_TAKES_TERMS = "recompute_terms" in inspect.signature(Runtime._advance).parameters
 
 
 class NotReplayable(Conflict):
@@ -284,9 +282,9 @@ class _Run:
                     return self._task_not_open(row)
             # The ready user tasks before this input: only inputs change them, so they are the ones tracked.
             before = set(self.tasks)
-            kwargs = {"recompute_terms": True} if _ADVANCE_TAKES_TERMS and row.type == "case_retried" else {}
             outcome = self.runtime._advance(self.session, self.rc, self.workflow, step, recorded=recorded,
-                                            recorded_calendar=payload.get("calendar"), **kwargs)
+                                            recorded_calendar=payload.get("calendar"),
+                                            recompute_terms=row.type == "case_retried")
         if not self._same_services(row, recorded, outcome):
             return False
         self._after_input(row, outcome, before)
