@@ -40,10 +40,6 @@ DERIVED = {"incident", "case_completed"}
 
 LABELS = {"incident": "incident", "case_completed": "afronding van het dossier"}
 
-# The live retry recomputes the terms of tasks that were already ready; replay does the same when the
-# engine offers the switch (it only affects terms, never the workflow).
-
-
 class NotReplayable(Conflict):
     """The case's history can no longer be replayed (its personal data was removed after its term)."""
 
