@@ -75,14 +75,9 @@ def fire_due(runtime: Runtime, now: datetime | None = None, batch: int = 200, wo
                 task_ids = {d.task_id for d in rows if d.task_id and d.kind != "timer"}
                 if task_ids:
                     loaded += session.scalars(select(Task).where(Task.id.in_(task_ids))).all()
+                fire = _fire_alone if careful else _fire_one
                 for deadline in rows:
-                    if careful:
-                        _fire_alone(runtime, session, deadline, now, worker, done, skip)
-                    elif runtime.fire(session, deadline, now, worker):
-                        done.fired += 1
-                    else:
-                        done.postponed += 1
-                        skip.add(deadline.id)
+                    fire(runtime, session, deadline, now, worker, done, skip)
         except CONCURRENT_WRITE:
             # A user acted on one of these cases at this very moment: redo the batch one by one.
             careful = True
@@ -103,15 +98,21 @@ def _claim(runtime: Runtime, session, now: datetime, batch: int, skip: set[int])
     return list(session.scalars(query))
 
 
+def _fire_one(runtime: Runtime, session, deadline: Deadline, now: datetime, worker: str, done: SweepReport,
+              skip: set[int]) -> None:
+    if runtime.fire(session, deadline, now, worker):
+        done.fired += 1
+    else:  # not yet (a timer SpiffWorkflow does not see as due): leave it for the next sweep
+        done.postponed += 1
+        skip.add(deadline.id)
+
+
 def _fire_alone(runtime: Runtime, session, deadline: Deadline, now: datetime, worker: str, done: SweepReport,
                 skip: set[int]) -> None:
+    """One deadline in a savepoint of its own, so a concurrent write costs only this one."""
     try:
         with session.begin_nested():
-            if runtime.fire(session, deadline, now, worker):
-                done.fired += 1
-            else:
-                done.postponed += 1
-                skip.add(deadline.id)
+            _fire_one(runtime, session, deadline, now, worker, done, skip)
     except CONCURRENT_WRITE:
         done.conflicts += 1
         skip.add(deadline.id)
