@@ -516,14 +516,11 @@ class Runtime:
 
     @staticmethod
     def _projection_index(session: Session, task: Task) -> int:
+        """The task's index among the open tasks of its name (tree order is not at hand without the workflow)."""
         with session.no_autoflush:
-            return Runtime._open_ids(session, task).index(task.id)
-
-    @staticmethod
-    def _open_ids(session: Session, task: Task) -> list[str]:
-        ids = session.scalars(select(Task.id).where(Task.case_id == task.case_id, Task.name == task.name,
-                                                    Task.status.in_(OPEN_TASK)).order_by(Task.created_at, Task.id))
-        return list(ids)
+            ids = session.scalars(select(Task.id).where(Task.case_id == task.case_id, Task.name == task.name,
+                                                        Task.status.in_(OPEN_TASK)).order_by(Task.created_at, Task.id))
+            return list(ids).index(task.id)
 
     def script_engine(self, session: Session, case: Case, log: list[dict[str, Any]],
                       recorded: list[dict[str, Any]] | None = None, calendar_log: list[dict[str, Any]] | None = None,
