@@ -6,6 +6,7 @@ import json
 import threading
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -50,18 +51,12 @@ class CaseWorkflowConverter(BpmnWorkflowConverter):
 
     def restore(self, dct: dict[str, Any], spec: BpmnProcessSpec, subprocess_specs: dict) -> BpmnWorkflow:
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], _uuid, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(_uuid(dct["root"]))
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
-
-
-def _uuid(value: str):
-    from uuid import UUID
-
-    return UUID(value)
 
 
 _registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
@@ -134,12 +129,12 @@ def loaded(version: Any) -> Loaded:
                 raw = json.loads(version.spec)
                 spec = SERIALIZER.from_dict(raw["spec"])
                 subs = {k: SERIALIZER.from_dict(v) for k, v in raw["subprocess_specs"].items()}
-                timers = any(_has_timer(s) for s in [spec, *subs.values()])
+                timers = any(has_timer(s) for s in [spec, *subs.values()])
                 found = _cache[version.sha256] = Loaded(spec, subs, dict(version.forms), timers)
     return found
 
 
-def _has_timer(spec: BpmnProcessSpec) -> bool:
+def has_timer(spec: BpmnProcessSpec) -> bool:
     return any(isinstance(getattr(ts, "event_definition", None), _spiff_timer.TimerEventDefinition)
                for ts in spec.task_specs.values())
 

@@ -71,7 +71,8 @@ class TermError(Exception):
     """A deadline expression could not be computed (e.g. a date outside the shipped school calendar)."""
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A deep copy as plain JSON values (what the database and the event log keep)."""
     return json.loads(json.dumps(value, default=str))
 
 
@@ -549,8 +550,8 @@ class Runtime:
                         result = handler(context, **values)
                 except Exception as exc:
                     raise ServiceCallError(name, exc) from exc
-            result = _jsonable(result)
-            log.append({"task": task.task_spec.name, "handler": name, "params": _jsonable(values), "result": result})
+            result = jsonable(result)
+            log.append({"task": task.task_spec.name, "handler": name, "params": jsonable(values), "result": result})
             return json.dumps(result)
 
         return CaseScriptEngine(helpers, call_service)
@@ -564,12 +565,12 @@ class Runtime:
 
         def wrap(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             def call(*args: Any, **kwargs: Any) -> Any:
-                asked = _jsonable([list(args), kwargs])
+                asked = jsonable([list(args), kwargs])
                 entry = next(served, None) if served is not None else None
                 if entry is not None and entry.get("fn") == name and entry.get("args") == asked:
                     result = entry["result"]
                 else:
-                    result = _jsonable(func(*args, **kwargs))
+                    result = jsonable(func(*args, **kwargs))
                 log.append({"fn": name, "args": asked, "result": result})
                 return result
 
@@ -651,7 +652,7 @@ class Runtime:
     def _save(self, session: Session, case: Case, workflow: BpmnWorkflow, outcome: Outcome, actor: Actor,
               now: datetime) -> None:
         case.state = bpmn.dump_workflow(workflow)
-        case.data = _jsonable(self._current_data(workflow))
+        case.data = jsonable(self._current_data(workflow))
         if outcome.incident:
             case.status, case.incident = "incident", outcome.incident
             events.append(session, case, "incident", actor, now, task_name=outcome.incident["task"],

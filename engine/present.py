@@ -48,7 +48,7 @@ def deadline_json(deadline: Deadline) -> dict[str, Any]:
     }
 
 
-def case_json(session: Session, case: Case, tasks: list[Task], forms: dict[str, Any] | None = None) -> dict[str, Any]:
+def case_json(session: Session, case: Case, tasks: list[Task]) -> dict[str, Any]:
     deadlines = session.scalars(
         select(Deadline).where(Deadline.case_id == case.id, Deadline.status == "pending").order_by(Deadline.due_at)
     )
@@ -63,7 +63,7 @@ def case_json(session: Session, case: Case, tasks: list[Task], forms: dict[str, 
         "outcome": case.outcome,
         "data": case.data,
         "incident": case.incident,
-        "tasks": [task_json(t, (forms or {}).get(t.name), with_form=False) for t in tasks],
+        "tasks": [task_json(t, with_form=False) for t in tasks],
         "deadlines": [deadline_json(d) for d in deadlines],
         "due_at": _iso(case.due_at),
         "opened_at": _iso(case.opened_at),

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import bpmn, clock, statediff
-from .cases import Runtime, input_step, new_workflow
+from .cases import Runtime, input_step, jsonable, new_workflow
 from .errors import Conflict
 from .events import canonical
 from .models import Case, Event, RouteVersion
@@ -128,7 +128,7 @@ def _load_definition(version: RouteVersion) -> Definition:
         problems.append("de uitvoerbare definitie komt niet overeen met de opgeslagen BPMN")
     specs = [*spec.task_specs.values(), *(ts for sub in subs.values() for ts in sub.task_specs.values())]
     titles = {ts.name: getattr(ts, "bpmn_name", None) or ts.name for ts in specs}
-    timers = any("Timer" in type(getattr(ts, "event_definition", None)).__name__ for ts in specs)
+    timers = any(bpmn.has_timer(s) for s in (spec, *subs.values()))
     return Definition(spec, subs, titles, route, "; ".join(problems) or None, timers)
 
 
@@ -166,10 +166,6 @@ class _ReplayCase:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._case, name)
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
 
 
 def _noop() -> None:
@@ -342,7 +338,7 @@ class _Run:
         now = ", ".join(attempted) or "geen"
         return self._diverge(row.seq, "services", f"Bij opnieuw afspelen van event {row.seq} roept de route andere "
                                                   f"services aan dan toen (toen: {then}; nu: {now}).", row,
-                             recorded=_jsonable(recorded), replayed=_jsonable(produced))
+                             recorded=jsonable(recorded), replayed=jsonable(produced))
 
     def _derived(self, row: Event) -> bool:
         label = LABELS[row.type]
@@ -433,7 +429,7 @@ class _Run:
     def current_data(self) -> dict[str, Any] | None:
         if self.workflow is None:
             return None
-        return _jsonable(Runtime._current_data(self.workflow))
+        return jsonable(Runtime._current_data(self.workflow))
 
     def _normalised(self) -> dict[str, Any]:
         return statediff.normalise(bpmn.dump_workflow(self.workflow))
@@ -592,7 +588,7 @@ class Replayer:
         seq = min((_arose_at(again.steps, item) for item in found), default=run.last_input)
         described = "; ".join(_describe(item) for item in found[:3])
         run._diverge(seq, "state", f"Na event {seq} wijken de opgeslagen en de afgespeelde toestand af: {described}.",
-                     None, differences=_jsonable(found))
+                     None, differences=jsonable(found))
         run.divergence["event"] = next((s.type for s in again.steps if s.seq == seq), None)
 
 

@@ -110,6 +110,8 @@ def test_errors_have_one_json_shape_and_the_right_status(client, world, sample):
                      {"data": sample["aanmelding"]})
     assert forbidden.status_code == 403 and forbidden.get_json()["error"]["code"] == "forbidden"
     assert call(client, world, "school2", "GET", f"/api/v1/cases/{case['id']}").status_code == 403
+    not_an_object = call(client, world, "school", "POST", f"/api/v1/tasks/{task['id']}/complete", {"data": []})
+    assert not_an_object.status_code == 422 and "data" in not_an_object.get_json()["error"]["details"]
     ok = call(client, world, "school", "POST", f"/api/v1/tasks/{task['id']}/complete", {"data": sample["aanmelding"]})
     assert ok.status_code == 200
     again = call(client, world, "school", "POST", f"/api/v1/tasks/{task['id']}/complete",

@@ -6,7 +6,6 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from engine import access
-from engine.errors import BadRequest
 from engine.inbox import SCOPES, inbox
 from engine.present import task_json
 
@@ -74,8 +73,6 @@ def unclaim(task_id: str):
 @blp.response(200, TaskSchema)
 def complete(body, task_id: str):
     actor = current_actor()
-    if not isinstance(body.get("data"), dict):
-        raise BadRequest("'data' moet een JSON-object zijn.")
     done = runtime().complete(actor, task_id, body["data"])
     return task_json(done.task, done.form)
 
