@@ -1,0 +1,81 @@
+"""Loket's words, in one place: the statuses of cases, tasks and deadlines, the roles and the event types.
+
+They are ``StrEnum``s, so they are stored and compared as the plain strings the database, the JSON API and
+the event log have always held (``CaseStatus.OPEN == "open"``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    SUSPENDED = "suspended"  # opgeschort: the case's clock stands still
+    INCIDENT = "incident"  # a route, handler or term failed; a beheerder retries it
+    CLOSED = "closed"
+
+
+class TaskStatus(StrEnum):
+    READY = "ready"
+    CLAIMED = "claimed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"  # the route moved on without it (a boundary event, the case ended)
+
+
+# A task in someone's inbox.
+OPEN_TASK = (TaskStatus.READY, TaskStatus.CLAIMED)
+
+
+class DeadlineKind(StrEnum):
+    WARNING = "warning"  # a task's term is nearly over
+    ESCALATION = "escalation"  # a task's term is over
+    CASE = "case"  # the SWV's doorlooptijd of the whole case is over
+    TIMER = "timer"  # a BPMN timer of the route
+
+
+class DeadlineStatus(StrEnum):
+    PENDING = "pending"
+    FIRED = "fired"
+    CANCELLED = "cancelled"
+
+
+class Role(StrEnum):
+    SCHOOL = "school"
+    CONSULENT = "consulent"
+    COMMISSIE = "commissie"
+    BESTUURDER = "bestuurder"
+    LEERPLICHT = "leerplicht"
+    PROCESBEHEERDER = "procesbeheerder"
+    AUDITOR = "auditor"
+    BEHEERDER = "beheerder"
+
+
+# The role the scheduler and other automatic work act in (never a user's role).
+SYSTEM_ROLE = "systeem"
+
+ROLES = tuple(role.value for role in Role)
+
+
+class EventType(StrEnum):
+    CASE_STARTED = "case_started"
+    TASK_CLAIMED = "task_claimed"
+    TASK_UNCLAIMED = "task_unclaimed"
+    TASK_COMPLETED = "task_completed"
+    TIMER_FIRED = "timer_fired"
+    DEADLINE_WARNED = "deadline_warned"
+    DEADLINE_ESCALATED = "deadline_escalated"
+    CASE_SUSPENDED = "case_suspended"
+    CASE_RESUMED = "case_resumed"
+    CASE_EXTENDED = "case_extended"
+    CASE_RETRIED = "case_retried"
+    INCIDENT = "incident"
+    CASE_COMPLETED = "case_completed"
+    DATA_PURGED = "data_purged"
+    DOCUMENT_ADDED = "document_added"
+
+
+# Inputs run the engine; derived events are what an input made happen, logged right after it.
+INPUT_EVENTS = frozenset({EventType.CASE_STARTED, EventType.TASK_COMPLETED, EventType.CASE_RETRIED,
+                          EventType.TIMER_FIRED, EventType.CASE_RESUMED})
+DERIVED_EVENTS = frozenset({EventType.INCIDENT, EventType.CASE_COMPLETED})
