@@ -32,7 +32,9 @@ class FormDataSchema(StrictSchema):
     data = fields.Dict(required=True, metadata={"description": "De formuliergegevens (JSON Schema van de taak)."})
 
 
-class TaskSchema(Schema):
+class TaskSummarySchema(Schema):
+    """A task as lists show it (the inbox, a case, what to do next): without its form."""
+
     id = fields.String()
     case_id = fields.Integer()
     route = fields.String()
@@ -46,7 +48,27 @@ class TaskSchema(Schema):
     escalated = fields.Boolean()
     created_at = fields.String()
     completed_at = fields.String(allow_none=True)
+
+
+class TaskSchema(TaskSummarySchema):
+    """One task with its form (JSON Schema), to fill it in."""
+
     form = fields.Dict(allow_none=True)
+
+
+class CaseSummarySchema(Schema):
+    id = fields.Integer()
+    status = fields.String(metadata={"description": "open, suspended, incident of closed."})
+    outcome = fields.String(allow_none=True)
+
+
+class CompletedTaskSchema(TaskSummarySchema):
+    """The completed task, where its case stands now, and what this user can do next in it."""
+
+    case = fields.Nested(CaseSummarySchema)
+    next_tasks = fields.List(fields.Nested(TaskSummarySchema), metadata={
+        "description": "De open taken van dit dossier die deze gebruiker nu kan afronden (rol, school, "
+                       "niet door een ander geclaimd); leeg als het dossier niet open is."})
 
 
 class DeadlineSchema(Schema):
@@ -68,7 +90,7 @@ class CaseSchema(Schema):
     outcome = fields.String(allow_none=True)
     data = fields.Dict()
     incident = fields.Dict(allow_none=True)
-    tasks = fields.List(fields.Nested(TaskSchema))
+    tasks = fields.List(fields.Nested(TaskSummarySchema))
     deadlines = fields.List(fields.Nested(DeadlineSchema))
     due_at = fields.String(allow_none=True)
     opened_at = fields.String()

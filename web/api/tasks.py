@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
+from sqlalchemy import select
 
 from engine import access
+from engine.auth import Actor
 from engine.inbox import SCOPES, inbox
+from engine.models import Case, Task
 from engine.present import task_json
+from engine.vocabulary import OPEN_TASK, CaseStatus, Role
 
-from . import FormDataSchema, StrictSchema, TaskSchema, current_actor, runtime
+from . import CompletedTaskSchema, FormDataSchema, StrictSchema, TaskSchema, TaskSummarySchema, current_actor, runtime
 
 blp = Blueprint("tasks", __name__, description="Taken en de inbox")
 
@@ -25,7 +31,7 @@ class InboxQuery(StrictSchema):
 
 @blp.route("/tasks")
 @blp.arguments(InboxQuery, location="query")
-@blp.response(200, TaskSchema(many=True), headers={"X-Total-Count": {"schema": {"type": "integer"}}})
+@blp.response(200, TaskSummarySchema(many=True), headers={"X-Total-Count": {"schema": {"type": "integer"}}})
 def list_tasks(query):
     actor = current_actor()
     with runtime().db.read() as session:
@@ -68,12 +74,45 @@ def unclaim(task_id: str):
     return _task_response(task_id, actor)
 
 
+def may_work(actor: Actor, task: Task) -> bool:
+    """Whether ``actor`` may complete this task now: the rule the engine enforces on claim and complete
+    (Runtime._workable and complete()): same SWV, a school only its own school, the lane is the actor's
+    role (a task without a lane is anyone's), open, and not claimed by someone else."""
+    return (task.tenant_id == actor.tenant_id
+            and task.status in OPEN_TASK
+            and (actor.role != Role.SCHOOL or task.school_id == actor.school_id)
+            and (not task.lane or task.lane == actor.role)
+            and task.assignee_id in (None, actor.user_id))
+
+
+def next_tasks(actor: Actor, case_id: int) -> tuple[dict[str, Any], list[Task]]:
+    """Where the case stands and its open tasks that ``actor`` may work. Not a read of the case in the
+    access-log sense: it shows only what the actor's own action just produced, so nothing is logged."""
+    rt = runtime()
+    with rt.db.read() as session:
+        # Only the columns needed: the case row also holds the whole serialized workflow.
+        case = session.execute(select(Case.id, Case.status, Case.outcome)
+                               .where(Case.id == case_id, Case.tenant_id == actor.tenant_id)).one()
+        if case.status != CaseStatus.OPEN:
+            return dict(case._mapping), []  # a suspended case or one in incident takes no work
+        tasks = session.scalars(select(Task).where(Task.case_id == case_id, Task.status.in_(OPEN_TASK))
+                                .order_by(Task.created_at, Task.id))
+        return dict(case._mapping), [t for t in tasks if may_work(actor, t)]
+
+
 @blp.route("/tasks/<task_id>/complete", methods=["POST"])
 @blp.arguments(FormDataSchema)
-@blp.response(200, TaskSchema)
+@blp.response(200, CompletedTaskSchema)
 def complete(body, task_id: str):
+    """Rond de taak af.
+
+    Het antwoord is de afgeronde taak, de stand van het dossier (`case`) en de taken die u daarin nu kunt
+    oppakken (`next_tasks`), zodat u het dossier niet opnieuw hoeft op te vragen. Formulieren staan er niet
+    in; die geeft `GET /tasks/{id}`."""
     actor = current_actor()
     done = runtime().complete(actor, task_id, body["data"])
-    return task_json(done.task, done.form)
+    case, todo = next_tasks(actor, done.task.case_id)
+    return {**task_json(done.task, with_form=False), "case": case,
+            "next_tasks": [task_json(t, with_form=False) for t in todo]}
 
 
