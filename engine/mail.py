@@ -20,142 +20,47 @@ SQLite the write transaction (``BEGIN IMMEDIATE``) serialises deliverers. What r
 
 A resend carries the same ``Message-ID`` (derived from the outbox row, its tenant and creation time), so
 a receiving system or person can recognise it as the same message.
+
+Talking SMTP (the URL, connecting, what a refusal means) is ``engine.smtp``; listing and requeueing the
+outbox is ``engine.outbox``. Both stay importable from here.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import smtplib
-import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
-from urllib.parse import parse_qs, unquote, urlsplit
+from email.utils import format_datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from . import clock
 from .db import Database
 from .models import OutboxMessage
+from .outbox import STATUSES, requeue
+from .outbox import messages as outbox
+from .smtp import (
+    REFUSALS,
+    ConnectFailed,
+    SmtpConfig,
+    classify_failure,
+    close,
+    connect,
+    parse_smtp_url,
+)
+
+__all__ = ["STATUSES", "DeliveryReport", "SmtpConfig", "backoff", "build_message", "deliver_due", "message_id",
+           "outbox", "parse_smtp_url", "requeue"]
 
 log = logging.getLogger("loket.mail")
-
-DEFAULT_SENDER = "loket@localhost"
-DEFAULT_TIMEOUT = 10.0
-STATUSES = ("pending", "sent", "failed")
 
 # Waiting time after the n-th failed attempt: 1, 2, 5, 10, 30 minutes, then every hour, forever.
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=5), timedelta(minutes=10),
            timedelta(minutes=30))
 BACKOFF_MAX = timedelta(hours=1)
-
-_SCHEMES = {"smtp": ("none", 25), "smtps": ("tls", 465), "smtp+starttls": ("starttls", 587)}
-_OPTIONS = ("from", "timeout", "helo", "cafile")
-_EXAMPLE = "bijvoorbeeld smtp+starttls://gebruiker:wachtwoord@mail.example.nl:587?from=loket@example.nl"
-
-
-# --- configuration -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    host: str
-    port: int
-    security: str  # none | tls (implicit, smtps) | starttls
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    sender: str = DEFAULT_SENDER  # the From header, possibly with a display name
-    timeout: float = DEFAULT_TIMEOUT  # seconds, per socket operation
-    helo: str | None = None  # name for EHLO; default the host's FQDN
-    cafile: str | None = None  # trust this CA bundle instead of the system's
-
-    @property
-    def envelope_sender(self) -> str:
-        return parseaddr(self.sender)[1]
-
-    def describe(self) -> str:
-        """The URL without the password, for logs and messages."""
-        scheme = {"none": "smtp", "tls": "smtps", "starttls": "smtp+starttls"}[self.security]
-        user = f"{self.username}:***@" if self.username is not None else ""
-        return f"{scheme}://{user}{self.host}:{self.port}"
-
-
-def _invalid(reason: str) -> ValueError:
-    return ValueError(f"Ongeldige LOKET_SMTP_URL: {reason}")
-
-
-def parse_smtp_url(url: str) -> SmtpConfig:
-    """``smtp://[user:pass@]host[:port][?from=loket@example.nl]``, ``smtps://`` (implicit TLS, port 465)
-    or ``smtp+starttls://`` (port 587); plain ``smtp://`` defaults to port 25. User and password are
-    percent-decoded. Further options: ``timeout`` (seconds), ``helo`` and ``cafile``.
-    Raises ValueError with a Dutch explanation (never containing the password) when the URL is malformed."""
-    if not isinstance(url, str) or not url.strip():
-        raise _invalid(f"de URL is leeg; {_EXAMPLE}")
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError as exc:
-        raise _invalid(f"de URL is niet te lezen ({exc}); {_EXAMPLE}") from None
-    scheme = parts.scheme.lower()
-    if scheme not in _SCHEMES:
-        shown = f"'{parts.scheme}'" if parts.scheme else "geen"
-        raise _invalid(f"schema {shown} wordt niet ondersteund; gebruik smtp://, smtps:// of smtp+starttls://, "
-                       f"{_EXAMPLE}")
-    security, default_port = _SCHEMES[scheme]
-    if not parts.hostname:
-        raise _invalid(f"de servernaam ontbreekt; {_EXAMPLE}")
-    try:
-        port = parts.port
-    except ValueError:
-        raise _invalid("het poortnummer moet een getal van 1 tot en met 65535 zijn") from None
-    if port is None:
-        port = default_port
-    elif port == 0:
-        raise _invalid("het poortnummer moet een getal van 1 tot en met 65535 zijn")
-    if parts.path not in ("", "/"):
-        raise _invalid(f"een pad ('{parts.path}') hoort niet in een SMTP-URL; opties gaan achter '?'")
-    if parts.fragment:
-        raise _invalid("een '#'-deel hoort niet in een SMTP-URL")
-    username = unquote(parts.username) if parts.username is not None else None
-    password = unquote(parts.password) if parts.password is not None else None
-    if username is not None and password is None:
-        raise _invalid("er is een gebruikersnaam maar geen wachtwoord (gebruiker:wachtwoord@server)")
-    if username == "":
-        raise _invalid("de gebruikersnaam is leeg")
-
-    try:
-        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError:
-        raise _invalid("de opties na '?' zijn niet te lezen (verwacht naam=waarde&naam=waarde)") from None
-    unknown = sorted(set(query) - set(_OPTIONS))
-    if unknown:
-        raise _invalid(f"onbekende optie(s) {', '.join(unknown)}; bekend zijn: {', '.join(_OPTIONS)}")
-    doubled = sorted(name for name, values in query.items() if len(values) > 1)
-    if doubled:
-        raise _invalid(f"optie(s) {', '.join(doubled)} meer dan eens opgegeven")
-    options = {name: values[0] for name, values in query.items()}
-
-    sender = options.get("from", DEFAULT_SENDER).strip()
-    address = parseaddr(sender)[1]
-    if not address or address.count("@") != 1 or address.startswith("@") or address.endswith("@") \
-            or any(ch.isspace() for ch in address):
-        raise _invalid(f"afzender (from) '{sender}' is geen e-mailadres, bijvoorbeeld from=loket@example.nl")
-    timeout = DEFAULT_TIMEOUT
-    if "timeout" in options:
-        try:
-            timeout = float(options["timeout"])
-        except ValueError:
-            timeout = -1.0
-        if not 0 < timeout <= 600:
-            raise _invalid("timeout moet een aantal seconden groter dan 0 (en hoogstens 600) zijn")
-    helo = options.get("helo") or None
-    cafile = options.get("cafile") or None
-    if cafile and security == "none":
-        raise _invalid("cafile heeft alleen zin met smtps:// of smtp+starttls://")
-    return SmtpConfig(host=parts.hostname, port=port, security=security, username=username, password=password,
-                      sender=sender, timeout=timeout, helo=helo, cafile=cafile)
 
 
 # --- the message ---------------------------------------------------------------------------------------
@@ -211,101 +116,7 @@ class DeliveryReport:
         return f"{text} (laatste fout: {self.last_error})" if self.last_error else text
 
 
-class _Temporary(Exception):
-    """Connecting to the server failed in a way worth retrying later."""
-
-
-def _tls_context(config: SmtpConfig) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=config.cafile)
-
-
-def _connect(config: SmtpConfig) -> smtplib.SMTP:
-    try:
-        if config.security == "tls":
-            conn: smtplib.SMTP = smtplib.SMTP_SSL(config.host, config.port, local_hostname=config.helo,
-                                                  timeout=config.timeout, context=_tls_context(config))
-        else:
-            conn = smtplib.SMTP(config.host, config.port, local_hostname=config.helo, timeout=config.timeout)
-    except (OSError, smtplib.SMTPException) as exc:  # refused, timeout, DNS, TLS handshake, 421 greeting
-        raise _Temporary(f"verbinding met {config.describe()} mislukt: {_describe(exc)}") from exc
-    try:
-        conn.ehlo_or_helo_if_needed()
-        if config.security == "starttls":
-            conn.starttls(context=_tls_context(config))
-            conn.ehlo()
-        if config.username is not None:
-            _login(conn, config.username, config.password or "")
-    except (OSError, smtplib.SMTPException, ValueError) as exc:
-        _close(conn)
-        # Also a rejected login or a server without STARTTLS: the configuration (or the server) must be
-        # fixed, and until then the messages wait rather than being given up.
-        raise _Temporary(f"aanmelden bij {config.describe()} mislukt: {_describe(exc)}") from exc
-    return conn
-
-
-def _login(conn: smtplib.SMTP, username: str, password: str) -> None:
-    if (username + password).isascii():
-        conn.login(username, password)
-        return
-    # smtplib encodes credentials as ASCII; AUTH PLAIN (RFC 4616) carries UTF-8, so send that ourselves.
-    if "PLAIN" not in conn.esmtp_features.get("auth", "").upper().split():
-        raise smtplib.SMTPException("de server biedt geen AUTH PLAIN, nodig voor een gebruikersnaam of wachtwoord "
-                                    "met niet-ASCII-tekens")
-    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
-    code, reply = conn.docmd("AUTH", f"PLAIN {token}")
-    if code not in (235, 503):  # 503: already authenticated
-        raise smtplib.SMTPAuthenticationError(code, reply)
-
-
-def _close(conn: smtplib.SMTP | None) -> None:
-    if conn is None:
-        return
-    try:
-        conn.quit()
-    except (OSError, smtplib.SMTPException):
-        conn.close()
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
-        code, reply = next(iter(exc.recipients.values()))
-        return f"{code} {_text(reply)}"
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
-    return str(exc) or type(exc).__name__
-
-
-def _text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-
-
-def _classify(exc: BaseException) -> tuple[bool, str]:
-    """(permanent?, error text) for a failed send of one message."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        code = next(iter(exc.recipients.values()))[0] if exc.recipients else 0
-        return 500 <= code < 600, f"ontvanger geweigerd: {_describe(exc)}"
-    if isinstance(exc, smtplib.SMTPSenderRefused):
-        # The sender is the same for every message: a configuration matter, not this message's fault.
-        return False, f"afzender geweigerd: {_describe(exc)}"
-    if isinstance(exc, smtplib.SMTPDataError):
-        return 500 <= exc.smtp_code < 600, f"bericht geweigerd: {_describe(exc)}"
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return True, f"server ondersteunt dit bericht niet: {_describe(exc)}"  # e.g. an address needing SMTPUTF8
-    if isinstance(exc, smtplib.SMTPResponseException):  # any other reply: when in doubt, try again later
-        return False, f"server antwoordde: {_describe(exc)}"
-    if isinstance(exc, OSError):  # includes SMTPServerDisconnected and timeouts
-        return False, f"verbinding verbroken: {_describe(exc)}"
-    if isinstance(exc, UnicodeError):  # e.g. a non-ASCII address for a server without SMTPUTF8
-        return True, f"bericht niet te versturen: {_describe(exc)}"
-    return False, f"onverwachte fout: {type(exc).__name__}: {_describe(exc)}"
-
-
-# Replies after which smtplib has reset the SMTP transaction (RSET) and the connection is still usable;
-# after anything else (timeout, dropped connection, 421) the connection is closed and opened again.
-_REFUSALS = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused, smtplib.SMTPNotSupportedError)
-
-
-def _due(now: datetime):
+def _due(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     return (OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
 
 
@@ -369,8 +180,8 @@ def deliver_due(db: Database, smtp_url: str | None, now: datetime | None = None,
                 if not _has_due(db, start):
                     break
                 try:
-                    conn = _connect(config)
-                except _Temporary as exc:
+                    conn = connect(config)
+                except ConnectFailed as exc:
                     error = str(exc)
                     log.warning("%s", error)
                     report.last_error = error
@@ -401,7 +212,7 @@ def deliver_due(db: Database, smtp_url: str | None, now: datetime | None = None,
                 try:
                     conn.send_message(email, from_addr=config.envelope_sender, to_addrs=[message.to_address])
                 except Exception as exc:  # every failure is recorded on the message
-                    permanent, error = _classify(exc)
+                    permanent, error = classify_failure(exc)
                     report.last_error = error
                     if permanent:
                         message.status = "failed"
@@ -415,7 +226,7 @@ def deliver_due(db: Database, smtp_url: str | None, now: datetime | None = None,
                         log.info("outbox %s (tenant %s) later opnieuw: %s", message.id, message.tenant_id, error)
                     # smtplib closes the socket itself on 421 and on a dropped connection; after other
                     # refusals it has sent RSET and the connection can carry the next message.
-                    if not isinstance(exc, _REFUSALS) or getattr(conn, "sock", None) is None:
+                    if not isinstance(exc, REFUSALS) or getattr(conn, "sock", None) is None:
                         conn.close()  # no QUIT: the connection may hang, and SQLite's write lock is held
                         conn = None
                 else:
@@ -426,27 +237,6 @@ def deliver_due(db: Database, smtp_url: str | None, now: datetime | None = None,
                     message.last_error = None
                     report.sent += 1
     finally:
-        _close(conn)
+        close(conn)
     return _summary(db, report)
 
-
-def outbox(db: Database, tenant_id: int, status: str | None = None) -> list[OutboxMessage]:
-    """The outbox of one tenant, oldest first; optionally only ``pending``, ``sent`` or ``failed``."""
-    if status is not None and status not in STATUSES:
-        raise ValueError(f"onbekende status '{status}'; kies uit {', '.join(STATUSES)}")
-    query = select(OutboxMessage).where(OutboxMessage.tenant_id == tenant_id)
-    if status is not None:
-        query = query.where(OutboxMessage.status == status)
-    with db.read() as session:
-        return list(session.scalars(query.order_by(OutboxMessage.id)))
-
-
-def requeue(db: Database, tenant_id: int, message_ids: list[int] | None = None) -> int:
-    """Put failed messages of a tenant back in the queue (after the address or the server was fixed)."""
-    query = update(OutboxMessage).where(OutboxMessage.tenant_id == tenant_id, OutboxMessage.status == "failed")
-    if message_ids:
-        query = query.where(OutboxMessage.id.in_(message_ids))
-    with db.transaction() as session:
-        result = session.execute(query.values(status="pending", next_attempt_at=clock.now())
-                                 .execution_options(synchronize_session=False))
-        return result.rowcount or 0
