@@ -11,16 +11,14 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
 
 from cli import Context, fail, main, pass_ctx, tenant_by_key
+from engine import clock
 from engine.auth import Actor
 from engine.models import Case, RouteVersion, Tenant, User
-
-TZ = ZoneInfo("Europe/Amsterdam")
 
 
 def moment(text: str | None, option: str) -> datetime | None:
@@ -28,10 +26,9 @@ def moment(text: str | None, option: str) -> datetime | None:
     if text is None:
         return None
     try:
-        value = datetime.fromisoformat(text)
+        return clock.parse_local(text)
     except ValueError:
         fail(f"{option} is geen ISO-tijdstip (bv. 2026-11-02T14:00 of 2026-11-02T14:00+01:00): {text}")
-    return value if value.tzinfo else value.replace(tzinfo=TZ)
 
 
 def case_reader(ctx: Context, session, case_id: int) -> tuple[Case, Actor]:
@@ -171,7 +168,7 @@ def audit_access_log(ctx: Context, case_id: int | None, email: str | None, limit
                 fail(f"gebruiker {email} bestaat niet.")
             actor = None
             rows, total = access.for_user(session, user.tenant_id, user.id, limit)
-        lines = [f"{e.at.astimezone(TZ):%d-%m-%Y %H:%M:%S}  {e.actor:<30} {e.role:<12} {e.channel:<4} "
+        lines = [f"{clock.format_moment(e.at, seconds=True)}  {e.actor:<30} {e.role:<12} {e.channel:<4} "
                  f"{'dossier ' + str(e.case_id) if e.case_id else '':<14} {e.what}" for e in rows]
     if actor is not None:
         access.record(ctx.db, actor, "access-log", "cli", case_id)
@@ -200,7 +197,7 @@ def retention_run(ctx: Context, now_text: str | None, dry_run: bool) -> None:
     verb = "zou verwijderen" if dry_run else "verwijderd"
     for item in result.purged:
         click.echo(f"dossier {item.case_id}: {verb} ({item.rule}; termijn verstreken op "
-                   f"{item.due_at.astimezone(TZ):%d-%m-%Y})")
+                   f"{clock.format_date(item.due_at)})")
     for case_id, message in result.errors:
         click.echo(f"dossier {case_id}: fout: {message}", err=True)
     for route in sorted(result.without_policy):

@@ -7,9 +7,12 @@ from datetime import date
 import click
 from sqlalchemy import select
 
+from engine import clock
 from engine.calendar import UNITS, CalendarRangeError
 from engine.deadlines import Terms, add_day_off, calendar_for
 from engine.models import ROLES, DayOff
+from engine.outbox import STATUSES, requeue
+from engine.outbox import messages as outbox_messages
 
 from . import Context, fail, pass_ctx, tenant_by_key
 
@@ -58,7 +61,7 @@ def calendar_show(ctx: Context, tenant_key: str, year: int) -> None:
         fail(str(exc))
     click.echo(f"{tenant.name} (regio {tenant.region}), {year}: {len(days)} vrije dagen")
     for off in days:
-        click.echo(f"{off.date.isoformat()}  {off.date.strftime('%a')}  {off.kind:<14} {off.name}")
+        click.echo(f"{off.date.isoformat()}  {clock.weekday(off.date)}  {off.kind:<14} {off.name}")
 
 
 @calendar.command("day-off")
@@ -104,7 +107,8 @@ def tenants_term(ctx: Context, tenant_key: str, route: str, expression: str, fro
         if extensions is not None:
             settings["max_extensions"] = extensions
         tenant.settings = settings
-    click.echo(f"doorlooptijd {route} voor {tenant_key}: {expression} (vandaag gestart: tot {due.date().isoformat()})")
+    until = clock.local_date(due).isoformat()
+    click.echo(f"doorlooptijd {route} voor {tenant_key}: {expression} (vandaag gestart: tot {until})")
 
 
 @click.group()
@@ -114,18 +118,16 @@ def outbox() -> None:
 
 @outbox.command("list")
 @click.option("--tenant", "tenant_key", required=True)
-@click.option("--status", type=click.Choice(("pending", "sent", "failed")), default=None)
+@click.option("--status", type=click.Choice(STATUSES), default=None)
 @pass_ctx
 def outbox_list(ctx: Context, tenant_key: str, status: str | None) -> None:
-    from engine.deadlines import TZ
-    from engine.mail import outbox as messages
-
+    """Toon de berichten van een SWV, oudste eerst, met de fout van wat nog wacht of geweigerd werd."""
     with ctx.db.read() as session:
         tenant = tenant_by_key(session, tenant_key)
-    rows = messages(ctx.db, tenant.id, status)
+    rows = outbox_messages(ctx.db, tenant.id, status)
     click.echo(f"{len(rows)} bericht(en) van {tenant_key}" + (f" met status {status}" if status else ""))
     for m in rows:
-        when = (m.sent_at or m.next_attempt_at).astimezone(TZ).strftime("%d-%m-%Y %H:%M")
+        when = clock.format_moment(m.sent_at or m.next_attempt_at)
         line = f"{m.id:>6}  {m.status:<8} {when}  dossier {m.case_id or '-':<6} {m.to_address:<30} {m.subject}"
         if m.status != "sent" and m.last_error:
             line += f"  [{m.attempts}x: {m.last_error}]"
@@ -138,8 +140,6 @@ def outbox_list(ctx: Context, tenant_key: str, status: str | None) -> None:
 @pass_ctx
 def outbox_retry(ctx: Context, tenant_key: str, message_ids: tuple[int, ...]) -> None:
     """Zet geweigerde berichten opnieuw in de wachtrij (alle, of alleen de genoemde nummers)."""
-    from engine.mail import requeue
-
     with ctx.db.read() as session:
         tenant = tenant_by_key(session, tenant_key)
     click.echo(f"{requeue(ctx.db, tenant.id, list(message_ids))} bericht(en) opnieuw in de wachtrij")

@@ -10,21 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import clock
 from .calendar import UNITS, BusinessCalendar
+from .clock import TZ, local_date  # TZ: cli/__init__.py still imports it from here
 from .models import Case, DayOff, Tenant
 from .sandbox import SandboxEnvironment
-
-TZ = ZoneInfo("Europe/Amsterdam")
-
-
-def local_date(moment: datetime) -> date:
-    return moment.astimezone(TZ).date()
 
 
 def end_of_day(day: date) -> datetime:
@@ -107,9 +101,7 @@ def parse_moment(value: Any, what: str) -> datetime:
         moment = datetime.fromisoformat(value)
     else:
         raise ValueError(f"{what} gaf {value!r}; verwacht een tijdstip, bv. werkdagen(10)")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=TZ)
-    return moment.astimezone(UTC)
+    return clock.assume_local(moment).astimezone(UTC)
 
 
 def evaluate_term(expression: str, helpers: dict[str, Any], data: dict[str, Any], what: str) -> datetime:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import clock
-from .models import OutboxMessage, User
+from .models import Case, OutboxMessage, Task, User
 
 
 def recipients(session: Session, tenant_id: int, role: str, school_id: int | None = None) -> list[str]:
@@ -39,38 +41,36 @@ def enqueue(session: Session, tenant_id: int, case_id: int | None, to: list[str]
     return messages
 
 
-def _local(moment) -> str:
-    from .deadlines import TZ
-
-    return moment.astimezone(TZ).strftime("%d-%m-%Y %H:%M") if moment else "onbekend"
+def _when(moment: datetime | None) -> str:
+    return clock.format_moment(moment, "onbekend")
 
 
-def _task_audience(session: Session, case, task) -> list[str]:
+def _task_audience(session: Session, case: Case, task: Task) -> list[str]:
     if task.assignee is not None:
         return [task.assignee.email]
     return recipients(session, case.tenant_id, task.lane or "consulent", case.school_id)
 
 
-def task_warning(session: Session, case, task) -> None:
+def task_warning(session: Session, case: Case, task: Task) -> None:
     subject = f"Termijn bijna verstreken: {task.title} (dossier {case.id})"
-    body = (f"De taak '{task.title}' in dossier {case.id} moet uiterlijk {_local(task.due_at)} zijn afgerond.\n"
+    body = (f"De taak '{task.title}' in dossier {case.id} moet uiterlijk {_when(task.due_at)} zijn afgerond.\n"
             "Pak de taak op in Loket, of schort het dossier op als u op anderen wacht.")
     enqueue(session, case.tenant_id, case.id, _task_audience(session, case, task), subject, body)
 
 
-def task_escalated(session: Session, case, task) -> None:
+def task_escalated(session: Session, case: Case, task: Task) -> None:
     to = set(_task_audience(session, case, task))
     if task.escalate_to:
         to.update(recipients(session, case.tenant_id, task.escalate_to, case.school_id))
     subject = f"Termijn verstreken: {task.title} (dossier {case.id})"
-    body = (f"De termijn van de taak '{task.title}' in dossier {case.id} is op {_local(task.due_at)} verstreken.\n"
+    body = (f"De termijn van de taak '{task.title}' in dossier {case.id} is op {_when(task.due_at)} verstreken.\n"
             + (f"De taak is geëscaleerd naar de rol {task.escalate_to}.\n" if task.escalate_to else "")
             + "Zorg dat de leerling niet langer hoeft te wachten dan nodig.")
     enqueue(session, case.tenant_id, case.id, sorted(to), subject, body)
 
 
-def case_overdue(session: Session, case, role: str, due) -> None:
+def case_overdue(session: Session, case: Case, role: str, due: datetime | None) -> None:
     subject = f"Doorlooptijd verstreken (dossier {case.id})"
-    body = (f"De doorlooptijd van dossier {case.id} is op {_local(due)} verstreken zonder dat het dossier is "
+    body = (f"De doorlooptijd van dossier {case.id} is op {_when(due)} verstreken zonder dat het dossier is "
             "afgerond. Bekijk het dossier in Loket.")
     enqueue(session, case.tenant_id, case.id, recipients(session, case.tenant_id, role, case.school_id), subject, body)
