@@ -129,11 +129,12 @@ def audit_replay(ctx: Context, case_id: int, at_text: str | None, seq: int | Non
 @pass_ctx
 def audit_export(ctx: Context, case_id: int, fmt: str, output: Path | None) -> None:
     """De volledige geschiedenis en het toegangslog van een dossier, als JSON of PDF-rapport."""
-    from engine import access, report
+    from engine import access
+    from engine.audit_export import export, render_pdf
 
     with ctx.db.read() as session:
         case, actor = case_reader(ctx, session, case_id)
-        document = report.export(ctx.runtime, session, case)
+        document = export(ctx.runtime, session, case)
     access.record(ctx.db, actor, f"export:{fmt}", "cli", case_id)
     if fmt == "json":
         text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
@@ -143,7 +144,7 @@ def audit_export(ctx: Context, case_id: int, fmt: str, output: Path | None) -> N
         output.write_text(text + "\n", encoding="utf-8")
     else:
         output = output or Path(f"dossier-{case_id}-audit.pdf")
-        output.write_bytes(report.render_pdf(document))
+        output.write_bytes(render_pdf(document))
     click.echo(f"export van dossier {case_id} geschreven naar {output}", err=True)
 
 

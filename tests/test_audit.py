@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import delete, insert, select, text, update
 
 from cli import main
-from engine import audit, clock, events, report, services
+from engine import audit, audit_export, clock, events, services
 from engine.errors import Conflict
 from engine.models import Case, Event, RouteVersion, Task, Tenant
 
@@ -410,11 +410,11 @@ def test_export_json_and_pdf_from_the_cli(runtime, world, sample, db, db_url, tm
     assert target.read_bytes().startswith(b"%PDF") and len(target.read_bytes()) > 2000
 
     with db.read() as session:
-        document = report.export(runtime, session, session.get(Case, case.id))
-    raw = report.render_pdf(document, compress=False)
+        document = audit_export.export(runtime, session, session.get(Case, case.id))
+    raw = audit_export.render_pdf(document, compress=False)
     assert "Zoë".encode("latin-1") in raw  # Dutch letters as they are, in the core font's latin-1
     assert b"Lukasiewicz" in raw and b"ontbreekt" in raw  # the rest spelled out, never a crash
-    assert report.latin1("Łukasz – café “ĳs” → €5") == 'Lukasz - café "ijs" -> EUR5'
+    assert audit_export.latin1("Łukasz – café “ĳs” → €5") == 'Lukasz - café "ijs" -> EUR5'
     assert b"Auditrapport dossier" in raw and b"Toegangslog" in raw
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from engine import audit, bpmn, report
+from engine import audit, audit_export, bpmn
 from engine.models import Case, Event, OutboxMessage, Tenant
 from engine.replay import NotReplayable, load_definition
 from engine.retention import add_period, run_retention
@@ -125,12 +125,12 @@ def test_a_purged_case_keeps_its_timeline_but_cannot_be_replayed(runtime, world,
         with pytest.raises(NotReplayable, match="bewaartermijn"):
             audit.replay(runtime, session, case)
         history = audit.timeline(runtime, session, case)
-        document = report.export(runtime, session, case)
+        document = audit_export.export(runtime, session, case)
     assert history["intact"] and not history["replayed"]
     assert history["events"][-1]["details"]["rule"].startswith("route tlv-vso v1")
     assert all(e["submitted"] is None for e in history["events"][:-1])
     assert document["verification"]["intact"] and document["replay"]["consistent"] is None
-    assert report.render_pdf(document).startswith(b"%PDF")
+    assert audit_export.render_pdf(document).startswith(b"%PDF")
 
 
 def test_emptying_a_payload_without_a_retention_run_is_found(runtime, world, sample, db):

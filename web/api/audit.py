@@ -7,7 +7,7 @@ from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine import access, audit, report
+from engine import access, audit, audit_export
 from engine.auth import Actor, require_role
 from engine.errors import NotFound
 from engine.models import User
@@ -144,10 +144,10 @@ def export(query, case_id: int):
     require_role(actor, *audit.AUDIT_ROLES)
     rt = runtime()
     with rt.db.read() as session:
-        document = report.export(rt, session, rt.case_for(session, actor, case_id))
+        document = audit_export.export(rt, session, rt.case_for(session, actor, case_id))
     _log(actor, f"export:{query['format']}", case_id)
     if query["format"] == "pdf":
-        return Response(report.render_pdf(document), mimetype="application/pdf", headers={
+        return Response(audit_export.render_pdf(document), mimetype="application/pdf", headers={
             "Content-Disposition": f'attachment; filename="dossier-{case_id}-audit.pdf"'})
     return document
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
 from fpdf import FPDF
 from fpdf.fonts import FontFace
@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import access, audit, clock
-from .cases import Runtime
 from .models import AccessLog, Case
 from .replay import NotReplayable
 
-TZ = ZoneInfo("Europe/Amsterdam")
+if TYPE_CHECKING:  # only an annotation here; the runtime is passed in
+    from .cases import Runtime
 
 EVENT_LABELS = {
     "case_started": "Dossier gestart", "task_claimed": "Taak opgepakt", "task_unclaimed": "Taak vrijgegeven",
@@ -88,9 +88,8 @@ def latin1(text: Any) -> str:
 
 
 def local(value: str | None) -> str:
-    if not value:
-        return "-"
-    return datetime.fromisoformat(value).astimezone(TZ).strftime("%d-%m-%Y %H:%M")
+    """An ISO moment from the export document as a Dutch reader reads it."""
+    return clock.format_moment(value)
 
 
 class _Report(FPDF):
@@ -133,7 +132,7 @@ class _Report(FPDF):
         self.set_font("Helvetica", "", 9)
         self.multi_cell(0, 5, latin1(text), new_x="LMARGIN", new_y="NEXT")
 
-    def grid(self, widths: tuple[int, ...], header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    def grid(self, widths: tuple[int, ...], header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
         self.set_font("Helvetica", "", 8)
         style = FontFace(emphasis="BOLD", fill_color=(225, 230, 240))
         with self.table(col_widths=widths, text_align="LEFT", line_height=4, headings_style=style,
