@@ -32,7 +32,9 @@ class CalendarRangeError(ValueError):
 
 
 @dataclass(frozen=True)
-class DayOff:
+class DayOffEntry:
+    """One line of ``days_off()``. (``engine.models.DayOff`` is something else: an SWV's own extra day off.)"""
+
     date: date
     name: str
     kind: str  # FEESTDAG, SCHOOLVAKANTIE or VRIJE_DAG
@@ -228,15 +230,15 @@ class BusinessCalendar:
         i = bisect_left(ordinals, day.toordinal())
         return i < len(ordinals) and ordinals[i] == day.toordinal()
 
-    def days_off(self, year: int) -> list[DayOff]:
+    def days_off(self, year: int) -> list[DayOffEntry]:
         """Every public holiday, school-holiday day and extra day off in calendar year ``year``, by date."""
         first, last = self._covered
         if first > date(year, 1, 1) or last < date(year, 12, 31):
             raise self._school.range_error(f"heel {year}")
-        result = [DayOff(d, name, FEESTDAG) for d, name in _public_holidays(year).items()]
+        result = [DayOffEntry(d, name, FEESTDAG) for d, name in _public_holidays(year).items()]
         vacation = _vacation_days(self.region)
-        result += [DayOff(d, vacation[d], SCHOOLVAKANTIE) for d in _days_of(year) if d in vacation]
-        result += [DayOff(d, name, VRIJE_DAG) for d, name in self.extra_days_off.items() if d.year == year]
+        result += [DayOffEntry(d, vacation[d], SCHOOLVAKANTIE) for d in _days_of(year) if d in vacation]
+        result += [DayOffEntry(d, name, VRIJE_DAG) for d, name in self.extra_days_off.items() if d.year == year]
         return sorted(result, key=lambda off: (off.date, _KIND_ORDER[off.kind], off.name))
 
     def _check_covered(self, day: date) -> None:

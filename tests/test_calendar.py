@@ -14,7 +14,7 @@ from engine.calendar import (
     UNITS,
     BusinessCalendar,
     CalendarRangeError,
-    DayOff,
+    DayOffEntry,
     load_school_holidays,
 )
 
@@ -199,8 +199,8 @@ def test_days_off_2026_midden():
     offs = BusinessCalendar("midden", {D("2026-06-12"): "Studiedag"}).days_off(2026)
     assert offs == sorted(offs, key=lambda o: o.date)
     assert {o.date: o.name for o in offs if o.kind == "feestdag"} == FEESTDAGEN_2026
-    assert DayOff(D("2026-04-27"), "Koningsdag", "feestdag") in offs
-    assert DayOff(D("2026-06-12"), "Studiedag", "vrije dag") in offs
+    assert DayOffEntry(D("2026-04-27"), "Koningsdag", "feestdag") in offs
+    assert DayOffEntry(D("2026-06-12"), "Studiedag", "vrije dag") in offs
     vacation = {o.date: o.name for o in offs if o.kind == "schoolvakantie"}
     # Kerst 1-4 Jan (4) + voorjaar 14-22 Feb (9) + mei 25 Apr-3 May (9) + zomer 18 Jul-30 Aug (44)
     # + herfst 17-25 Oct (9) + kerst 19-31 Dec (13).
@@ -214,8 +214,8 @@ def test_days_off_2026_midden():
     assert vacation[D("2026-12-19")] == "Kerstvakantie"
     # New Year's Day is both a feestdag and a vacation day: both are listed, feestdag first.
     assert offs[:2] == [
-        DayOff(D("2026-01-01"), "Nieuwjaarsdag", "feestdag"),
-        DayOff(D("2026-01-01"), "Kerstvakantie", "schoolvakantie"),
+        DayOffEntry(D("2026-01-01"), "Nieuwjaarsdag", "feestdag"),
+        DayOffEntry(D("2026-01-01"), "Kerstvakantie", "schoolvakantie"),
     ]
 
 
