@@ -91,6 +91,16 @@ def runtime(db, settings):
     return rt
 
 
+@pytest.fixture
+def client(runtime, settings, db):
+    """The REST API in this process, on the test's own runtime (so frozen clocks and patched handlers apply)."""
+    from web import create_app  # here, not at the top: bench/ imports this module and needs no Flask
+
+    app = create_app(settings, db)
+    app.extensions["loket"] = runtime
+    return app.test_client()
+
+
 @dataclass
 class World:
     """One SWV with two schools and a user (with API token) for every role."""

@@ -12,15 +12,7 @@ from engine import access, audit
 from engine.errors import Forbidden
 from engine.models import AccessLog, Case
 from tests.conftest import make_world
-from tests.test_audit import call, cli, open_task, to_besluit
-from web import create_app
-
-
-@pytest.fixture
-def client(runtime, settings, db):
-    app = create_app(settings, db)
-    app.extensions["loket"] = runtime
-    return app.test_client()
+from tests.helpers import call, cli, open_task, to_besluit
 
 
 def entries(db, case_id: int | None = None) -> list[AccessLog]:

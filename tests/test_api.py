@@ -2,24 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from web import create_app
-
-
-@pytest.fixture
-def client(runtime, settings, db):
-    app = create_app(settings, db)
-    app.extensions["loket"] = runtime
-    return app.test_client()
-
-
-def call(client, world, role, method, path, json=None, raw=None):
-    headers = {"Authorization": f"Bearer {world.tokens[role]}"}
-    if raw is not None:
-        headers["Content-Type"] = "application/json"
-        return client.open(path, method=method, headers=headers, data=raw)
-    return client.open(path, method=method, headers=headers, json=json)
+from tests.helpers import call
 
 
 def task_named(client, world, role, case_id, name):

@@ -8,60 +8,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import delete, insert, select, text, update
 
-from cli import main
 from engine import audit, audit_export, clock, events, services
 from engine.errors import Conflict
 from engine.models import Case, Event, RouteVersion, Task, Tenant
+from tests.helpers import call, cli, do, event_types, open_task, replayed, task_id, to_besluit, verified
 
 T0 = datetime(2026, 9, 1, 8, 30, tzinfo=UTC)
 
 
-# ---------------------------------------------------------------- helpers (shared by the other audit tests)
-
-
-def open_task(runtime, case_id: int, name: str) -> Task:
-    with runtime.db.read() as session:
-        tasks = [t for t in runtime.open_tasks(session, session.get(Case, case_id)) if t.name == name]
-    assert len(tasks) == 1, f"expected one open {name}, got {[t.name for t in tasks]}"
-    return tasks[0]
-
-
-def do(runtime, world, role: str, case_id: int, name: str, data: dict) -> None:
-    runtime.complete(world[role], open_task(runtime, case_id, name).id, data)
-
-
-def to_besluit(runtime, world, sample, rounds: int = 0) -> int:
-    case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
-    do(runtime, world, "school", case.id, "aanmelding", sample["aanmelding"])
-    for n in range(rounds):
-        do(runtime, world, "consulent", case.id, "dossiercheck",
-           {"dossier_compleet": False, "ontbrekend": f"Tweede advies ontbreekt (ronde {n + 1})."})
-        do(runtime, world, "school", case.id, "aanvulling", {"aanvulling": f"Nagestuurd in ronde {n + 1}."})
-    do(runtime, world, "consulent", case.id, "dossiercheck", {"dossier_compleet": True})
-    do(runtime, world, "consulent", case.id, "knooppuntoverleg", sample["knooppuntoverleg"])
-    return case.id
-
-
-def at(moment: datetime):
-    """Freeze Loket's clock for the actions inside the block."""
-    return clock.frozen(moment)
-
-
-def replayed(runtime, case_id: int):
-    with runtime.db.read() as session:
-        return audit.replay(runtime, session, session.get(Case, case_id))
-
-
-def verified(db, case_id: int) -> audit.ChainReport:
-    with db.read() as session:
-        return audit.verify_case(session, session.get(Case, case_id))
-
-
-def cli(db_url: str, *args: str):
-    return CliRunner().invoke(main, list(args), env={"LOKET_DATABASE_URL": db_url})
+# ---------------------------------------------------------------- helpers of these tests
 
 
 def closed_case(runtime, world, sample) -> int:
@@ -258,9 +215,8 @@ def test_replay_of_an_incident_and_its_retry(runtime, world, sample, monkeypatch
     result = replayed(runtime, case_id)
     assert result.consistent, result.divergence
     assert calls == []  # the handler's result came from the log
-    with runtime.db.read() as session:
-        types = list(session.scalars(select(Event.type).where(Event.case_id == case_id).order_by(Event.seq)))
-    assert types[-5:] == ["task_completed", "incident", "case_retried", "task_completed", "case_completed"]
+    assert event_types(runtime, case_id)[-5:] == [
+        "task_completed", "incident", "case_retried", "task_completed", "case_completed"]
 
 
 def test_a_route_edited_in_place_is_a_divergence_not_a_crash(runtime, world, sample, db):
@@ -336,13 +292,13 @@ def test_replay_from_the_cli_prints_json_and_sets_the_exit_code(runtime, world, 
 
 
 def test_the_state_at_a_moment(runtime, world, sample, db, db_url):
-    with at(T0):
+    with clock.frozen(T0):
         case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
-    with at(T0 + timedelta(days=1)):
+    with clock.frozen(T0 + timedelta(days=1)):
         do(runtime, world, "school", case.id, "aanmelding", sample["aanmelding"])
-    with at(T0 + timedelta(days=2)):
+    with clock.frozen(T0 + timedelta(days=2)):
         runtime.claim(world["consulent"], open_task(runtime, case.id, "dossiercheck").id)
-    with at(T0 + timedelta(days=3)):
+    with clock.frozen(T0 + timedelta(days=3)):
         do(runtime, world, "consulent", case.id, "dossiercheck", {"dossier_compleet": True})
 
     with db.read() as session:
@@ -430,24 +386,23 @@ def test_replay_across_suspension_extension_warning_and_escalation(runtime, worl
     with db.transaction() as session:
         session.get(Tenant, world.tenant_id).settings = {
             "terms": {"tlv-vso": {"term": "weken(2)", "from": "knooppuntoverleg"}}, "max_extensions": 1}
-    with at(datetime(2027, 1, 11, 8, tzinfo=UTC)):
+    with clock.frozen(datetime(2027, 1, 11, 8, tzinfo=UTC)):
         case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
         do(runtime, world, "school", case.id, "aanmelding", sample["aanmelding"])
-    with at(datetime(2027, 1, 12, 8, tzinfo=UTC)):
+    with clock.frozen(datetime(2027, 1, 12, 8, tzinfo=UTC)):
         runtime.suspend(world["consulent"], case.id, "Wachten op de zienswijze van de ouders.")
-    with at(datetime(2027, 1, 22, 8, tzinfo=UTC)):
+    with clock.frozen(datetime(2027, 1, 22, 8, tzinfo=UTC)):
         runtime.resume(world["consulent"], case.id, "Zienswijze ontvangen.")
-    with at(datetime(2027, 1, 27, 8, tzinfo=UTC)):
+    with clock.frozen(datetime(2027, 1, 27, 8, tzinfo=UTC)):
         assert fire_due(runtime).fired == 1  # the (shifted) warning of the dossiercheck
-    with at(datetime(2027, 2, 2, 8, tzinfo=UTC)):
+    with clock.frozen(datetime(2027, 2, 2, 8, tzinfo=UTC)):
         assert fire_due(runtime).fired == 1  # and its escalation
         do(runtime, world, "consulent", case.id, "dossiercheck", {"dossier_compleet": True})
-    with at(datetime(2027, 2, 3, 8, tzinfo=UTC)):
+    with clock.frozen(datetime(2027, 2, 3, 8, tzinfo=UTC)):
         runtime.extend(world["consulent"], case.id, 1, "Deskundige later beschikbaar.")
-    with runtime.db.read() as session:
-        types = list(session.scalars(select(Event.type).where(Event.case_id == case.id).order_by(Event.seq)))
-    assert types == ["case_started", "task_completed", "case_suspended", "case_resumed", "deadline_warned",
-                     "deadline_escalated", "task_completed", "case_extended"]
+    assert event_types(runtime, case.id) == ["case_started", "task_completed", "case_suspended", "case_resumed",
+                                             "deadline_warned", "deadline_escalated", "task_completed",
+                                             "case_extended"]
     assert replayed(runtime, case.id).consistent
 
     with db.read() as session:
@@ -469,11 +424,11 @@ def test_replay_of_a_fired_timer_and_a_reassigning_escalation(runtime, world, db
 
     with db.transaction() as session:
         routes.deploy(session, TIMERS)
-    with at(datetime(2027, 3, 1, 8, tzinfo=UTC)):
+    with clock.frozen(datetime(2027, 3, 1, 8, tzinfo=UTC)):
         first = runtime.start_case(world["consulent"], "herinnering", {"wachttijd": "P30D"})
         runtime.claim(world["consulent"], open_task(runtime, first.id, "beoordelen").id)
         second = runtime.start_case(world["consulent"], "herinnering", {"wachttijd": "PT1H"})
-    with at(datetime(2027, 3, 9, 8, tzinfo=UTC)):
+    with clock.frozen(datetime(2027, 3, 9, 8, tzinfo=UTC)):
         fire_due(runtime)  # first: warning and a reassigning escalation; second: the timer fires
     with db.read() as session:
         state = audit.state_at(runtime, session, session.get(Case, first.id),
@@ -503,28 +458,11 @@ def test_a_timer_started_on_the_real_clock_replays_exactly(runtime, world, db):
     assert replayed(runtime, case.id).consistent
 
 
-def task_id(runtime, case_id: int, name: str) -> str:
-    return open_task(runtime, case_id, name).id
-
-
 # ---------------------------------------------------------------- the auditor's API
 
 
-@pytest.fixture
-def client(runtime, settings, db):
-    from web import create_app
-
-    app = create_app(settings, db)
-    app.extensions["loket"] = runtime
-    return app.test_client()
-
-
-def call(client, world, role, method, path, json=None):
-    return client.open(path, method=method, headers={"Authorization": f"Bearer {world.tokens[role]}"}, json=json)
-
-
 def test_the_audit_api(client, runtime, world, sample):
-    with at(T0):
+    with clock.frozen(T0):
         case_id = to_besluit(runtime, world, sample)
     base = f"/api/v1/cases/{case_id}"
     timeline = call(client, world, "consulent", "GET", f"{base}/events").get_json()

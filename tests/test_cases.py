@@ -10,42 +10,9 @@ from sqlalchemy import func, select
 
 from engine import events, services
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
-from engine.models import Case, Counter, Event, OutboxMessage, Task
+from engine.models import Counter, OutboxMessage, Task
 from tests.conftest import make_world
-
-
-def open_task(runtime, case_id: int, name: str) -> Task:
-    with runtime.db.read() as session:
-        tasks = [t for t in runtime.open_tasks(session, session.get(Case, case_id)) if t.name == name]
-    assert len(tasks) == 1, f"expected one open {name}, got {[t.name for t in tasks]}"
-    return tasks[0]
-
-
-def open_names(runtime, case_id: int) -> list[str]:
-    with runtime.db.read() as session:
-        return [t.name for t in runtime.open_tasks(session, session.get(Case, case_id))]
-
-
-def load_case(runtime, case_id: int) -> Case:
-    with runtime.db.read() as session:
-        return session.get(Case, case_id)
-
-
-def event_types(runtime, case_id: int) -> list[str]:
-    with runtime.db.read() as session:
-        return list(session.scalars(select(Event.type).where(Event.case_id == case_id).order_by(Event.seq)))
-
-
-def do(runtime, world, role: str, case_id: int, name: str, data: dict) -> None:
-    runtime.complete(world[role], open_task(runtime, case_id, name).id, data)
-
-
-def to_besluit(runtime, world, sample) -> int:
-    case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
-    do(runtime, world, "school", case.id, "aanmelding", sample["aanmelding"])
-    do(runtime, world, "consulent", case.id, "dossiercheck", {"dossier_compleet": True})
-    do(runtime, world, "consulent", case.id, "knooppuntoverleg", sample["knooppuntoverleg"])
-    return case.id
+from tests.helpers import do, event_types, events_of, load_case, open_names, open_task, to_besluit
 
 
 def test_toekennen_registers_a_tlv_and_ends_with_plaatsing(runtime, world, sample):
@@ -73,8 +40,7 @@ def test_toekennen_registers_a_tlv_and_ends_with_plaatsing(runtime, world, sampl
 def test_events_record_actor_data_services_and_a_valid_hash_chain(runtime, world, sample):
     case_id = to_besluit(runtime, world, sample)
     do(runtime, world, "commissie", case_id, "besluit", sample["toekennen"])
-    with runtime.db.read() as session:
-        rows = list(session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.seq)))
+    rows = events_of(runtime, case_id)
     besluit = rows[-1]
     assert (besluit.type, besluit.task_name, besluit.task_index, besluit.role) == (
         "task_completed", "besluit", 0, "commissie")

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from engine.config import PROJECT_ROOT
+from tests.helpers import do, loket, to_besluit
 
 BPMN = Path(__file__).parent / "bpmn"
-
-
-def loket(*args: str, url: str | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    if url:
-        env["LOKET_DATABASE_URL"] = url
-    return subprocess.run([sys.executable, "-c", "import cli; cli.run()", *args], input=stdin, capture_output=True,
-                          text=True, env=env, cwd=PROJECT_ROOT, timeout=120)
 
 
 def test_validate_reports_one_line_per_problem_and_never_a_traceback():
@@ -123,7 +113,6 @@ def test_the_outbox_shows_what_waits_and_retries_what_was_refused(runtime, world
     from sqlalchemy import update
 
     from engine.models import OutboxMessage
-    from tests.test_cases import do, to_besluit
 
     case_id = to_besluit(runtime, world, sample)
     do(runtime, world, "commissie", case_id, "besluit", sample["afwijzen"])  # notify -> outbox

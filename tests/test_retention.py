@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from engine import audit, audit_export, bpmn
+from engine import audit, audit_export, bpmn, clock
 from engine.models import Case, Event, OutboxMessage, Tenant
 from engine.replay import NotReplayable, load_definition
 from engine.retention import add_period, run_retention
-from tests.test_audit import at, cli, do, to_besluit, verified
+from tests.helpers import cli, do, to_besluit, verified
 
 T0 = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
 THREE_YEARS = datetime(2029, 10, 5, 9, 0, tzinfo=UTC)
@@ -21,12 +21,12 @@ THREE_YEARS = datetime(2029, 10, 5, 9, 0, tzinfo=UTC)
 
 def decided(runtime, world, sample, besluit: str = "toekennen") -> int:
     """A case decided at T0 and closed a month later (plaatsing), or closed at T0 when afgewezen."""
-    with at(T0 - timedelta(days=30)):
+    with clock.frozen(T0 - timedelta(days=30)):
         case_id = to_besluit(runtime, world, sample)
-    with at(T0):
+    with clock.frozen(T0):
         do(runtime, world, "commissie", case_id, "besluit", sample[besluit])
     if besluit == "toekennen":
-        with at(T0 + timedelta(days=30)):
+        with clock.frozen(T0 + timedelta(days=30)):
             do(runtime, world, "school", case_id, "plaatsing", sample["plaatsing"])
     return case_id
 
@@ -49,7 +49,7 @@ def test_add_period():
 
 def test_a_case_is_purged_three_years_after_the_decision_and_still_verifies(runtime, world, sample, db):
     case_id = decided(runtime, world, sample)
-    with at(T0):
+    with clock.frozen(T0):
         running = runtime.start_case(world["school"], "tlv-vso", sample["start"])  # an open case: never purged
 
     early = run_retention(db, THREE_YEARS - timedelta(minutes=1))
@@ -81,13 +81,13 @@ def test_a_case_is_purged_three_years_after_the_decision_and_still_verifies(runt
 
 
 def test_without_a_decision_the_term_runs_from_the_closing(runtime, world, sample, db):
-    with at(T0):
+    with clock.frozen(T0):
         case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
         do(runtime, world, "school", case.id, "aanmelding", sample["aanmelding"])
         for _ in range(3):
             do(runtime, world, "consulent", case.id, "dossiercheck", {"dossier_compleet": False, "ontbrekend": "x"})
             do(runtime, world, "school", case.id, "aanvulling", {"aanvulling": "y"})
-    with at(T0 + timedelta(days=10)):
+    with clock.frozen(T0 + timedelta(days=10)):
         do(runtime, world, "consulent", case.id, "dossiercheck", {"dossier_compleet": False, "ontbrekend": "x"})
     assert load(db, case.id)[0].outcome == "niet-ontvankelijk"
     assert run_retention(db, THREE_YEARS + timedelta(days=5)).purged == []
