@@ -8,7 +8,6 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
@@ -21,14 +20,9 @@ from engine.inbox import inbox
 from engine.models import Case, Deadline, Event, OutboxMessage, Task, Tenant
 from engine.present import task_json
 from engine.scheduler import Scheduler, fire_due
-from tests.test_cases import do, open_task
+from tests.helpers import at, do, events_of, load_case, loket, open_task
 
-AMS = ZoneInfo("Europe/Amsterdam")
 TIMERS = Path(__file__).parent / "bpmn" / "timers" / "herinnering.bpmn"
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=AMS) if "+" not in text else datetime.fromisoformat(text)
 
 
 @pytest.fixture
@@ -36,12 +30,6 @@ def timers(runtime):
     with runtime.db.transaction() as session:
         routes.deploy(session, TIMERS)
     return runtime
-
-
-def events_of(runtime, case_id: int, type_: str) -> list[Event]:
-    with runtime.db.read() as session:
-        return list(session.scalars(select(Event).where(Event.case_id == case_id, Event.type == type_)
-                                    .order_by(Event.seq)))
 
 
 def outbox(runtime, case_id: int) -> list[OutboxMessage]:
@@ -162,9 +150,10 @@ def test_case_term_from_a_step_escalates_and_extends_once(runtime, world, sample
     with clock.frozen(at("2027-01-11T09:00")):
         case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
         do(runtime, world, "school", case.id, "aanmelding", sample["aanmelding"])
-        assert runtime.extend.__self__  # the API exists; the case has no term yet:
-        with pytest.raises(Conflict, match="geen doorlooptijd"):
+        with pytest.raises(Conflict, match="geen doorlooptijd"):  # the term starts at the complete dossier
             runtime.extend(world["consulent"], case.id, 2, "x")
+    assert load_case(runtime, case.id).due_at is None  # the refused extension left no term and no trace
+    assert events_of(runtime, case.id, "case_extended") == []
     with clock.frozen(at("2027-01-13T09:00")):
         do(runtime, world, "consulent", case.id, "dossiercheck", {"dossier_compleet": True})
     with runtime.db.read() as session:
@@ -175,10 +164,13 @@ def test_case_term_from_a_step_escalates_and_extends_once(runtime, world, sample
         with pytest.raises(Conflict, match="1 keer"):
             runtime.extend(world["consulent"], case.id, 1, "Nog eens")
     with clock.frozen(at("2027-01-28T09:00")):  # the old term passed, the extended one not
-        assert not events_of(runtime, case.id, "deadline_escalated") or all(
-            e.payload["kind"] != "case" for e in events_of(runtime, case.id, "deadline_escalated"))
         fire_due(runtime)
-        assert all(e.payload["kind"] != "case" for e in events_of(runtime, case.id, "deadline_escalated"))
+    with runtime.db.read() as session:
+        case_terms = session.execute(select(Deadline.status, Deadline.due_at).where(
+            Deadline.case_id == case.id, Deadline.kind == "case")).all()
+    assert [due for status, due in case_terms if status == "pending"] == [at("2027-02-03T23:59:59")]
+    assert "fired" not in {status for status, _ in case_terms}
+    assert world["bestuurder"].email not in {m.to_address for m in outbox(runtime, case.id)}
     with clock.frozen(at("2027-02-04T09:00")):
         fire_due(runtime)
     case_escalations = [e for e in events_of(runtime, case.id, "deadline_escalated") if e.payload["kind"] == "case"]
@@ -200,22 +192,24 @@ def test_closing_a_case_cancels_its_deadlines(runtime, world, sample):
     assert statuses == {"cancelled"}
 
 
-def test_a_bpmn_timer_fires_within_two_seconds_with_the_real_clock(timers, world):
+def test_a_bpmn_timer_is_fired_by_the_wake_up_with_the_real_clock(timers, world):
     runtime = timers
-    scheduler = Scheduler(runtime, sweep_seconds=30)  # the wake-up, not the sweep, must catch it
+    # No periodic sweep comes within the wait (its first run is at start, before the case): only the wake-up
+    # planned after the action can fire the timer. How soon it fires is measured by bench/scheduler.py.
+    scheduler = Scheduler(runtime, sweep_seconds=3600)
     scheduler.start()
     try:
         case = runtime.start_case(world["consulent"], "herinnering", {"wachttijd": "PT1S"})
         with runtime.db.read() as session:
             due = session.scalar(select(Deadline.due_at).where(Deadline.case_id == case.id, Deadline.kind == "timer"))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # a safety net against hanging, not a measurement
         while time.monotonic() < deadline and not events_of(runtime, case.id, "timer_fired"):
             time.sleep(0.05)
     finally:
         scheduler.shutdown()
     fired = events_of(runtime, case.id, "timer_fired")
     assert len(fired) == 1
-    assert timedelta(0) <= fired[0].at - due < timedelta(seconds=2)
+    assert fired[0].at >= due  # never before its moment
     assert open_task(runtime, case.id, "opvolgen").lane == "commissie"  # the boundary path ran
     with runtime.db.read() as session:
         assert session.get(Task, open_task(runtime, case.id, "opvolgen").id)
@@ -244,7 +238,8 @@ def test_a_restarted_scheduler_fires_what_passed_while_it_was_down(timers, world
 def test_two_scheduler_processes_fire_each_deadline_exactly_once(runtime, world, sample, db_url):
     if db_url.startswith("sqlite"):
         pytest.skip("several scheduler processes are a PostgreSQL deployment; SQLite has one")
-    cases = [runtime.start_case(world["school"], "tlv-vso", sample["start"]) for _ in range(500)]
+    for _ in range(500):
+        runtime.start_case(world["school"], "tlv-vso", sample["start"])
     with runtime.db.read() as session:
         pending = session.scalar(select(func.count()).select_from(Deadline).where(Deadline.status == "pending"))
     assert pending == 1000  # a warning and an escalation for each aanmelding
@@ -262,7 +257,6 @@ def test_two_scheduler_processes_fire_each_deadline_exactly_once(runtime, world,
             Event.type.in_(("deadline_warned", "deadline_escalated"))).group_by(Event.task_id, Event.type)).all()
     assert sum(n for _, n in fired) == 1000
     assert len(per_task) == 1000 and all(n == 1 for *_, n in per_task)
-    assert len(cases) == 500
 
 
 def test_scheduler_once_from_the_command_line(runtime, world, sample, db_url):
@@ -270,22 +264,17 @@ def test_scheduler_once_from_the_command_line(runtime, world, sample, db_url):
         pytest.skip("the CLI is exercised once")
     with clock.frozen(at("2027-01-11T09:00")):
         case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
-    env = dict(os.environ, LOKET_DATABASE_URL=db_url)
-    run = subprocess.run([sys.executable, "-c", "import cli; cli.run()", "scheduler", "--once", "--now",
-                          "2027-02-23T09:00:00+01:00"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    run = loket("scheduler", "--once", "--now", "2027-02-23T09:00:00+01:00", url=db_url)
     assert run.returncode == 0, run.stderr
     assert "2 termijnen afgehandeld" in run.stdout
     assert [e.type for e in events_of(runtime, case.id, "deadline_escalated")] == ["deadline_escalated"]
-    shown = subprocess.run([sys.executable, "-c", "import cli; cli.run()", "calendar", "add", "--tenant", "sterk-vo",
-                            "--from", "2026-12-22", "--amount", "5", "--unit", "werkdagen"], cwd=PROJECT_ROOT,
-                           env=env, capture_output=True, text=True)
+    shown = loket("calendar", "add", "--tenant", "sterk-vo", "--from", "2026-12-22", "--amount", "5",
+                  "--unit", "werkdagen", url=db_url)
     assert shown.stdout.strip() == "2026-12-30"
-    listed = subprocess.run([sys.executable, "-c", "import cli; cli.run()", "calendar", "show", "--tenant",
-                             "sterk-vo", "--year", "2027"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    listed = loket("calendar", "show", "--tenant", "sterk-vo", "--year", "2027", url=db_url)
     assert "Koningsdag" in listed.stdout and "Kerstvakantie" in listed.stdout
-    outside = subprocess.run([sys.executable, "-c", "import cli; cli.run()", "calendar", "add", "--tenant",
-                              "sterk-vo", "--from", "2029-03-01", "--amount", "5", "--unit", "schooldagen"],
-                             cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    outside = loket("calendar", "add", "--tenant", "sterk-vo", "--from", "2029-03-01", "--amount", "5",
+                    "--unit", "schooldagen", url=db_url)
     assert outside.returncode == 1 and "2024-2025" in outside.stderr and "Traceback" not in outside.stderr
 
 
