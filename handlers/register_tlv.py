@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from engine.models import Counter
 from engine.services import ServiceContext, register
@@ -14,24 +15,25 @@ from engine.services import ServiceContext, register
 def register_tlv(ctx: ServiceContext, categorie: str | None = None, ingangsdatum: str | None = None,
                  einddatum: str | None = None, **_: Any) -> dict[str, Any]:
     year = ctx.now.year
-    name = f"tlv-{year}"
-    # An UPDATE takes the row lock first, so two concurrent grants never get the same number.
-    bumped = ctx.session.execute(
-        update(Counter)
-        .where(Counter.tenant_id == ctx.tenant_id, Counter.name == name)
-        .values(value=Counter.value + 1)
-        .returning(Counter.value)
-    ).scalar_one_or_none()
-    if bumped is None:
-        ctx.session.add(Counter(tenant_id=ctx.tenant_id, name=name, value=1))
-        ctx.session.flush()
-        bumped = ctx.session.execute(
-            select(Counter.value).where(Counter.tenant_id == ctx.tenant_id, Counter.name == name)
-        ).scalar_one()
+    number = next_number(ctx.session, ctx.tenant_id, f"tlv-{year}")
     return {
-        "nummer": f"TLV-{year}-{bumped:04d}",
+        "nummer": f"TLV-{year}-{number:04d}",
         "categorie": categorie,
         "ingangsdatum": ingangsdatum,
         "einddatum": einddatum,
         "geregistreerd_op": ctx.now.isoformat(),
     }
+
+
+def next_number(session: Session, tenant_id: int, name: str) -> int:
+    """The next value of a counter, starting at 1, in the caller's transaction (so a rolled-back grant leaves
+    no gap). One upsert: the first number of a year is inserted, every later one bumps the row, and two grants
+    at the same moment queue on the row (or on its key) instead of both inserting it."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(Counter)
+        .values(tenant_id=tenant_id, name=name, value=1)
+        .on_conflict_do_update(index_elements=[Counter.tenant_id, Counter.name], set_={"value": Counter.value + 1})
+        .returning(Counter.value)
+    )
+    return session.execute(statement).scalar_one()
