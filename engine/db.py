@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +18,13 @@ from .config import PROJECT_ROOT
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 
+# SQLite plans only as well as its statistics, and gathers them only when asked. SQLite's own advice: run
+# PRAGMA optimize (cheap, nearly always a no-op) when a connection closes, and on a timer for connections that
+# live long, as pooled ones do; it analyses only tables this connection queried that lack or outgrew their
+# statistics. ANALYZE reads at most this many rows per index, so it stays quick on a large database.
+ANALYSIS_LIMIT = 1000
+OPTIMIZE_EVERY = 3600.0  # seconds between PRAGMA optimize runs on one pooled connection
+
 
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine tuned per backend: SQLite gets WAL, a busy timeout and write transactions that
@@ -29,7 +38,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
+    def _on_connect(dbapi_connection, record) -> None:
         # Let SQLAlchemy's "begin" event decide how a transaction starts (pysqlite's own BEGIN is lazy).
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
@@ -37,7 +46,19 @@ def make_engine(url: str, **kwargs) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
         cur.close()
+        record.info["optimized_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection, record) -> None:
+        if dbapi_connection is not None and time.monotonic() - record.info.get("optimized_at", 0) > OPTIMIZE_EVERY:
+            record.info["optimized_at"] = time.monotonic()
+            _optimize(dbapi_connection)
+
+    @event.listens_for(engine, "close")
+    def _on_close(dbapi_connection, _record) -> None:
+        _optimize(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
@@ -47,6 +68,20 @@ def make_engine(url: str, **kwargs) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _optimize(dbapi_connection) -> None:
+    """PRAGMA optimize without making anyone wait: if another writer holds the lock, skip this turn."""
+    try:
+        dbapi_connection.execute("PRAGMA busy_timeout=200")
+        dbapi_connection.execute("PRAGMA optimize")
+    except sqlite3.Error:
+        pass
+    finally:
+        try:
+            dbapi_connection.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error:
+            pass
 
 
 class Database:
@@ -83,8 +118,16 @@ class Database:
                 raise
 
     def upgrade(self) -> None:
-        """Create or upgrade the schema with Alembic."""
+        """Create or upgrade the schema with Alembic (on SQLite, then gather fresh statistics)."""
         upgrade(self.url, self.engine)
+        if self.is_sqlite:
+            self.analyze()
+
+    def analyze(self) -> None:
+        """Gather the query planner's statistics now: after migrations (new indexes) and after a bulk load.
+        PostgreSQL's autovacuum does this by itself in time; SQLite only when told (see ANALYSIS_LIMIT)."""
+        with self.engine.connect().execution_options(loket_write=True) as conn, conn.begin():
+            conn.exec_driver_sql("ANALYZE")
 
     def dispose(self) -> None:
         self.engine.dispose()
