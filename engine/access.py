@@ -1,15 +1,21 @@
 """The access log: who read which case, when, in which role and through which channel.
 
-Entries are hash-chained per SWV like the event log: each entry's hash covers the previous entry's hash and
-its own fields, and the SWV's chain head (``access_heads``) holds the number of entries and the last hash,
-so an edited, deleted or inserted entry breaks the chain. A read is recorded in a short transaction of its
-own after the read succeeded: a reading transaction on SQLite cannot safely turn into a writing one, and the
-head row is then locked for only a moment.
+Entries are hash-chained like the event log: each entry's hash covers the previous entry's hash in its chain
+and its own fields, and the chain's head (``access_heads``) holds the number of entries and the last hash,
+so an edited, deleted or inserted entry breaks the chain. There is one chain per case, and one per reader for
+reads outside a case: appending locks only that chain's head, so readers of different cases never wait on
+each other (one chain per SWV made every read of an SWV queue on one row). The chain key follows from the
+entry's own hashed fields, so moving an entry to another chain shows too. Entries written before migration
+0003 stay in the SWV's single chain they were hashed in (``LEGACY``).
+
+A read is recorded in a short transaction of its own after the read succeeded: a reading transaction on
+SQLite cannot safely turn into a writing one, and the head row is then locked for only a moment.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,12 +31,38 @@ from .models import AccessHead, AccessLog
 # Channels through which a case can be read.
 CHANNELS = ("api", "cli", "web")
 
+# The chain of the entries written before chains per case existed: one per SWV.
+LEGACY = "swv"
+
 
 def entry_hash(prev_hash: str, *, tenant_id: int, case_id: int | None, user_id: int | None, actor: str, role: str,
                at: datetime, what: str, channel: str) -> str:
     fields = {"tenant_id": tenant_id, "case_id": case_id, "user_id": user_id, "actor": actor, "role": role,
               "at": at.isoformat(), "what": what, "channel": channel}
     return sha256(prev_hash + canonical(fields))
+
+
+def chain_key(case_id: int | None, user_id: int | None, actor: str) -> str:
+    """The chain an entry belongs to: its case; for a read outside a case, its reader."""
+    if case_id is not None:
+        return f"case:{case_id}"
+    if user_id is not None:
+        return f"user:{user_id}"
+    return f"actor:{actor}"  # the CLI reads as a named operator without a user row
+
+
+def describe_chain(chain: str) -> str:
+    """The chain in words, for reports."""
+    kind, _, rest = chain.partition(":")
+    if kind == "case":
+        return f"de keten van dossier {rest}"
+    if kind == "user":
+        return f"de keten van gebruiker {rest}"
+    if kind == "actor":
+        return f"de keten van {rest}"
+    if chain == LEGACY:
+        return "de keten van het SWV (van vóór de ketens per dossier)"
+    return f"keten {chain!r}"
 
 
 def record(db: Database, actor: Actor, what: str, channel: str, case_id: int | None = None) -> None:
@@ -45,25 +77,28 @@ def record(db: Database, actor: Actor, what: str, channel: str, case_id: int | N
 
 def append(conn: Connection | Session, actor: Actor, what: str, channel: str, case_id: int | None = None) -> None:
     """Append one entry inside the caller's (writing) transaction."""
-    head = _lock_head(conn, actor.tenant_id)
+    chain = chain_key(case_id, actor.user_id, actor.email)
+    head = _lock_head(conn, actor.tenant_id, chain)
     at = clock.now()
     fields = {"tenant_id": actor.tenant_id, "case_id": case_id, "user_id": actor.user_id, "actor": actor.email,
               "role": actor.role, "at": at, "what": what[:200], "channel": channel}
     digest = entry_hash(head.last_hash, **fields)
-    conn.execute(insert(AccessLog.__table__).values(prev_hash=head.last_hash, hash=digest, **fields))
-    conn.execute(update(AccessHead.__table__).where(AccessHead.tenant_id == actor.tenant_id)
+    conn.execute(insert(AccessLog.__table__).values(chain=chain, prev_hash=head.last_hash, hash=digest, **fields))
+    conn.execute(update(_HEAD).where(_HEAD.c.tenant_id == actor.tenant_id, _HEAD.c.chain == chain)
                  .values(entries=head.entries + 1, last_hash=digest))
 
 
 _HEAD = AccessHead.__table__
+_LOG = AccessLog.__table__
 
 
-def _lock_head(conn: Connection | Session, tenant_id: int) -> Any:
-    query = select(_HEAD.c.entries, _HEAD.c.last_hash).where(_HEAD.c.tenant_id == tenant_id).with_for_update()
+def _lock_head(conn: Connection | Session, tenant_id: int, chain: str) -> Any:
+    query = (select(_HEAD.c.entries, _HEAD.c.last_hash)
+             .where(_HEAD.c.tenant_id == tenant_id, _HEAD.c.chain == chain).with_for_update())
     head = conn.execute(query).one_or_none()
     if head is None:
-        # The SWV's first recorded read. Two first readers at once: one inserts, the other waits on it.
-        conn.execute(_insert_ignore(conn).values(tenant_id=tenant_id, entries=0, last_hash=GENESIS)
+        # The chain's first entry. Two first readers at once: one inserts, the other waits on it.
+        conn.execute(_insert_ignore(conn).values(tenant_id=tenant_id, chain=chain, entries=0, last_hash=GENESIS)
                      .on_conflict_do_nothing())
         head = conn.execute(query).one()
     return head
@@ -111,6 +146,7 @@ def _page(session: Session, *where: Any, limit: int, offset: int) -> tuple[list[
 class AccessBreak:
     entry_id: int | None
     message: str
+    chain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,33 +154,72 @@ class AccessReport:
     tenant_id: int
     entries: int
     breaks: list[AccessBreak]
+    chains: int = 0
 
     @property
     def intact(self) -> bool:
         return not self.breaks
 
 
+@dataclass
+class _Walk:
+    """The state of one chain while it is walked."""
+
+    chain: str
+    prev: str = GENESIS
+    prev_ok: bool = True
+    count: int = 0
+    breaks: list[AccessBreak] = field(default_factory=list)
+
+
 def verify(session: Session, tenant_id: int) -> AccessReport:
-    """Walk one SWV's access-log chain in order and check every link, every entry and the head."""
+    """Walk each of one SWV's access-log chains in order and check every link, every entry and the head."""
+    heads = {chain: (entries, last_hash) for chain, entries, last_hash in session.execute(
+        select(_HEAD.c.chain, _HEAD.c.entries, _HEAD.c.last_hash).where(_HEAD.c.tenant_id == tenant_id))}
     breaks: list[AccessBreak] = []
-    prev, prev_ok, count = GENESIS, True, 0
-    rows = session.execute(select(AccessLog).where(AccessLog.tenant_id == tenant_id).order_by(AccessLog.id)
-                           .execution_options(yield_per=1000)).scalars()
+    total = chains = 0
+    for walk in _walk(session, tenant_id):
+        chains += 1
+        total += walk.count
+        breaks.extend(walk.breaks)
+        breaks.extend(_check_head(walk, heads.pop(walk.chain, None)))
+    for chain in sorted(heads):  # a head whose entries are all gone
+        chains += 1
+        breaks.extend(_check_head(_Walk(chain), heads[chain]))
+    return AccessReport(tenant_id, total, breaks, chains)
+
+
+def _walk(session: Session, tenant_id: int) -> Iterator[_Walk]:
+    """Each chain of the SWV with the problems found in its entries; rows of one chain come together."""
+    rows = session.execute(
+        select(_LOG).where(_LOG.c.tenant_id == tenant_id).order_by(_LOG.c.chain, _LOG.c.id)
+        .execution_options(yield_per=2000))
+    walk: _Walk | None = None
     for entry in rows:
-        count += 1
+        if walk is None or entry.chain != walk.chain:
+            if walk is not None:
+                yield walk
+            walk = _Walk(entry.chain)
+        walk.count += 1
         problems = []
-        if entry.prev_hash != prev and prev_ok:
+        if entry.chain not in (LEGACY, chain_key(entry.case_id, entry.user_id, entry.actor)):
+            problems.append(f"de regel hoort niet in {describe_chain(entry.chain)} (naar een andere keten verplaatst)")
+        if entry.prev_hash != walk.prev and walk.prev_ok:
             problems.append("de schakel naar de vorige regel klopt niet (regel verwijderd of ingevoegd)")
         expected = entry_hash(entry.prev_hash, tenant_id=entry.tenant_id, case_id=entry.case_id,
                               user_id=entry.user_id, actor=entry.actor, role=entry.role, at=entry.at,
                               what=entry.what, channel=entry.channel)
         if expected != entry.hash:
             problems.append("de regel is gewijzigd (hash klopt niet)")
-        breaks.extend(AccessBreak(entry.id, p) for p in problems)
-        prev, prev_ok = entry.hash, not problems
-    head = session.get(AccessHead, tenant_id)
-    head_entries, head_hash = (head.entries, head.last_hash) if head else (0, GENESIS)
-    if head_entries != count or (prev_ok and head_hash != prev):
-        breaks.append(AccessBreak(None, f"de kop van de keten verwijst naar {head_entries} regels, "
-                                        f"er zijn er {count} (laatste regel(s) verwijderd of toegevoegd)"))
-    return AccessReport(tenant_id, count, breaks)
+        walk.breaks.extend(AccessBreak(entry.id, p, entry.chain) for p in problems)
+        walk.prev, walk.prev_ok = entry.hash, not problems
+    if walk is not None:
+        yield walk
+
+
+def _check_head(walk: _Walk, head: tuple[int, str] | None) -> list[AccessBreak]:
+    head_entries, head_hash = head if head else (0, GENESIS)
+    if head_entries == walk.count and (not walk.prev_ok or head_hash == walk.prev):
+        return []
+    return [AccessBreak(None, f"de kop van {describe_chain(walk.chain)} verwijst naar {head_entries} regels, "
+                              f"er zijn er {walk.count} (laatste regel(s) verwijderd of toegevoegd)", walk.chain)]

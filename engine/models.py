@@ -204,9 +204,14 @@ class Deadline(Base):
     """A moment the scheduler must act on. The table is the truth; APScheduler only wakes up for it."""
 
     __tablename__ = "deadlines"
-    __table_args__ = (Index("ix_deadlines_due", "status", "due_at"),)
+    __table_args__ = (
+        # The scheduler: the earliest pending deadline, and the due ones in order.
+        Index("ix_deadlines_due", "status", "due_at"),
+        # A case read: its pending deadlines by due date (also serves every lookup by case alone).
+        Index("ix_deadlines_case", "case_id", "status", "due_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     task_id: Mapped[str | None] = mapped_column(String(36))
     # warning | escalation | case | timer
@@ -247,12 +252,16 @@ class Event(Base):
 
 
 class AccessLog(Base):
-    """Who read what, when, through which channel; hash-chained per tenant."""
+    """Who read what, when, through which channel; hash-chained per chain (a case, or a reader)."""
 
     __tablename__ = "access_log"
-    __table_args__ = (Index("ix_access_case", "tenant_id", "case_id"), Index("ix_access_user", "tenant_id", "user_id"))
+    __table_args__ = (Index("ix_access_case", "tenant_id", "case_id"), Index("ix_access_user", "tenant_id", "user_id"),
+                      Index("ix_access_chain", "tenant_id", "chain", "id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    # Which chain the entry belongs to (engine.access.chain_key): "case:12", "user:7", "actor:cli:x", or
+    # "swv" for the one chain per SWV of before migration 0003.
+    chain: Mapped[str] = mapped_column(String(300))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor: Mapped[str] = mapped_column(String(254))
@@ -305,10 +314,12 @@ class Counter(Base):
 
 
 class AccessHead(Base):
-    """The head of one SWV's access-log chain. Recording a read locks this row, so concurrent readers
-    append one after the other (the chain never forks), and a deleted last entry shows against it."""
+    """The head of one access-log chain. Recording a read locks this row, so concurrent readers of the
+    same case append one after the other (the chain never forks) while readers of other cases do not wait,
+    and a deleted last entry shows against it."""
 
     __tablename__ = "access_heads"
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    chain: Mapped[str] = mapped_column(String(300), primary_key=True)
     entries: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
