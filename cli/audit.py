@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def audit_verify(ctx: Context, case_id: int | None, all_cases: bool, tenant_key:
             case = session.get(Case, case_id)
             if case is None:
                 fail(f"dossier {case_id} bestaat niet.")
-            reports = [audits.verify_case(session, case)]
+            reports: Iterable[audits.ChainReport] = [audits.verify_case(session, case)]
         else:
             tenant_id = tenant_by_key(session, tenant_key).id if tenant_key else None
             reports = audits.verify_all(session, tenant_id)
@@ -88,9 +89,9 @@ def audit_verify(ctx: Context, case_id: int | None, all_cases: bool, tenant_key:
             logs_broken = 0
             for tenant_id, key in session.execute(tenants):
                 log = access.verify(session, tenant_id)
-                for item in log.breaks:
-                    where = f"regel {item.entry_id}" if item.entry_id is not None else "kop"
-                    click.echo(f"toegangslog {key}, {where}: {item.message}", err=True)
+                for gap in log.breaks:
+                    where = f"regel {gap.entry_id}" if gap.entry_id is not None else "kop"
+                    click.echo(f"toegangslog {key}, {where}: {gap.message}", err=True)
                 logs_broken += not log.intact
             click.echo(f"{checked} dossiers gecontroleerd, {broken} met een gebroken keten; "
                        f"toegangslogs: {'intact' if not logs_broken else f'{logs_broken} gebroken'}")

@@ -45,11 +45,11 @@ def create_demo(db: Database) -> None:
                 session.flush()
             schools[code] = school
         click.echo(f"demo-SWV {key} ({name}); wachtwoord van alle demo-gebruikers: {DEMO_PASSWORD}")
-        for email, role, code in USERS:
+        for email, role, school_code in USERS:
             user = session.scalar(select(User).where(User.email == email))
             if user is None:
                 user = User(tenant_id=tenant.id, email=email, role=role,
-                            school_id=schools[code].id if code else None,
+                            school_id=schools[school_code].id if school_code else None,
                             password_hash=auth.hash_password(DEMO_PASSWORD), active=True, created_at=now)
                 session.add(user)
                 session.flush()

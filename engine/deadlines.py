@@ -36,7 +36,7 @@ def calendar_for(session: Session, tenant: Tenant) -> BusinessCalendar:
     """The SWV's calendar, cached per process; adding a day off bumps ``calendar_version`` in the tenant's
     settings (see ``add_day_off``), which every process sees on the tenant row it loads anyway."""
     version = int((tenant.settings or {}).get("calendar_version", 0))
-    key = (str(session.get_bind().url), tenant.id, tenant.region, version)
+    key = (str(session.get_bind().engine.url), tenant.id, tenant.region, version)
     found = _calendars.get(key)
     if found is None:
         with session.no_autoflush:

@@ -22,9 +22,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, func, null, select, update
+from sqlalchemy import CursorResult, Table, exists, func, null, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -162,7 +162,8 @@ def run_retention(db: Database, now: datetime | None = None, *, dry_run: bool = 
             continue
         try:
             with db.transaction() as session:
-                count = purge_case(session, session.get(Case, case_id), policy, start, until, now)
+                current = session.get(Case, case_id)  # None: deleted since it was found due
+                count = purge_case(session, current, policy, start, until, now) if current is not None else None
         except StaleDataError:
             continue  # another run purged (or touched) it at the same moment
         if count is not None:
@@ -179,16 +180,17 @@ def purge_case(session: Session, case: Case, policy: Policy, start: datetime, un
     seqs = list(session.scalars(select(Event.seq).where(
         Event.case_id == case.id, Event.purged_at.is_(None), Event.payload.is_not(None)).order_by(Event.seq)))
     # SQL NULL, not JSON null: the payload is gone, not an empty value.
-    session.execute(update(Event.__table__).where(Event.case_id == case.id, Event.seq.in_(seqs))
+    session.execute(update(cast(Table, Event.__table__)).where(Event.case_id == case.id, Event.seq.in_(seqs))
                     .values(payload=null(), purged_at=now))
     keep = set(policy.keep)
     kept = {key: value for key, value in (case.data or {}).items() if key in keep}
     case.data = kept
     case.state = anonymise_state(case.state, keep)
     case.incident = None
-    messages = session.execute(update(OutboxMessage).where(OutboxMessage.case_id == case.id,
-                                                           OutboxMessage.status != "pending")
-                               .values(subject=PURGED_TEXT, body=PURGED_TEXT)).rowcount
+    result = session.execute(update(OutboxMessage).where(OutboxMessage.case_id == case.id,
+                                                         OutboxMessage.status != "pending")
+                             .values(subject=PURGED_TEXT, body=PURGED_TEXT))
+    messages = result.rowcount if isinstance(result, CursorResult) else 0
     events.append(session, case, "data_purged", system_actor(case.tenant_id), now, payload={
         "rule": policy.rule, "route": policy.route, "version": policy.version, "period": policy.period,
         "from": policy.start or "sluiting", "term_start": start.isoformat(), "due_at": until.isoformat(),

@@ -31,9 +31,9 @@ class Deployment:
 def deploy(session: Session, path: Path) -> Deployment:
     """Deploy one route file as a new version; identical content is a no-op. Raises RouteInvalid."""
     result: CheckResult = check(path)
-    if not result.ok:
-        raise RouteInvalid(result.problems)
     source, parsed = result.source, result.parsed
+    if not result.ok or source is None or parsed is None:  # an ok result has both: this says so to mypy
+        raise RouteInvalid(result.problems)
     existing = session.scalar(select(RouteVersion).where(RouteVersion.sha256 == source.sha256))
     if existing is not None:
         return Deployment(existing.route.key, existing.number, existing.sha256, created=False)

@@ -31,7 +31,8 @@ def _name_tasks(workflow: dict[str, Any], prefix: str, names: dict[str, str]) ->
         names[task_id] = f"{prefix}{spec}#{seen[spec]}"
 
     order: list[str] = []
-    stack = [workflow.get("root")] if workflow.get("root") in tasks else []
+    root = workflow.get("root")
+    stack: list[str] = [root] if isinstance(root, str) and root in tasks else []
     while stack:  # pre-order, children in their own order; iterative, because trees get deep
         task_id = stack.pop()
         order.append(task_id)
@@ -65,7 +66,7 @@ _DATA_FIELDS = {"data", "delta"}
 
 
 def _task(task: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in task.items():
         if key in DROPPED:
             continue

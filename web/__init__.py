@@ -83,11 +83,11 @@ def _register_errors(app: Flask) -> None:
             return _error(422, "invalid_request", "Het verzoek bevat ongeldige velden.", _flatten(messages))
         if exc.code == 400:
             return _error(400, "bad_request", "Het verzoek is geen geldige JSON of mist een body.")
+        status = exc.code or 500
         names = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                  409: "conflict"}
         dutch = {404: "Deze URL bestaat niet.", 405: "Deze methode is hier niet toegestaan."}
-        return _error(exc.code or 500, names.get(exc.code, "http_error"),
-                      dutch.get(exc.code) or exc.description or exc.name)
+        return _error(status, names.get(status, "http_error"), dutch.get(status) or exc.description or exc.name)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -74,7 +74,7 @@ def rule_route_code(doc: Document) -> Iterator[Problem]:
 def _code_problems(
     doc: Document, element: etree._Element, source: str | None, what: str, script: bool
 ) -> Iterator[Problem]:
-    if not (source or "").strip():
+    if source is None or not source.strip():
         if what != "conditie":  # an empty condition is a missing one: rule_gateways speaks about that
             yield doc.problem(element, f"{what} is leeg")
         return
