@@ -3,22 +3,29 @@
 ``verify_case`` walks a case's event chain and names every event where it breaks: an edited row (any
 column the chain covers, the payload through its hash, the row order), a deleted row, an inserted row, or a
 payload removed without a retention run that accounts for it. Rebuilding the case from its history is in
-``engine.replay``; this module re-exports its entry points so callers need one import.
+``engine.replay``; this module re-exports its entry points so callers need one import, and joins the two in
+the timeline.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import statediff
 from .events import GENESIS, canonical, chain_hash, sha256
 from .models import Case, Event
-from .replay import Replay, Replayer, replay, state_at, timeline  # noqa: F401  (re-exported)
+from .replay import Replay, Replayer, replay, state_at  # noqa: F401  (re-exported)
+from .vocabulary import INPUT_EVENTS
+
+if TYPE_CHECKING:
+    from .cases import Runtime
 
 # Who may replay a case, see its access log and export its history. An auditor reads and changes nothing:
 # no action of the engine lets the role through.
@@ -153,3 +160,39 @@ def _payload_problems(row: Any, purges: dict[int, Any]) -> list[tuple[str, str]]
         return [("purge", f"de gegevens van event {row.seq} zijn verwijderd zonder bewaartermijn-run die dat "
                           "vastlegt")]
     return []
+
+
+def timeline(runtime: Runtime, session: Session, case: Case) -> dict[str, Any]:
+    """Every event with actor, role, time, the data submitted and what changed in the case data."""
+    replayer = Replayer(runtime, session)
+    rows = replayer.events(case)
+    chain = check_chain(case.id, case.event_seq, case.last_hash, rows)
+    broken = {b.seq for b in chain.breaks}
+    purged = any(row.purged_at is not None for row in rows)
+    steps, divergence = ([], None) if purged else replayer.trace(case, rows)
+    after = {step.seq: step.data for step in steps}
+    titles = replayer.specs.get(case.route_version).titles
+    out, before = [], {}
+    for row in rows:
+        payload = copy.deepcopy(row.payload) if row.payload is not None else None
+        changes = None
+        if row.seq in after:
+            current = after[row.seq] or {}
+            changes = statediff.changes(before, current) if row.type in INPUT_EVENTS else []
+            before = current
+        out.append({
+            "seq": row.seq, "type": row.type, "at": row.at.isoformat(), "actor": row.actor, "actor_id": row.actor_id,
+            "role": row.role,
+            "task": ({"id": row.task_id, "name": row.task_name, "index": row.task_index,
+                      "title": titles.get(row.task_name, row.task_name)} if row.task_name else None),
+            "submitted": (payload or {}).get("data") if payload is not None else None,
+            "services": (payload or {}).get("services") if payload is not None else None,
+            "details": ({k: v for k, v in payload.items() if k not in ("data", "services")}
+                        if payload is not None else None),
+            "changes": changes,
+            "purged_at": row.purged_at.isoformat() if row.purged_at else None,
+            "hash": row.hash,
+            "intact": row.seq not in broken,
+        })
+    return {"case_id": case.id, "intact": chain.intact, "replayed": not purged, "divergence": divergence,
+            "events": out}

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.orm import Session
+
 from .cases import Runtime
 from .config import Settings
 from .db import Database
-from .deadlines import route_helpers
+from .deadlines import Terms
+from .models import Tenant
+
+
+def route_helpers(session: Session, tenant: Tenant) -> dict[str, Any]:
+    """What route code (timers, conditions, scripts) sees besides the case data: the SWV's calendar."""
+    return Terms(session, tenant).forward()
 
 
 def build_runtime(database: Database, settings: Settings | None = None) -> Runtime:

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, select
 
-from engine import events, services
+from engine import events, projection_store, services
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.models import Counter, OutboxMessage, Task
 from tests.conftest import make_world
@@ -203,7 +203,7 @@ def test_a_crash_mid_action_leaves_the_case_as_it_was(runtime, world, sample, mo
     def crash(*args, **kwargs):
         raise RuntimeError("stroom uitgevallen")
 
-    monkeypatch.setattr(type(runtime), "_sync_tasks", crash)
+    monkeypatch.setattr(projection_store, "_update", crash)  # after the new tasks' rows, before the rest
     with pytest.raises(RuntimeError):
         runtime.complete(world["school"], task.id, sample["aanmelding"])
     monkeypatch.undo()

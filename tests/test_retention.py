@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 
 from engine import audit, audit_export, bpmn, clock
 from engine.models import Case, Event, OutboxMessage, Tenant
-from engine.replay import NotReplayable, load_definition
+from engine.definition import load_definition
+from engine.replay import NotReplayable
 from engine.retention import add_period, run_retention
 from tests.helpers import cli, do, to_besluit, verified
 

@@ -1,0 +1,168 @@
+"""The projection in the database: load a case's live rows, write back what an event changed with a few Core
+statements, and compare a replayed projection with the stored rows field by field."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from .models import Case, Deadline, Task
+from .projection import CaseRow, DeadlineRow, Projection, Row, TaskRow
+from .vocabulary import OPEN_TASK, DeadlineStatus
+
+_TASK_COLUMNS = [c for c in Task.__table__.columns]
+_DEADLINE_COLUMNS = [c for c in Deadline.__table__.columns]
+CASE_FIELDS = ("status", "outcome", "incident", "due_at", "suspended_at", "suspended_seconds", "extensions_used",
+               "opened_at", "closed_at", "school_id", "data")
+
+
+def case_row(case: Case) -> CaseRow:
+    return CaseRow(**{name: getattr(case, name) for name in CASE_FIELDS})
+
+
+def _task(row: Any) -> TaskRow:
+    return TaskRow(**{c.name: getattr(row, c.name) for c in _TASK_COLUMNS})
+
+
+def _deadline(row: Any) -> DeadlineRow:
+    return DeadlineRow(**{c.name: getattr(row, c.name) for c in _DEADLINE_COLUMNS})
+
+
+def load(session: Session, case: Case, has_timers: bool) -> Projection:
+    """The case's rows that an event can still change: the case, its open tasks, its pending deadlines."""
+    tasks = session.execute(select(*_TASK_COLUMNS).where(Task.case_id == case.id, Task.status.in_(OPEN_TASK))
+                            .order_by(Task.created_at, Task.id))
+    deadlines = session.execute(select(*_DEADLINE_COLUMNS).where(Deadline.case_id == case.id,
+                                                                 Deadline.status == DeadlineStatus.PENDING)
+                                .order_by(Deadline.id))
+    projection = Projection(case.id, case.tenant_id, case.route_version.route.key, has_timers, case_row(case),
+                            {t.id: t for t in map(_task, tasks)}, [_deadline(d) for d in deadlines])
+    remember(projection)
+    return projection
+
+
+def remember(projection: Projection) -> None:
+    """Note the current values as what the database holds (after loading or writing)."""
+    rows: list[Row] = [projection.case, *projection.tasks.values(), *projection.deadlines]
+    projection.original = {id(row): row.values() for row in rows}
+
+
+def write(session: Session, case: Case, projection: Projection) -> None:
+    """Write what changed since ``load``: new rows inserted, changed rows updated (only changed columns),
+    the case's fields onto its ORM row (whose flush carries the optimistic lock)."""
+    original = projection.original
+    for name in CASE_FIELDS:
+        value = getattr(projection.case, name)
+        if original.get(id(projection.case), {}).get(name, object()) != value:
+            setattr(case, name, value)
+    new_tasks, task_updates = _split(projection.tasks.values(), original, "id")
+    if new_tasks:
+        session.execute(insert(Task.__table__), [t.values() for t in new_tasks])
+    _update(session, Task.__table__, "id", task_updates)
+    for task_id, diff in task_updates:  # a Task the action loaded shows what it now holds
+        loaded = session.identity_map.get(session.identity_key(Task, task_id))
+        for name, value in diff.items() if loaded is not None else ():
+            set_committed_value(loaded, name, value)
+    new_deadlines, deadline_updates = _split(projection.deadlines, original, "id")
+    if new_deadlines:
+        values = [{k: v for k, v in d.values().items() if k != "id"} for d in new_deadlines]
+        ids = session.execute(insert(Deadline.__table__).returning(Deadline.__table__.c.id,
+                                                                   sort_by_parameter_order=True), values)
+        for deadline, (new_id,) in zip(new_deadlines, ids, strict=True):
+            deadline.id = new_id
+    _update(session, Deadline.__table__, "id", deadline_updates)
+    remember(projection)
+
+
+def _split(rows: Any, original: dict[int, dict[str, Any]], key: str) -> tuple[list[Any], list[tuple[Any, dict]]]:
+    new, changed = [], []
+    for row in rows:
+        before = original.get(id(row))
+        if before is None:
+            new.append(row)
+            continue
+        now = row.values()
+        diff = {k: v for k, v in now.items() if before.get(k) != v}
+        if diff:
+            changed.append((now[key], diff))
+    return new, changed
+
+
+def _update(session: Session, table: Any, key: str, changes: list[tuple[Any, dict[str, Any]]]) -> None:
+    """One executemany per set of changed columns (usually one: e.g. every cancelled deadline)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row_key, diff in changes:
+        columns = tuple(sorted(diff))
+        groups[columns].append({"_key": row_key, **{f"_{c}": diff[c] for c in columns}})
+    for columns, params in groups.items():
+        statement = (update(table).where(table.c[key] == bindparam("_key"))
+                     .values({c: bindparam(f"_{c}") for c in columns}))
+        session.connection().execute(statement, params)
+
+
+# ---------------------------------------------------------------- comparing with a replay
+
+
+def stored(session: Session, case: Case) -> tuple[CaseRow, dict[str, TaskRow], list[DeadlineRow]]:
+    """Every projection row the database holds for the case."""
+    tasks = session.execute(select(*_TASK_COLUMNS).where(Task.case_id == case.id))
+    deadlines = session.execute(select(*_DEADLINE_COLUMNS).where(Deadline.case_id == case.id).order_by(Deadline.id))
+    return case_row(case), {t.id: t for t in map(_task, tasks)}, [_deadline(d) for d in deadlines]
+
+
+def differences(session: Session, case: Case, replayed: Projection, last_seq: int) -> list[dict[str, Any]]:
+    """Every row and field where the stored projection differs from the replayed one, each with the event
+    after which the replayed value took its form (``seq``)."""
+    case_stored, tasks, deadlines = stored(session, case)
+    found: list[dict[str, Any]] = []
+    for name in CASE_FIELDS:
+        if name == "data":  # compared path by path with the engine state (engine.divergence)
+            continue
+        _field(found, "case", {"id": case.id}, name, getattr(case_stored, name), replayed.case, last_seq)
+    for task_id in sorted(tasks.keys() | replayed.tasks.keys()):
+        row, mine = tasks.get(task_id), replayed.tasks.get(task_id)
+        ident = {"id": task_id, "name": (row or mine).name}  # type: ignore[union-attr]
+        _rows(found, "task", ident, row, mine, last_seq)
+    for (kind, task_id), (theirs, mine_list) in _deadline_groups(deadlines, replayed.deadlines).items():
+        for n in range(max(len(theirs), len(mine_list))):
+            row = theirs[n] if n < len(theirs) else None
+            mine_row = mine_list[n] if n < len(mine_list) else None
+            ident = {"kind": kind, "task_id": task_id, "n": n + 1, "id": row.id if row else None}
+            _rows(found, "deadline", ident, row, mine_row, last_seq)
+    return found
+
+
+def _deadline_groups(stored_rows: list[DeadlineRow], replayed: list[DeadlineRow]
+                     ) -> dict[tuple[str, str | None], tuple[list[DeadlineRow], list[DeadlineRow]]]:
+    """Deadlines have no natural id: pair them per (kind, task) in the order they were made."""
+    groups: dict[tuple[str, str | None], tuple[list[DeadlineRow], list[DeadlineRow]]] = {}
+    for side, rows in ((0, stored_rows), (1, replayed)):
+        for row in rows:
+            groups.setdefault((row.kind, row.task_id), ([], []))[side].append(row)
+    return dict(sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or "")))
+
+
+def _rows(found: list[dict[str, Any]], what: str, ident: dict[str, Any], row: Row | None, mine: Row | None,
+          last_seq: int) -> None:
+    if row is None or mine is None:
+        seq = min(mine.changed.values(), default=last_seq) if mine is not None else last_seq
+        found.append({"what": what, "row": ident, "field": None, "only": "stored" if mine is None else "replayed",
+                      "stored": row.values() if row else None, "replayed": mine.values() if mine else None,
+                      "seq": seq})
+        return
+    for name, value in row.values().items():
+        if what == "deadline" and name == "id":
+            continue
+        _field(found, what, ident, name, value, mine, last_seq)
+
+
+def _field(found: list[dict[str, Any]], what: str, ident: dict[str, Any], name: str, value: Any, mine: Row,
+           last_seq: int) -> None:
+    replayed = getattr(mine, name)
+    if value != replayed:
+        found.append({"what": what, "row": ident, "field": name, "stored": value, "replayed": replayed,
+                      "seq": mine.changed.get(name, last_seq)})
