@@ -20,6 +20,7 @@ from cli import Context, fail, main, pass_ctx, tenant_by_key
 from engine import clock
 from engine.auth import Actor
 from engine.models import Case, RouteVersion, Tenant, User
+from engine.vocabulary import Role
 
 
 def moment(text: str | None, option: str) -> datetime | None:
@@ -36,7 +37,7 @@ def case_reader(ctx: Context, session, case_id: int) -> tuple[Case, Actor]:
     case = session.get(Case, case_id)
     if case is None:
         fail(f"dossier {case_id} bestaat niet.")
-    return case, Actor(None, f"cli:{getpass.getuser()}", "beheerder", case.tenant_id)
+    return case, Actor(None, f"cli:{getpass.getuser()}", Role.BEHEERDER, case.tenant_id)
 
 
 def echo_json(value) -> None:

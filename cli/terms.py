@@ -13,6 +13,7 @@ from engine.deadlines import Terms, add_day_off, calendar_for
 from engine.models import ROLES, DayOff
 from engine.outbox import STATUSES, requeue
 from engine.outbox import messages as outbox_messages
+from engine.vocabulary import OutboxStatus
 
 from . import Context, fail, pass_ctx, tenant_by_key
 
@@ -129,7 +130,7 @@ def outbox_list(ctx: Context, tenant_key: str, status: str | None) -> None:
     for m in rows:
         when = clock.format_moment(m.sent_at or m.next_attempt_at)
         line = f"{m.id:>6}  {m.status:<8} {when}  dossier {m.case_id or '-':<6} {m.to_address:<30} {m.subject}"
-        if m.status != "sent" and m.last_error:
+        if m.status != OutboxStatus.SENT and m.last_error:
             line += f"  [{m.attempts}x: {m.last_error}]"
         click.echo(line)
 

@@ -17,19 +17,24 @@ from sqlalchemy.orm import Session
 from . import access, audit, clock
 from .models import AccessLog, Case
 from .replay import NotReplayable
+from .vocabulary import CaseStatus, EventType
 
 if TYPE_CHECKING:  # only an annotation here; the runtime is passed in
     from .cases import Runtime
 
-EVENT_LABELS = {
-    "case_started": "Dossier gestart", "task_claimed": "Taak opgepakt", "task_unclaimed": "Taak vrijgegeven",
-    "task_completed": "Taak afgerond", "timer_fired": "Timer afgegaan", "deadline_warned": "Termijnwaarschuwing",
-    "deadline_escalated": "Termijn verstreken", "case_suspended": "Opgeschort", "case_resumed": "Hervat",
-    "case_extended": "Verlengd", "case_migrated": "Gemigreerd", "document_added": "Document toegevoegd",
-    "incident": "Incident", "case_retried": "Opnieuw geprobeerd", "case_completed": "Dossier afgesloten",
-    "data_purged": "Gegevens verwijderd (bewaartermijn)",
+EVENT_LABELS: dict[str, str] = {
+    EventType.CASE_STARTED: "Dossier gestart", EventType.TASK_CLAIMED: "Taak opgepakt",
+    EventType.TASK_UNCLAIMED: "Taak vrijgegeven", EventType.TASK_COMPLETED: "Taak afgerond",
+    EventType.TIMER_FIRED: "Timer afgegaan", EventType.DEADLINE_WARNED: "Termijnwaarschuwing",
+    EventType.DEADLINE_ESCALATED: "Termijn verstreken", EventType.CASE_SUSPENDED: "Opgeschort",
+    EventType.CASE_RESUMED: "Hervat", EventType.CASE_EXTENDED: "Verlengd",
+    "case_migrated": "Gemigreerd",  # comes with `loket processes migrate`
+    EventType.DOCUMENT_ADDED: "Document toegevoegd", EventType.INCIDENT: "Incident",
+    EventType.CASE_RETRIED: "Opnieuw geprobeerd", EventType.CASE_COMPLETED: "Dossier afgesloten",
+    EventType.DATA_PURGED: "Gegevens verwijderd (bewaartermijn)",
 }
-STATUS_LABELS = {"open": "lopend", "incident": "incident", "suspended": "opgeschort", "closed": "gesloten"}
+STATUS_LABELS: dict[str, str] = {CaseStatus.OPEN: "lopend", CaseStatus.INCIDENT: "incident",
+                                 CaseStatus.SUSPENDED: "opgeschort", CaseStatus.CLOSED: "gesloten"}
 
 
 def export(runtime: Runtime, session: Session, case: Case) -> dict[str, Any]:
@@ -234,11 +239,12 @@ def _what(event: dict[str, Any]) -> str:
     if event.get("task"):
         text += f": {event['task']['title']}"
     details = event.get("details") or {}
-    if event["type"] == "incident" and details.get("error"):
+    if event["type"] == EventType.INCIDENT and details.get("error"):
         text += f"\n{details['error']}"
-    if event["type"] in ("case_suspended", "case_resumed", "case_extended") and details.get("reason"):
+    if event["type"] in (EventType.CASE_SUSPENDED, EventType.CASE_RESUMED, EventType.CASE_EXTENDED) \
+            and details.get("reason"):
         text += f"\nreden: {details['reason']}"
-    if event["type"] == "data_purged" and details.get("rule"):
+    if event["type"] == EventType.DATA_PURGED and details.get("rule"):
         text += f"\n{details['rule']}"
     if not event.get("intact", True):
         text += "\n[KETEN GEBROKEN]"

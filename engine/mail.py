@@ -51,6 +51,7 @@ from .smtp import (
     connect,
     parse_smtp_url,
 )
+from .vocabulary import OutboxStatus
 
 __all__ = ["STATUSES", "DeliveryReport", "SmtpConfig", "backoff", "build_message", "deliver_due", "message_id",
            "outbox", "parse_smtp_url", "requeue"]
@@ -117,7 +118,7 @@ class DeliveryReport:
 
 
 def _due(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    return (OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+    return (OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
 
 
 def _claim(session: Session, db: Database, now: datetime, limit: int) -> list[OutboxMessage]:
@@ -145,7 +146,8 @@ def _has_due(db: Database, now: datetime) -> bool:
 def _summary(db: Database, report: DeliveryReport) -> DeliveryReport:
     with db.read() as session:
         count, earliest = session.execute(
-            select(func.count(), func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")
+            select(func.count(), func.min(OutboxMessage.next_attempt_at))
+            .where(OutboxMessage.status == OutboxStatus.PENDING)
         ).one()
     report.pending_left = count
     report.next_attempt_at = earliest
@@ -202,7 +204,7 @@ def deliver_due(db: Database, smtp_url: str | None, now: datetime | None = None,
                 try:
                     email = build_message(message, config)
                 except ValueError as exc:  # e.g. a line break in the subject: no retry will help
-                    message.status = "failed"
+                    message.status = OutboxStatus.FAILED
                     message.attempts += 1
                     message.last_error = f"bericht niet op te bouwen: {exc}"[:2000]
                     report.failed += 1
@@ -215,7 +217,7 @@ def deliver_due(db: Database, smtp_url: str | None, now: datetime | None = None,
                     permanent, error = classify_failure(exc)
                     report.last_error = error
                     if permanent:
-                        message.status = "failed"
+                        message.status = OutboxStatus.FAILED
                         message.attempts += 1
                         message.last_error = error[:2000]
                         report.failed += 1
@@ -231,7 +233,7 @@ def deliver_due(db: Database, smtp_url: str | None, now: datetime | None = None,
                         conn = None
                 else:
                     # The server has taken the message: mark it in this transaction, committed right now.
-                    message.status = "sent"
+                    message.status = OutboxStatus.SENT
                     message.attempts += 1
                     message.sent_at = moment()
                     message.last_error = None

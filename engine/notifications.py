@@ -9,13 +9,14 @@ from sqlalchemy.orm import Session
 
 from . import clock
 from .models import Case, OutboxMessage, Task, User
+from .vocabulary import OutboxStatus, Role
 
 
 def recipients(session: Session, tenant_id: int, role: str, school_id: int | None = None) -> list[str]:
     """E-mail addresses of the active users of a role; school users only of the given school.
     Cached for the transaction: a sweep that escalates thousands of tasks asks once per role."""
     cache = session.info.setdefault("loket_recipients", {})
-    key = (tenant_id, role, school_id if role == "school" else None)
+    key = (tenant_id, role, school_id if role == Role.SCHOOL else None)
     if key not in cache:
         cache[key] = _recipients(session, tenant_id, role, school_id)
     return cache[key]
@@ -23,7 +24,7 @@ def recipients(session: Session, tenant_id: int, role: str, school_id: int | Non
 
 def _recipients(session: Session, tenant_id: int, role: str, school_id: int | None) -> list[str]:
     query = select(User.email).where(User.tenant_id == tenant_id, User.role == role, User.active.is_(True))
-    if role == "school":
+    if role == Role.SCHOOL:
         query = query.where(User.school_id == school_id)
     with session.no_autoflush:
         return list(session.scalars(query.order_by(User.email)))
@@ -34,7 +35,7 @@ def enqueue(session: Session, tenant_id: int, case_id: int | None, to: list[str]
     now = clock.now()
     messages = [
         OutboxMessage(tenant_id=tenant_id, case_id=case_id, to_address=address, subject=subject, body=body,
-                      status="pending", attempts=0, next_attempt_at=now, created_at=now)
+                      status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now)
         for address in to
     ]
     session.add_all(messages)
@@ -48,7 +49,7 @@ def _when(moment: datetime | None) -> str:
 def _task_audience(session: Session, case: Case, task: Task) -> list[str]:
     if task.assignee is not None:
         return [task.assignee.email]
-    return recipients(session, case.tenant_id, task.lane or "consulent", case.school_id)
+    return recipients(session, case.tenant_id, task.lane or Role.CONSULENT, case.school_id)
 
 
 def task_warning(session: Session, case: Case, task: Task) -> None:

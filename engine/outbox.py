@@ -8,8 +8,9 @@ from sqlalchemy import CursorResult, select, update
 from . import clock
 from .db import Database
 from .models import OutboxMessage
+from .vocabulary import OutboxStatus
 
-STATUSES = ("pending", "sent", "failed")
+STATUSES = tuple(status.value for status in OutboxStatus)
 
 
 def messages(db: Database, tenant_id: int, status: str | None = None) -> list[OutboxMessage]:
@@ -25,10 +26,11 @@ def messages(db: Database, tenant_id: int, status: str | None = None) -> list[Ou
 
 def requeue(db: Database, tenant_id: int, message_ids: list[int] | None = None) -> int:
     """Put failed messages of a tenant back in the queue (after the address or the server was fixed)."""
-    query = update(OutboxMessage).where(OutboxMessage.tenant_id == tenant_id, OutboxMessage.status == "failed")
+    query = update(OutboxMessage).where(OutboxMessage.tenant_id == tenant_id,
+                                        OutboxMessage.status == OutboxStatus.FAILED)
     if message_ids:
         query = query.where(OutboxMessage.id.in_(message_ids))
     with db.transaction() as session:
-        result = session.execute(query.values(status="pending", next_attempt_at=clock.now())
+        result = session.execute(query.values(status=OutboxStatus.PENDING, next_attempt_at=clock.now())
                                  .execution_options(synchronize_session=False))
         return (result.rowcount or 0) if isinstance(result, CursorResult) else 0

@@ -32,6 +32,7 @@ from . import bpmn, clock, events
 from .auth import system_actor
 from .db import Database
 from .models import Case, Event, OutboxMessage, RouteVersion
+from .vocabulary import CaseStatus, EventType, OutboxStatus
 
 PURGED_TEXT = "[verwijderd na afloop van de bewaartermijn]"
 # Engine bookkeeping in a task's internal data that holds no case data (timers, fired events).
@@ -98,11 +99,11 @@ def policy_for(version: RouteVersion, tenant_settings: dict[str, Any] | None = N
 
 
 def term_start(session: Session, case: Case, policy: Policy) -> datetime | None:
-    if case.status != "closed" or case.closed_at is None:
+    if case.status != CaseStatus.CLOSED or case.closed_at is None:
         return None
     if policy.start:
         decided = session.scalar(select(func.max(Event.at)).where(
-            Event.case_id == case.id, Event.type == "task_completed", Event.task_name == policy.start))
+            Event.case_id == case.id, Event.type == EventType.TASK_COMPLETED, Event.task_name == policy.start))
         if decided is not None:
             return decided
     return case.closed_at
@@ -138,8 +139,8 @@ def run_retention(db: Database, now: datetime | None = None, *, dry_run: bool = 
     report = RetentionReport(now, dry_run)
     due: list[tuple[int, Policy, datetime, datetime]] = []
     with db.read() as session:
-        already = exists().where(Event.case_id == Case.id, Event.type == "data_purged")
-        for case in session.scalars(select(Case).where(Case.status == "closed", ~already).order_by(Case.id)):
+        already = exists().where(Event.case_id == Case.id, Event.type == EventType.DATA_PURGED)
+        for case in session.scalars(select(Case).where(Case.status == CaseStatus.CLOSED, ~already).order_by(Case.id)):
             try:
                 policy = policy_for(case.route_version, case.tenant.settings)
             except ValueError as exc:
@@ -174,8 +175,8 @@ def run_retention(db: Database, now: datetime | None = None, *, dry_run: bool = 
 def purge_case(session: Session, case: Case, policy: Policy, start: datetime, until: datetime,
                now: datetime) -> int | None:
     """Purge one case inside the caller's transaction; None if it was purged already."""
-    if case.status != "closed" or session.scalar(
-            select(Event.id).where(Event.case_id == case.id, Event.type == "data_purged").limit(1)):
+    if case.status != CaseStatus.CLOSED or session.scalar(
+            select(Event.id).where(Event.case_id == case.id, Event.type == EventType.DATA_PURGED).limit(1)):
         return None
     seqs = list(session.scalars(select(Event.seq).where(
         Event.case_id == case.id, Event.purged_at.is_(None), Event.payload.is_not(None)).order_by(Event.seq)))
@@ -188,10 +189,10 @@ def purge_case(session: Session, case: Case, policy: Policy, start: datetime, un
     case.state = anonymise_state(case.state, keep)
     case.incident = None
     result = session.execute(update(OutboxMessage).where(OutboxMessage.case_id == case.id,
-                                                         OutboxMessage.status != "pending")
+                                                         OutboxMessage.status != OutboxStatus.PENDING)
                              .values(subject=PURGED_TEXT, body=PURGED_TEXT))
     messages = result.rowcount if isinstance(result, CursorResult) else 0
-    events.append(session, case, "data_purged", system_actor(case.tenant_id), now, payload={
+    events.append(session, case, EventType.DATA_PURGED, system_actor(case.tenant_id), now, payload={
         "rule": policy.rule, "route": policy.route, "version": policy.version, "period": policy.period,
         "from": policy.start or "sluiting", "term_start": start.isoformat(), "due_at": until.isoformat(),
         "purged_seqs": seqs, "anonymised": ["gegevens", "engine-toestand", f"berichten ({messages})"],

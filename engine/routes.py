@@ -12,6 +12,7 @@ from . import bpmn, clock
 from .errors import NotFound
 from .models import Case, Route, RouteVersion
 from .validate import CheckResult, Problem, check
+from .vocabulary import CaseStatus
 
 
 class RouteInvalid(Exception):
@@ -82,7 +83,7 @@ def list_versions(session: Session, tenant_id: int | None = None) -> list[Versio
     """Every route version with its number of open cases (of one tenant, or of all)."""
     open_count = (
         select(Case.route_version_id, func.count().label("n"))
-        .where(Case.status != "closed")
+        .where(Case.status != CaseStatus.CLOSED)
         .group_by(Case.route_version_id)
     )
     if tenant_id is not None:

@@ -75,6 +75,12 @@ class EventType(StrEnum):
     DOCUMENT_ADDED = "document_added"
 
 
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waits for (another) delivery attempt
+    SENT = "sent"  # the mail server accepted it
+    FAILED = "failed"  # permanently refused; ``loket outbox retry`` puts it back
+
+
 # Inputs run the engine; derived events are what an input made happen, logged right after it.
 INPUT_EVENTS = frozenset({EventType.CASE_STARTED, EventType.TASK_COMPLETED, EventType.CASE_RETRIED,
                           EventType.TIMER_FIRED, EventType.CASE_RESUMED})
