@@ -12,9 +12,11 @@ import sys
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cli import Context, fail, main, pass_ctx, tenant_by_key
 from engine import clock
@@ -33,14 +35,14 @@ def moment(text: str | None, option: str) -> datetime | None:
         fail(f"{option} is geen ISO-tijdstip (bv. 2026-11-02T14:00 of 2026-11-02T14:00+01:00): {text}")
 
 
-def case_reader(ctx: Context, session, case_id: int) -> tuple[Case, Actor]:
+def case_reader(ctx: Context, session: Session, case_id: int) -> tuple[Case, Actor]:
     case = session.get(Case, case_id)
     if case is None:
         fail(f"dossier {case_id} bestaat niet.")
     return case, Actor(None, f"cli:{getpass.getuser()}", Role.BEHEERDER, case.tenant_id)
 
 
-def echo_json(value) -> None:
+def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
@@ -71,10 +73,11 @@ def audit_verify(ctx: Context, case_id: int | None, all_cases: bool, tenant_key:
         else:
             tenant_id = tenant_by_key(session, tenant_key).id if tenant_key else None
             reports = audits.verify_all(session, tenant_id)
-        checked = 0
+        checked, intact = 0, []
         for report in reports:
             checked += 1
             if report.intact:
+                intact.append(report.case_id)
                 if case_id is not None:
                     click.echo(f"dossier {report.case_id}: keten intact ({report.events} events, "
                                f"kop {report.head[:16]})")
@@ -83,6 +86,16 @@ def audit_verify(ctx: Context, case_id: int | None, all_cases: bool, tenant_key:
             for item in report.breaks:
                 where = f"event {item.seq}" if item.seq is not None else "keten"
                 click.echo(f"dossier {report.case_id}, {where}: {item.message}", err=True)
+        # An intact chain is not enough: the case's rows (tasks, deadlines, clock) must be what it says.
+        differs = 0
+        for result in audits.replay_all(ctx.runtime, session, intact):
+            if not result.consistent:
+                differs += 1
+                click.echo(f"dossier {result.case_id}: wijkt af van zijn geschiedenis: "
+                           f"{(result.divergence or {}).get('message')}", err=True)
+            elif case_id is not None:
+                click.echo(f"dossier {result.case_id}: gegevens kloppen met de geschiedenis (opnieuw afgespeeld)")
+        broken += differs
         if all_cases:
             tenants = select(Tenant.id, Tenant.key).order_by(Tenant.id)
             if tenant_key:
@@ -94,7 +107,8 @@ def audit_verify(ctx: Context, case_id: int | None, all_cases: bool, tenant_key:
                     where = f"regel {gap.entry_id}" if gap.entry_id is not None else "kop"
                     click.echo(f"toegangslog {key}, {where}: {gap.message}", err=True)
                 logs_broken += not log.intact
-            click.echo(f"{checked} dossiers gecontroleerd, {broken} met een gebroken keten; "
+            click.echo(f"{checked} dossiers gecontroleerd, {broken - differs} met een gebroken keten, {differs} "
+                       f"wijken af van hun geschiedenis; "
                        f"toegangslogs: {'intact' if not logs_broken else f'{logs_broken} gebroken'}")
             broken += logs_broken
     if broken:

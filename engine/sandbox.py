@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from functools import lru_cache
+from types import CodeType
 from typing import Any
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, limited_builtins, safe_builtins
@@ -65,18 +66,18 @@ BASE_GLOBALS: dict[str, Any] = {
 
 
 @lru_cache(maxsize=4096)
-def compile_expression(source: str):
+def compile_expression(source: str) -> CodeType:
     result = compile_restricted_eval(source.strip(), "<expression>")
-    if result.errors:
-        raise SandboxError("; ".join(result.errors))
+    if result.errors or result.code is None:
+        raise SandboxError("; ".join(result.errors) or "niet te compileren")
     return result.code
 
 
 @lru_cache(maxsize=1024)
-def compile_script(source: str):
+def compile_script(source: str) -> CodeType:
     result = compile_restricted_exec(source, "<script>")
-    if result.errors:
-        raise SandboxError("; ".join(result.errors))
+    if result.errors or result.code is None:
+        raise SandboxError("; ".join(result.errors) or "niet te compileren")
     return result.code
 
 
@@ -159,6 +160,6 @@ class CaseScriptEngine(PythonScriptEngine):
         super().__init__(environment=SandboxEnvironment(helpers))
         self._call_service = call_service
 
-    def call_service(self, task, operation_name: str, operation_params: dict, **kwargs) -> str:
+    def call_service(self, task: Any, operation_name: str, operation_params: dict, **kwargs: Any) -> str:
         # Overridden at the engine level so the real exception is kept (the base class masks it).
         return self._call_service(task, operation_name, operation_params)

@@ -3,6 +3,8 @@ the access log (per case and per user). Every read of a case's history is itself
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -83,7 +85,7 @@ def _log(actor: Actor, what: str, case_id: int | None) -> None:
 
 @blp.route("/cases/<int:case_id>/events")
 @blp.response(200, TimelineSchema)
-def events(case_id: int):
+def events(case_id: int) -> dict[str, Any]:
     """De tijdlijn: elk event met wie, rol, tijd, ingediende gegevens en wat er veranderde."""
     actor = current_actor()
     rt = runtime()
@@ -97,7 +99,7 @@ def events(case_id: int):
 @blp.route("/cases/<int:case_id>/state")
 @blp.arguments(StateQuery, location="query")
 @blp.response(200, ReplaySchema)
-def state(query, case_id: int):
+def state(query: dict[str, Any], case_id: int) -> dict[str, Any]:
     """De toestand van het dossier op een moment (of direct na een event), herbouwd uit de geschiedenis."""
     actor = current_actor()
     rt = runtime()
@@ -112,7 +114,7 @@ def state(query, case_id: int):
 
 @blp.route("/cases/<int:case_id>/replay", methods=["POST"])
 @blp.response(200, ReplaySchema)
-def replay(case_id: int):
+def replay(case_id: int) -> dict[str, Any]:
     """Herbouw het dossier uit zijn route-versie en events en vergelijk met het opgeslagen dossier."""
     actor = current_actor()
     require_role(actor, *audit.AUDIT_ROLES)
@@ -126,7 +128,7 @@ def replay(case_id: int):
 
 @blp.route("/cases/<int:case_id>/verify")
 @blp.response(200, ChainSchema)
-def verify(case_id: int):
+def verify(case_id: int) -> dict[str, Any]:
     """Controleer de hash-keten van het dossier."""
     actor = current_actor()
     require_role(actor, *audit.AUDIT_ROLES)
@@ -138,7 +140,7 @@ def verify(case_id: int):
 @blp.route("/cases/<int:case_id>/export")
 @blp.arguments(ExportQuery, location="query")
 @blp.response(200)
-def export(query, case_id: int):
+def export(query: dict[str, Any], case_id: int) -> Response | dict[str, Any]:
     """De volledige geschiedenis en het toegangslog, als JSON of als PDF-rapport."""
     actor = current_actor()
     require_role(actor, *audit.AUDIT_ROLES)
@@ -155,7 +157,7 @@ def export(query, case_id: int):
 @blp.route("/cases/<int:case_id>/access-log")
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, AccessEntrySchema(many=True), headers={"X-Total-Count": {"schema": {"type": "integer"}}})
-def case_access_log(query, case_id: int):
+def case_access_log(query: dict[str, Any], case_id: int) -> tuple[list[dict[str, Any]], int, dict[str, str]]:
     """Wie dit dossier las, wanneer, in welke rol en via welk kanaal (nieuwste eerst)."""
     actor = current_actor()
     require_role(actor, *audit.AUDIT_ROLES)
@@ -171,7 +173,7 @@ def case_access_log(query, case_id: int):
 @blp.route("/users/<int:user_id>/access-log")
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, AccessEntrySchema(many=True), headers={"X-Total-Count": {"schema": {"type": "integer"}}})
-def user_access_log(query, user_id: int):
+def user_access_log(query: dict[str, Any], user_id: int) -> tuple[list[dict[str, Any]], int, dict[str, str]]:
     """Wat deze gebruiker las (nieuwste eerst)."""
     actor = current_actor()
     require_role(actor, *audit.AUDIT_ROLES)

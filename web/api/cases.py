@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from engine import access
+from engine.auth import Actor
 from engine.present import case_json
 
 from . import CaseSchema, StrictSchema, current_actor, runtime
@@ -31,7 +34,7 @@ class StartCaseSchema(StrictSchema):
     data = fields.Dict(load_default=dict, metadata={"description": "Gegevens volgens het startformulier."})
 
 
-def _case_response(case_id: int, actor) -> dict:
+def _case_response(case_id: int, actor: Actor) -> dict[str, Any]:
     rt = runtime()
     with rt.db.read() as session:
         case = rt.case_for(session, actor, case_id)
@@ -41,7 +44,7 @@ def _case_response(case_id: int, actor) -> dict:
 @blp.route("/cases", methods=["POST"])
 @blp.arguments(StartCaseSchema)
 @blp.response(201, CaseSchema)
-def start_case(body):
+def start_case(body: dict[str, Any]) -> dict[str, Any]:
     actor = current_actor()
     case = runtime().start_case(actor, body["route"], body["data"])
     return _case_response(case.id, actor)
@@ -49,7 +52,7 @@ def start_case(body):
 
 @blp.route("/cases/<int:case_id>")
 @blp.response(200, CaseSchema)
-def get_case(case_id: int):
+def get_case(case_id: int) -> dict[str, Any]:
     actor = current_actor()
     body = _case_response(case_id, actor)
     access.record(runtime().db, actor, "case", "api", case_id)  # who saw what (engine.access)
@@ -58,7 +61,7 @@ def get_case(case_id: int):
 
 @blp.route("/cases/<int:case_id>/retry", methods=["POST"])
 @blp.response(200, CaseSchema)
-def retry_case(case_id: int):
+def retry_case(case_id: int) -> dict[str, Any]:
     actor = current_actor()
     runtime().retry(actor, case_id)
     return _case_response(case_id, actor)
@@ -67,7 +70,7 @@ def retry_case(case_id: int):
 @blp.route("/cases/<int:case_id>/suspend", methods=["POST"])
 @blp.arguments(ReasonSchema)
 @blp.response(200, CaseSchema)
-def suspend_case(body, case_id: int):
+def suspend_case(body: dict[str, Any], case_id: int) -> dict[str, Any]:
     """Opschorting: de klok van het dossier stopt."""
     actor = current_actor()
     runtime().suspend(actor, case_id, body["reason"])
@@ -77,7 +80,7 @@ def suspend_case(body, case_id: int):
 @blp.route("/cases/<int:case_id>/resume", methods=["POST"])
 @blp.arguments(ResumeSchema)
 @blp.response(200, CaseSchema)
-def resume_case(body, case_id: int):
+def resume_case(body: dict[str, Any], case_id: int) -> dict[str, Any]:
     """Hervatten: alle termijnen schuiven op met de opgeschorte tijd."""
     actor = current_actor()
     runtime().resume(actor, case_id, body.get("reason"))
@@ -87,7 +90,7 @@ def resume_case(body, case_id: int):
 @blp.route("/cases/<int:case_id>/extend", methods=["POST"])
 @blp.arguments(ExtendSchema)
 @blp.response(200, CaseSchema)
-def extend_case(body, case_id: int):
+def extend_case(body: dict[str, Any], case_id: int) -> dict[str, Any]:
     """Verlenging van de doorlooptijd (zo vaak als het SWV toestaat)."""
     actor = current_actor()
     runtime().extend(actor, case_id, body["weeks"], body["reason"])

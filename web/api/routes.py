@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import select
@@ -24,7 +26,7 @@ class RouteSchema(Schema):
 
 @blp.route("/routes")
 @blp.response(200, RouteSchema(many=True))
-def list_routes():
+def list_routes() -> list[dict[str, Any]]:
     current_actor()
     with runtime().db.read() as session:
         out = []
