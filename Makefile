@@ -27,6 +27,7 @@ bench: install
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/business_calendar.py
 	test ! -f bench/audit.py || $(BIN)/python bench/audit.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -8,14 +8,20 @@ from sqlalchemy import func, select
 
 from engine.auth import Actor
 from engine.models import AccessLog, Task
+from engine.present import task_json
 from web import create_app
-from web.api.tasks import may_work
+from web.api.tasks import may_work, next_tasks
 
 
 @pytest.fixture
-def client(runtime, settings, db):
+def app(runtime, settings, db):
     app = create_app(settings, db)
     app.extensions["loket"] = runtime
+    return app
+
+
+@pytest.fixture
+def client(app):
     return app.test_client()
 
 
@@ -100,6 +106,20 @@ def test_next_tasks_leave_out_another_schools_and_claimed_tasks(client, world, s
     assert may_work(world["commissie"], task)
     task.status = "completed"
     assert not may_work(world["consulent"], task)
+
+
+def test_a_task_claimed_by_someone_else_is_not_offered(app, client, world, sample):
+    case = start(client, world, sample)
+    complete(client, world, "school", case["tasks"][0]["id"], sample["aanmelding"])
+    check = next(t for t in call(client, world, "consulent", "GET", "/api/v1/tasks?scope=role").get_json()
+                 if t["case_id"] == case["id"])
+    knooppunt = complete(client, world, "consulent", check["id"], {"dossier_compleet": True})["next_tasks"][0]
+    assert call(client, world, "consulent", "POST", f"/api/v1/tasks/{knooppunt['id']}/claim").status_code == 200
+    with app.app_context():
+        status, mine = next_tasks(world["consulent"], case["id"])
+        _, theirs = next_tasks(world["consulent2"], case["id"])
+    assert status == {"id": case["id"], "status": "open", "outcome": None} and theirs == []
+    assert [task_json(t, with_form=False)["assignee"] for t in mine] == [world["consulent"].email]
 
 
 def test_openapi_declares_the_completion_answer(client):

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from engine import access
 from engine.auth import Actor
@@ -88,16 +88,20 @@ def may_work(actor: Actor, task: Task) -> bool:
 def next_tasks(actor: Actor, case_id: int) -> tuple[dict[str, Any], list[Task]]:
     """Where the case stands and its open tasks that ``actor`` may work. Not a read of the case in the
     access-log sense: it shows only what the actor's own action just produced, so nothing is logged."""
-    rt = runtime()
-    with rt.db.read() as session:
-        # Only the columns needed: the case row also holds the whole serialized workflow.
-        case = session.execute(select(Case.id, Case.status, Case.outcome)
-                               .where(Case.id == case_id, Case.tenant_id == actor.tenant_id)).one()
-        if case.status != CaseStatus.OPEN:
-            return dict(case._mapping), []  # a suspended case or one in incident takes no work
-        tasks = session.scalars(select(Task).where(Task.case_id == case_id, Task.status.in_(OPEN_TASK))
-                                .order_by(Task.created_at, Task.id))
-        return dict(case._mapping), [t for t in tasks if may_work(actor, t)]
+    with runtime().db.read() as session:
+        # One statement: the case's status (only those columns: the row also holds the serialized workflow)
+        # with its open tasks, if any.
+        rows = session.execute(
+            select(Case.status, Case.outcome, Task)
+            .outerjoin(Task, and_(Task.case_id == Case.id, Task.status.in_(OPEN_TASK)))
+            .where(Case.id == case_id, Case.tenant_id == actor.tenant_id)
+            .order_by(Task.created_at, Task.id)
+        ).all()
+    status, outcome = rows[0].status, rows[0].outcome
+    case = {"id": case_id, "status": status, "outcome": outcome}
+    if status != CaseStatus.OPEN:
+        return case, []  # a suspended case or one in incident takes no work
+    return case, [row.Task for row in rows if row.Task is not None and may_work(actor, row.Task)]
 
 
 @blp.route("/tasks/<task_id>/complete", methods=["POST"])
