@@ -4,6 +4,7 @@ statements, and compare a replayed projection with the stored rows field by fiel
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -151,7 +152,8 @@ def _rows(found: list[dict[str, Any]], what: str, ident: dict[str, Any], row: Ro
     if row is None or mine is None:
         seq = min(mine.changed.values(), default=last_seq) if mine is not None else last_seq
         found.append({"what": what, "row": ident, "field": None, "only": "stored" if mine is None else "replayed",
-                      "stored": row.values() if row else None, "replayed": mine.values() if mine else None,
+                      "stored": _plain(row.values()) if row else None,
+                      "replayed": _plain(mine.values()) if mine else None,
                       "seq": seq})
         return
     for name, value in row.values().items():
@@ -164,5 +166,12 @@ def _field(found: list[dict[str, Any]], what: str, ident: dict[str, Any], name: 
            last_seq: int) -> None:
     replayed = getattr(mine, name)
     if value != replayed:
-        found.append({"what": what, "row": ident, "field": name, "stored": value, "replayed": replayed,
+        found.append({"what": what, "row": ident, "field": name, "stored": _plain(value), "replayed": _plain(replayed),
                       "seq": mine.changed.get(name, last_seq)})
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON shows it (moments in ISO 8601)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value.isoformat() if isinstance(value, datetime) else value
