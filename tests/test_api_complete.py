@@ -3,30 +3,13 @@ form), where the case stands, and the case's open tasks this user may work, with
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from engine.auth import Actor
 from engine.models import AccessLog, Task
 from engine.present import task_json
-from web import create_app
+from tests.helpers import call
 from web.api.tasks import may_work, next_tasks
-
-
-@pytest.fixture
-def app(runtime, settings, db):
-    app = create_app(settings, db)
-    app.extensions["loket"] = runtime
-    return app
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-def call(client, world, role, method, path, json=None):
-    return client.open(path, method=method, headers={"Authorization": f"Bearer {world.tokens[role]}"}, json=json)
 
 
 def start(client, world, sample) -> dict:
@@ -108,14 +91,14 @@ def test_next_tasks_leave_out_another_schools_and_claimed_tasks(client, world, s
     assert not may_work(world["consulent"], task)
 
 
-def test_a_task_claimed_by_someone_else_is_not_offered(app, client, world, sample):
+def test_a_task_claimed_by_someone_else_is_not_offered(client, world, sample):
     case = start(client, world, sample)
     complete(client, world, "school", case["tasks"][0]["id"], sample["aanmelding"])
     check = next(t for t in call(client, world, "consulent", "GET", "/api/v1/tasks?scope=role").get_json()
                  if t["case_id"] == case["id"])
     knooppunt = complete(client, world, "consulent", check["id"], {"dossier_compleet": True})["next_tasks"][0]
     assert call(client, world, "consulent", "POST", f"/api/v1/tasks/{knooppunt['id']}/claim").status_code == 200
-    with app.app_context():
+    with client.application.app_context():
         status, mine = next_tasks(world["consulent"], case["id"])
         _, theirs = next_tasks(world["consulent2"], case["id"])
     assert status == {"id": case["id"], "status": "open", "outcome": None} and theirs == []

@@ -32,7 +32,7 @@ class InboxQuery(StrictSchema):
 @blp.route("/tasks")
 @blp.arguments(InboxQuery, location="query")
 @blp.response(200, TaskSummarySchema(many=True), headers={"X-Total-Count": {"schema": {"type": "integer"}}})
-def list_tasks(query):
+def list_tasks(query: dict[str, Any]) -> tuple[list[dict[str, Any]], int, dict[str, str]]:
     actor = current_actor()
     with runtime().db.read() as session:
         tasks, total = inbox(session, actor, scope=query["scope"], route=query.get("route"),
@@ -41,7 +41,7 @@ def list_tasks(query):
     return body, 200, {"X-Total-Count": str(total)}
 
 
-def _task_response(task_id: str, actor) -> dict:
+def _task_response(task_id: str, actor: Actor) -> dict[str, Any]:
     rt = runtime()
     with rt.db.read() as session:
         task = rt.task_for(session, actor, task_id)
@@ -51,7 +51,7 @@ def _task_response(task_id: str, actor) -> dict:
 
 @blp.route("/tasks/<task_id>")
 @blp.response(200, TaskSchema)
-def get_task(task_id: str):
+def get_task(task_id: str) -> dict[str, Any]:
     actor = current_actor()
     body = _task_response(task_id, actor)
     access.record(runtime().db, actor, f"task:{body['name']}", "api", body["case_id"])  # who saw what
@@ -60,7 +60,7 @@ def get_task(task_id: str):
 
 @blp.route("/tasks/<task_id>/claim", methods=["POST"])
 @blp.response(200, TaskSchema)
-def claim(task_id: str):
+def claim(task_id: str) -> dict[str, Any]:
     actor = current_actor()
     runtime().claim(actor, task_id)
     return _task_response(task_id, actor)
@@ -68,7 +68,7 @@ def claim(task_id: str):
 
 @blp.route("/tasks/<task_id>/unclaim", methods=["POST"])
 @blp.response(200, TaskSchema)
-def unclaim(task_id: str):
+def unclaim(task_id: str) -> dict[str, Any]:
     actor = current_actor()
     runtime().unclaim(actor, task_id)
     return _task_response(task_id, actor)
@@ -107,7 +107,7 @@ def next_tasks(actor: Actor, case_id: int) -> tuple[dict[str, Any], list[Task]]:
 @blp.route("/tasks/<task_id>/complete", methods=["POST"])
 @blp.arguments(FormDataSchema)
 @blp.response(200, CompletedTaskSchema)
-def complete(body, task_id: str):
+def complete(body: dict[str, Any], task_id: str) -> dict[str, Any]:
     """Rond de taak af.
 
     Het antwoord is de afgeronde taak, de stand van het dossier (`case`) en de taken die u daarin nu kunt
