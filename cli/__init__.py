@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
 
 import click
 from sqlalchemy import select
@@ -63,7 +67,108 @@ def cli_actor(session, tenant_key: str) -> Actor:
     return Actor(None, f"cli:{getpass.getuser()}", "beheerder", tenant.id)
 
 
-@click.group()
+# Click's own messages about the command line, in Dutch. Matched on Click's English wording, in this order; a
+# message that a later Click rewords stays English, but still comes as Loket's `fout:` line.
+DUTCH = [
+    (r"Missing argument", "ontbrekend argument"),
+    (r"Missing option", "ontbrekende optie"),
+    (r"Missing parameter:?", "ontbrekende parameter"),
+    (r"Missing command\.", "ontbrekend commando."),
+    (r"No such option:?", "onbekende optie"),
+    (r"No such command:?", "onbekend commando"),
+    (r"\(Did you mean one of: (.*)\?\)", r"(Bedoelt u een van: \1?)"),
+    (r"Did you mean (.*)\?", r"Bedoelt u \1?"),
+    (r"Invalid value for ", "ongeldige waarde voor "),
+    (r"Invalid value: ", "ongeldige waarde: "),
+    (r" is not a valid integer\.", " is geen geheel getal."),
+    (r" is not a valid float\.", " is geen getal."),
+    (r" is not a valid boolean\. Recognized values: ", " is geen ja of nee; geldig zijn: "),
+    (r" is not one of (.*)\.", r" is geen geldige keuze; kies uit \1."),
+    (r" is not ('[^']*')\.", r" is geen geldige keuze; kies \1."),
+    (r" is not in the range ", " valt buiten het bereik "),
+    (r" does not match the formats? ", " past niet bij "),
+    (r",\n\t", ", "),
+    (r"Choose from:\s*(.*)", r"Kies uit: \1."),
+    (r"Got unexpected extra arguments \((.*)\)", r"onverwachte extra argumenten: \1."),
+    (r"Got unexpected extra argument \((.*)\)", r"onverwacht extra argument: \1."),
+    (r"Option (\S+) requires an argument\.", r"optie \1 heeft een waarde nodig."),
+    (r"Option (\S+) requires (\d+) arguments\.", r"optie \1 heeft \2 waarden nodig."),
+    (r"Option (\S+) does not take a value\.", r"optie \1 neemt geen waarde."),
+    (r"Argument (\S+) takes (\d+) values\.", r"argument \1 neemt \2 waarden."),
+    (r"(\d+) values are required, but (\d+) (?:was|were) given\.", r"er zijn \1 waarden nodig, niet \2."),
+    (r"Could not open file (.*?): ", r"kan bestand \1 niet openen: "),
+]
+
+
+def dutch(message: str) -> str:
+    for english, translated in DUTCH:
+        message = re.sub(english, translated, message)
+    return message
+
+
+class CommandLineError(click.ClickException):
+    """One of Click's own errors as Loket says it: one `fout:` line in Dutch (and where help is), instead of
+    Click's English usage block."""
+
+    def __init__(self, message: str, help_for: str | None = None) -> None:
+        super().__init__(message)
+        self.help_for = help_for
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"fout: {self.message}", file=file, err=True)
+        if self.help_for:
+            click.echo(f"Zie '{self.help_for} --help'.", file=file, err=True)
+
+
+class CommandLineUsageError(CommandLineError):
+    exit_code = 2  # as Click's usage errors
+
+
+@contextmanager
+def _in_dutch(help_for: Callable[[], str]) -> Iterator[None]:
+    try:
+        yield
+    except (CommandLineError, click.exceptions.NoArgsIsHelpError):  # already said; or the help, as Click shows it
+        raise
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else help_for()
+        raise CommandLineUsageError(dutch(exc.format_message()), where) from None
+    except click.ClickException as exc:
+        raise CommandLineError(dutch(exc.format_message())) from None
+    except click.exceptions.Abort:
+        raise CommandLineError("afgebroken.") from None
+
+
+def _command_path(ctx: click.Context, argv: list[str]) -> str:
+    """``loket cases extend``: the (sub)commands named at the start of ``argv``."""
+    path, command = [ctx.command_path], ctx.command
+    for word in argv:
+        sub = command.get_command(ctx, word) if isinstance(command, click.Group) else None
+        if sub is None:
+            break
+        path.append(word)
+        command = sub
+    return " ".join(path)
+
+
+class LoketGroup(click.Group):
+    """The ``loket`` group: every usage error below it (missing argument, unknown option or command, a bad
+    value) comes out as a :class:`CommandLineError`, in ``run()`` and under Click's standalone handling alike."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        argv = list(args)
+        with _in_dutch(lambda: info_name or "loket"):
+            ctx = super().make_context(info_name, args, parent, **extra)
+        ctx.meta["loket.argv"] = argv  # to name the subcommand when Click's error does not carry its context
+        return ctx
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _in_dutch(lambda: _command_path(ctx, ctx.meta.get("loket.argv", []))):
+            return super().invoke(ctx)
+
+
+@click.group(cls=LoketGroup, name="loket")
 def main() -> None:
     """Loket: zaakbehandeling voor samenwerkingsverbanden passend onderwijs."""
 
@@ -398,10 +503,10 @@ def _show(ctx: Context, actor: Actor, case_id: int) -> None:
 def run() -> None:
     """Entry point with Loket's error handling: a clear message, never a traceback."""
     try:
-        main(standalone_mode=False)
+        main(prog_name="loket", standalone_mode=False)
     except click.exceptions.Abort:
         fail("afgebroken.")
-    except click.ClickException as exc:
+    except click.ClickException as exc:  # a CommandLineError, or the help of a group given no command
         exc.show()
         sys.exit(exc.exit_code)
     except LoketError as exc:

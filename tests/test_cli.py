@@ -127,3 +127,55 @@ def test_the_outbox_shows_what_waits_and_retries_what_was_refused(runtime, world
     retried = loket("outbox", "retry", "--tenant", "sterk-vo", url=db_url)
     assert "1 bericht(en) opnieuw in de wachtrij" in retried.stdout
     assert "0 bericht(en)" in loket("outbox", "list", "--tenant", "sterk-vo", "--status", "failed", url=db_url).stdout
+
+
+# Click's own complaints about the command line, as Loket makes them: `fout:` in Dutch, exit code 2, and where
+# help is; never Click's English "Usage:" block.
+USAGE_ERRORS = [
+    (["cases", "show"], "ontbrekend argument 'CASE_ID'.", "loket cases show"),
+    (["tenants", "add", "x", "--name", "y"], "ontbrekende optie '--region'. Kies uit: noord, midden, zuid.",
+     "loket tenants add"),
+    (["cases", "show", "1", "--tenat", "x"], "onbekende optie '--tenat'.", "loket cases show"),
+    (["casse"], "onbekend commando 'casse'. Bedoelt u 'cases'?", "loket"),
+    (["cases", "frob"], "onbekend commando 'frob'.", "loket cases"),
+    (["tenants", "add", "x", "--name", "y", "--region", "west"],
+     "ongeldige waarde voor '--region': 'west' is geen geldige keuze; kies uit 'noord', 'midden', 'zuid'.",
+     "loket tenants add"),
+    (["cases", "extend", "1", "--weeks", "abc", "--reason", "x"],
+     "ongeldige waarde voor '--weeks': 'abc' is geen geheel getal.", "loket cases extend"),
+    (["calendar", "add", "--tenant", "x", "--from", "2026-01-05", "--amount", "-1", "--unit", "werkdagen"],
+     "ongeldige waarde voor '--amount': -1 valt buiten het bereik x>=0.", "loket calendar add"),
+    (["audit", "export", "1", "--format"], "optie '--format' heeft een waarde nodig.", "loket audit export"),
+    (["cases", "show", "1", "2"], "onverwacht extra argument: 2.", "loket cases show"),
+]
+
+
+def assert_dutch_usage_error(exit_code: int, stderr: str, message: str, command: str) -> None:
+    assert exit_code == 2
+    assert stderr.splitlines() == [f"fout: {message}", f"Zie '{command} --help'."]
+    for english in ("Usage:", "Error:", "Try ", "Traceback"):
+        assert english not in stderr
+
+
+@pytest.mark.parametrize("args, message, command", USAGE_ERRORS, ids=[" ".join(a) for a, *_ in USAGE_ERRORS])
+def test_click_usage_errors_speak_dutch(args, message, command):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    result = CliRunner().invoke(main, args)  # Click's standalone handling, as `loket` itself is not run here
+    assert_dutch_usage_error(result.exit_code, result.stderr, message, command)
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args, message, command", [USAGE_ERRORS[0], USAGE_ERRORS[6], USAGE_ERRORS[8]],
+                         ids=["missing argument", "not an integer", "option without its value"])
+def test_the_loket_command_answers_usage_errors_in_dutch(args, message, command):
+    result = loket(*args)
+    assert_dutch_usage_error(result.returncode, result.stderr, message, command)
+    assert result.stdout == ""
+
+
+def test_help_is_still_help():
+    result = loket("cases", "extend", "--help")
+    assert result.returncode == 0 and "--weeks" in result.stdout and result.stderr == ""
