@@ -64,6 +64,9 @@ class Server:
         while True:
             try:
                 self.stats()
+                for line in self.log.read_text(errors="replace").splitlines():
+                    if line.startswith("note:"):
+                        print(f"  server {line}")
                 return
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
@@ -98,6 +101,7 @@ class Tally:
     reads: list[float] = field(default_factory=list)  # seconds per GET /cases/{id}
     requests: int = 0
     cases: int = 0  # cases walked to the end
+    case_requests: int = 0  # requests of the cases walked to the end
     case_ids: list[int] = field(default_factory=list)
     problems: Counter = field(default_factory=Counter)
 
@@ -106,6 +110,7 @@ class Tally:
         self.reads += other.reads
         self.requests += other.requests
         self.cases += other.cases
+        self.case_requests += other.case_requests
         self.case_ids += other.case_ids
         self.problems.update(other.problems)
 
@@ -131,6 +136,7 @@ class Client:
         return response.status, json.loads(response.read())
 
     def run_case(self) -> None:
+        before = self.tally.requests
         status, case = self.call("school", "POST", "/api/v1/cases", {"route": "tlv-vso", "data": START_DATA})
         if status != 201:
             self.tally.problems[f"start {status}"] += 1
@@ -155,6 +161,7 @@ class Client:
                 return
             offered, previous = done["next_tasks"], role
         self.tally.cases += 1
+        self.tally.case_requests += self.tally.requests - before
 
     def run_cases(self, cases: int, until: float) -> None:
         for _ in range(cases):
@@ -242,7 +249,7 @@ def completions(label: str, servers: list[Server], tokens: dict[str, str], clien
     per = {key: done.get(key, 0) / max(1, done.get("requests", 0)) for key in ("statements", "commits", "seconds")}
     background = stats.get("background", {}).get("statements", 0) / n
     print(f"{label:<34} {len(tally.completions) / elapsed:7.0f} completions/s  p50 {p(tally.completions, .5):6.1f} ms"
-          f"  p95 {p(tally.completions, .95):6.1f} ms  {tally.requests / max(1, tally.cases):4.1f} req/case"
+          f"  p95 {p(tally.completions, .95):6.1f} ms  {tally.case_requests / max(1, tally.cases):4.1f} req/case"
           f"  {per['statements']:5.1f} SQL stmts + {per['commits']:.1f} commits/completion"
           f"  server {per['seconds'] * 1000:5.1f} ms/completion")
     print(f"{'':<34} {tally.cases} cases, {len(tally.completions)} completions in {elapsed:.1f} s;"
@@ -257,6 +264,9 @@ def completions(label: str, servers: list[Server], tokens: dict[str, str], clien
 
 def reads(label: str, servers: list[Server], tokens: dict[str, str], case_ids: list[int], count: int,
           seconds: float) -> None:
+    if not case_ids:
+        print(f"{label:<34} no cases to read")
+        return
     for server in servers:
         server.stats(reset=True)
     until = time.monotonic() + seconds

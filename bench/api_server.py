@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import event  # noqa: E402
 from waitress import create_server  # noqa: E402
 
+from engine import services  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.scheduler import Scheduler  # noqa: E402
 from web import create_app  # noqa: E402
@@ -97,6 +98,12 @@ def main() -> None:
     args = parser.parse_args()
 
     app = create_app(Settings(database_url=args.database))
+    if not services.names():
+        # A server without handlers sends every TLV case to incident at registreer_tlv: say so, and measure
+        # the API path with them, as `loket serve` is meant to run.
+        print("note: de app registreerde geen service-handlers; de bench laadt ze zelf (services.load())",
+              flush=True)
+        services.load()
     stats = Stats()
     wsgi = instrument(app, stats)
     scheduler = None if args.no_scheduler else Scheduler(app.extensions["loket"])
