@@ -18,10 +18,10 @@ from .vocabulary import OPEN_TASK, CaseStatus, DeadlineKind, DeadlineStatus, Eve
 from .workflow import input_step
 
 if TYPE_CHECKING:
-    from .cases import Runtime
+    from .recording import Recorder
 
 
-def fire(runtime: Runtime, session: Session, deadline: Deadline, now: datetime, worker: str) -> bool:
+def fire(recorder: Recorder, session: Session, deadline: Deadline, now: datetime, worker: str) -> bool:
     """Act on one due deadline inside the caller's transaction. False: not yet (leave it pending)."""
     now = max(now, clock.now())  # record when it really fired, not when the sweep began
     with clock.frozen(now):  # and let everything it does happen at that one moment (replay)
@@ -29,11 +29,13 @@ def fire(runtime: Runtime, session: Session, deadline: Deadline, now: datetime, 
         assert case is not None  # a deadline row references its case
         actor = system_actor(case.tenant_id)
         if deadline.kind == DeadlineKind.TIMER:
-            return _timer(runtime, session, case, deadline, now, worker, actor)
+            return _timer(recorder, session, case, deadline, now, worker, actor)
+        # Always the rows as stored: a sweep may roll a savepoint back, so nothing is kept between deadlines.
+        work = recorder.open(session, case, cached=False)
         if deadline.kind == DeadlineKind.CASE:
             config = deadlines.case_term(case.tenant, case.route_version.route.key) or {}
             role = config.get("escalateTo", "bestuurder")
-            runtime.record(session, case, EventType.DEADLINE_ESCALATED, actor, payload={
+            recorder.record(session, work, EventType.DEADLINE_ESCALATED, actor, payload={
                 "deadline_id": deadline.id, "kind": "case", "due_at": deadline.due_at.isoformat(), "to_role": role,
                 "worker": worker})
             notifications.case_overdue(session, case, role, deadline.due_at)
@@ -45,7 +47,7 @@ def fire(runtime: Runtime, session: Session, deadline: Deadline, now: datetime, 
             deadline.status = DeadlineStatus.CANCELLED
             return True
         if deadline.kind == DeadlineKind.WARNING:
-            runtime.record(session, case, EventType.DEADLINE_WARNED, actor, task=task, payload={
+            recorder.record(session, work, EventType.DEADLINE_WARNED, actor, task=task, payload={
                 "deadline_id": deadline.id, "due_at": task.due_at.isoformat() if task.due_at else None,
                 "worker": worker})
             notifications.task_warning(session, case, task)
@@ -56,25 +58,25 @@ def fire(runtime: Runtime, session: Session, deadline: Deadline, now: datetime, 
                    "to_role": task.escalate_to, "reassigned": bool(reassign and task.escalate_to), "worker": worker}
         if payload["reassigned"]:
             payload["from"] = {"lane": task.lane, "assignee": task.assignee.email if task.assignee else None}
-        runtime.record(session, case, EventType.DEADLINE_ESCALATED, actor, task=task, payload=payload)
+        recorder.record(session, work, EventType.DEADLINE_ESCALATED, actor, task=task, payload=payload)
         notifications.task_escalated(session, case, task)
         return True
 
 
-def _timer(runtime: Runtime, session: Session, case: Case, deadline: Deadline, now: datetime, worker: str,
+def _timer(recorder: Recorder, session: Session, case: Case, deadline: Deadline, now: datetime, worker: str,
            actor: Actor) -> bool:
     if case.status != CaseStatus.OPEN:
         return False  # an incident or opschorting holds the route still; the timer fires after it
-    workflow = runtime.load_workflow(case)
+    work = recorder.open(session, case, cached=False)
+    workflow = recorder.workflow(work)
     timer = workflow.get_task_from_id(UUID(deadline.task_id)) if deadline.task_id else None
     if timer is None or timer.state != TaskState.WAITING:
         deadline.status = DeadlineStatus.CANCELLED  # as above: only a row changed by hand gets here
         return True
-    rows = runtime.rows(session, case)
-    result = runtime.advance(session, case, rows, workflow, input_step(workflow, EventType.TIMER_FIRED))
+    result = recorder.advance(session, work, input_step(workflow, EventType.TIMER_FIRED))
     if timer.state == TaskState.WAITING and not result.incident:
         return False  # SpiffWorkflow fires only once due < now: try again on the next sweep
-    runtime.record_input(session, case, rows, workflow, result, EventType.TIMER_FIRED, actor, now,
+    recorder.record_input(session, work, result, EventType.TIMER_FIRED, actor, now,
                    task=(str(timer.id), timer.task_spec.name, None),
                    payload={"due_at": deadline.due_at.isoformat(), "worker": worker})
     return True

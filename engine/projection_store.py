@@ -76,6 +76,9 @@ def write(session: Session, case: Case, projection: Projection) -> None:
         for deadline, (new_id,) in zip(new_deadlines, ids, strict=True):
             deadline.id = new_id
     _update(session, Deadline.__table__, "id", deadline_updates)
+    # A finished task or a fired or cancelled deadline never changes again: the live projection lets go.
+    projection.tasks = {k: t for k, t in projection.tasks.items() if t.status in OPEN_TASK}
+    projection.deadlines = [d for d in projection.deadlines if d.status == DeadlineStatus.PENDING]
     remember(projection)
 
 

@@ -1,0 +1,140 @@
+"""The write path of an action: open a case (its workflow and live rows, from a small cache when they are
+current), run an input, append its events, project each one, and write what changed."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from sqlalchemy.orm import Session
+
+from . import bpmn, clock, events, projection, projection_store
+from .auth import Actor
+from .models import Case, Task
+from .projection import After, Projection
+from .stepping import StepCase, Stepper, StepResult
+from .vocabulary import EventType
+from .workflow import task_ids
+
+_OPEN = "loket_open_cases"
+
+
+@dataclass
+class Open:
+    """A case being worked on in one transaction: its ORM row, its live projection, its workflow (restored
+    when first needed)."""
+
+    case: Case
+    rows: Projection
+    workflow: BpmnWorkflow | None = None
+
+
+class CaseCache:
+    """Workflows and live rows of recently changed cases, keyed by case id and lock version: every write to a
+    case moves its version on, so an entry for an older version is never used. An entry is taken out while an
+    action works on it and put back only after that action committed."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._entries: OrderedDict[int, tuple[int, BpmnWorkflow | None, Projection]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, case_id: int, version: int) -> tuple[BpmnWorkflow | None, Projection] | None:
+        with self._lock:
+            entry = self._entries.pop(case_id, None)
+        return (entry[1], entry[2]) if entry is not None and entry[0] == version else None
+
+    def put(self, case_id: int, version: int, workflow: BpmnWorkflow | None, rows: Projection) -> None:
+        with self._lock:
+            self._entries[case_id] = (version, workflow, rows)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+class Recorder:
+    """Turns inputs and other events on a case into its stored history, state and rows."""
+
+    def __init__(self, stepper: Stepper) -> None:
+        self.stepper = stepper
+        self.cache = CaseCache()
+
+    def open(self, session: Session, case: Case, *, cached: bool = True) -> Open:
+        """The case for this transaction; ``cached``: from (and, after commit, back into) the cache."""
+        opened: dict[int, Open] = session.info.setdefault(_OPEN, {}) if cached else {}
+        work = opened.get(case.id)
+        if work is None:
+            entry = self.cache.take(case.id, case.version) if cached else None
+            if entry is not None:
+                work = Open(case, entry[1], entry[0])
+            else:
+                work = Open(case, projection_store.load(session, case, bpmn.loaded(case.route_version).has_timers))
+            opened[case.id] = work
+        return work
+
+    def start(self, session: Session, case: Case, rows: Projection, workflow: BpmnWorkflow) -> Open:
+        work = session.info.setdefault(_OPEN, {})[case.id] = Open(case, rows, workflow)
+        return work
+
+    def committed(self, session: Session) -> None:
+        """After commit: the cases this transaction changed are current in the cache."""
+        for work in session.info.pop(_OPEN, {}).values():
+            self.cache.put(work.case.id, work.case.version, work.workflow, work.rows)
+
+    @staticmethod
+    def workflow(work: Open) -> BpmnWorkflow:
+        if work.workflow is None:
+            route = bpmn.loaded(work.case.route_version)
+            work.workflow = bpmn.load_workflow(work.case.state, route.spec, route.subprocess_specs)
+        return work.workflow
+
+    def advance(self, session: Session, work: Open, step: Callable[[], None],
+                recompute_terms: bool = False) -> StepResult:
+        """Run an input; its new tasks get the ids of the event it will be logged as."""
+        case, rows = work.case, work.rows
+        at = StepCase(case.id, case.tenant, rows.route_key, rows.case.status, rows.case.due_at)
+        with task_ids(case.id, case.event_seq + 1):
+            return self.stepper.advance(session, at, self.workflow(work), step, recompute_terms=recompute_terms)
+
+    def record_input(self, session: Session, work: Open, result: StepResult, type_: str, actor: Actor,
+                     at: datetime, *, task: tuple[str, str, int | None] | None = None,
+                     payload: dict[str, Any]) -> None:
+        """Log an input with what its engine run produced, and what followed from it (an incident, the
+        case's end); project each event; save the workflow and the rows."""
+        case, rows, workflow = work.case, work.rows, self.workflow(work)
+        task_id, task_name, task_index = task or (None, None, None)
+        event = events.append(session, case, type_, actor, at, task_id=task_id, task_name=task_name,
+                              task_index=task_index, payload={**payload, **result.logged()})
+        projection.apply(rows, event, After(workflow, result))
+        if result.incident:
+            derived = events.append(session, case, EventType.INCIDENT, actor, at, task_name=result.incident["task"],
+                                    payload=result.incident)
+            projection.apply(rows, derived)
+        elif workflow.is_completed():
+            events.append(session, case, EventType.CASE_COMPLETED, actor, at, payload={"outcome": rows.case.outcome})
+        case.state = bpmn.dump_workflow(workflow)
+        self._save(session, work)
+
+    def record(self, session: Session, work: Open, type_: str, actor: Actor, *, task: Task | None = None,
+               payload: dict[str, Any] | None = None) -> None:
+        """Log an event that does not run the engine (a claim, an opschorting, a fired warning, ...)."""
+        index = _index(work.rows, task) if task is not None else None
+        event = events.append(session, work.case, type_, actor, clock.now(), task_id=task.id if task else None,
+                              task_name=task.name if task else None, task_index=index, payload=payload)
+        projection.apply(work.rows, event)
+        self._save(session, work)
+
+    @staticmethod
+    def _save(session: Session, work: Open) -> None:
+        projection_store.write(session, work.case, work.rows)
+        session.flush()
+
+
+def _index(rows: Projection, task: Task) -> int:
+    """The task's index among the open tasks of its name (how an event names a task, besides its id)."""
+    same = sorted((t for t in rows.open_tasks() if t.name == task.name), key=lambda t: (t.created_at, t.id))
+    return next((i for i, t in enumerate(same) if t.id == task.id), 0)
