@@ -25,8 +25,9 @@ from .divergence import Step, arose_at, describe, engine_differences, same_incid
 from .errors import Conflict
 from .models import Case, Event
 from .projection import After, NotInProjection, Projection
+from .replay_state import state_view
 from .stepping import Recorded, StepCase, StepResult
-from .vocabulary import DERIVED_EVENTS, INPUT_EVENTS, DeadlineKind, DeadlineStatus, EventType
+from .vocabulary import DERIVED_EVENTS, INPUT_EVENTS, EventType
 from .workflow import current_data, input_step, jsonable, new_workflow, task_ids
 
 if TYPE_CHECKING:
@@ -253,63 +254,6 @@ class Run:
         assert self.workflow is not None
         return statediff.normalise(dump_workflow(self.workflow))
 
-    def state_json(self, at: datetime | None) -> dict[str, Any]:
-        """The case as it was: status, open tasks with lanes, claims and terms, timers, clock, documents."""
-        rows, workflow, titles = self.rows, self.workflow, self.definition.titles
-        fired = {(d.kind, d.task_id) for d in rows.deadlines if d.status == DeadlineStatus.FIRED}
-        tasks = [{"name": t.name, "title": titles.get(t.name), "lane": t.lane,
-                  "claimed_by": self.emails.get(t.assignee_id) if t.assignee_id is not None else None,
-                  "ready_since": _iso(t.created_at), "due_at": _iso(t.due_at), "warn_at": _iso(t.warn_at),
-                  "warned": (DeadlineKind.WARNING, t.id) in fired, "escalated": t.escalated}
-                 for t in rows.open_tasks()]
-        timers = []
-        for timer in workflow.get_tasks(state=TaskState.WAITING) if workflow else []:
-            value = timer.internal_data.get("event_value")
-            if isinstance(value, dict):
-                value = value.get("next")
-            if value is not None:
-                timers.append({"name": timer.task_spec.name, "title": titles.get(timer.task_spec.name),
-                               "due_at": value, "waiting_since": _iso(self.timers_since.get(timer.id))})
-        last = self.last_row
-        return {
-            "at": _iso(at),
-            "after_event": {"seq": last.seq, "type": last.type, "at": _iso(last.at)} if last is not None else None,
-            "events": self.applied,
-            "status": rows.case.status,
-            "outcome": rows.case.outcome,
-            "incident": rows.case.incident,
-            "data": self.data() or {},
-            "tasks": tasks,
-            "timers": timers,
-            "due_at": _iso(rows.case.due_at),
-            "case_escalated": (DeadlineKind.CASE, None) in fired,
-            "extensions": rows.case.extensions_used,
-            "suspended_since": _iso(rows.case.suspended_at),
-            "documents": self.documents,
-            "elements": element_states(workflow) if workflow else {},
-        }
-
-
-def element_states(workflow: BpmnWorkflow) -> dict[str, str]:
-    """Per BPMN element its most current state: for drawing the diagram as it was."""
-    rank = {"ERROR": 5, "READY": 4, "STARTED": 4, "WAITING": 3, "COMPLETED": 2}
-    label = {"ERROR": "error", "READY": "open", "STARTED": "open", "WAITING": "waiting", "COMPLETED": "done"}
-    out: dict[str, tuple[int, str]] = {}
-    for task in workflow.get_tasks(state=TaskState.ANY_MASK):
-        bpmn_id = getattr(task.task_spec, "bpmn_id", None)
-        name = TaskState.get_name(task.state)
-        if not bpmn_id or name not in rank:
-            continue
-        if bpmn_id not in out or rank[name] > out[bpmn_id][0]:
-            out[bpmn_id] = (rank[name], label[name])
-    return {key: value for key, (_, value) in sorted(out.items())}
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
 
 # ---------------------------------------------------------------- the public entry points
 
@@ -347,7 +291,7 @@ class Replayer:
                           "message": f"De route {definition.route['key']} v{definition.route['version']} is "
                                      f"niet meer zoals gedeployed: {definition.problem}.", "detected_at": None,
                           "details": {}, "replay": run.divergence}
-        state = run.state_json(at) if cut and run.workflow is not None else None
+        state = state_view(run, at) if cut and run.workflow is not None else None
         return Replay(case.id, divergence is None, run.applied, divergence, definition.route, state)
 
     def trace(self, case: Case, rows: list[Event]) -> tuple[list[Step], dict[str, Any] | None]:

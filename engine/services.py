@@ -1,8 +1,10 @@
-"""The registry through which the engine knows service-task handlers (it never imports them itself)."""
+"""The registry through which the engine knows service-task handlers.
+
+The engine never imports ``handlers/``: the edges do (the app factory, the CLI, the tests), and each handler
+module registers itself here with ``@register`` when imported."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,8 +44,3 @@ def get(name: str) -> Handler | None:
 
 def names() -> list[str]:
     return sorted(_registry)
-
-
-def load(package: str = "handlers") -> None:
-    """Import the handler package, whose modules register themselves."""
-    importlib.import_module(package)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import handlers  # noqa: F401  (the tests compose Loket as the app and the CLI do: handlers registered)
 from engine import auth, clock
 from engine.auth import Actor
 from engine.config import PROJECT_ROOT, Settings

@@ -8,6 +8,7 @@ from flask import Flask, jsonify
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+import handlers  # noqa: F401  (the app factory is an edge of Loket: importing the handlers registers them)
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import LoketError

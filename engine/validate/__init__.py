@@ -149,8 +149,7 @@ def _source(path: Path, bpmn: bytes, forms: dict[str, dict]) -> RouteSource:
 
 
 def _registered_handlers() -> set[str]:
-    services.load()
-    return set(services.names())
+    return set(services.names())  # filled by whoever runs the check (the CLI imports handlers/)
 
 
 def _in_document_order(problems: list[Problem], root: etree._Element) -> list[Problem]:
