@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,57 +16,15 @@ import click
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+import handlers  # noqa: F401  (the CLI is an edge of Loket: importing the handlers registers them)
 from engine import auth, clock
 from engine.auth import Actor
-from engine.config import Settings
-from engine.db import Database
 from engine.errors import LoketError
 from engine.models import REGIONS, ROLES, School, Tenant, User
 
-
-class Context:
-    """Lazily opened database and runtime, shared by the subcommands of one invocation."""
-
-    def __init__(self) -> None:
-        self.settings = Settings()
-        self._db: Database | None = None
-        self._runtime = None
-
-    @property
-    def db(self) -> Database:
-        if self._db is None:
-            self._db = Database(self.settings.database_url)
-        return self._db
-
-    @property
-    def runtime(self):
-        if self._runtime is None:
-            from engine.runtime import build_runtime
-
-            self._runtime = build_runtime(self.db, self.settings)
-        return self._runtime
-
-
-pass_ctx = click.make_pass_decorator(Context, ensure=True)
-
-
-def fail(message: str, code: int = 1) -> None:
-    click.echo(f"fout: {message}", err=True)
-    sys.exit(code)
-
-
-def tenant_by_key(session, key: str) -> Tenant:
-    tenant = session.scalar(select(Tenant).where(Tenant.key == key))
-    if tenant is None:
-        fail(f"SWV '{key}' bestaat niet (loket tenants add ...).")
-    return tenant
-
-
-def cli_actor(session, tenant_key: str) -> Actor:
-    """The CLI is run by a server administrator: it acts as 'beheerder' of the tenant, named after the OS user."""
-    tenant = tenant_by_key(session, tenant_key)
-    return Actor(None, f"cli:{getpass.getuser()}", "beheerder", tenant.id)
-
+from .audit import audit, retention
+from .context import Context, cli_actor, fail, pass_ctx, tenant_by_key
+from .terms import calendar, outbox, tenants_term
 
 # Click's own messages about the command line, in Dutch. Matched on Click's English wording, in this order; a
 # message that a later Click rewords stays English, but still comes as Loket's `fout:` line.
@@ -244,16 +203,11 @@ def scheduler(ctx: Context, once: bool, now_text: str | None) -> None:
     runner.shutdown()
 
 
-def parse_moment(text: str):
-    from datetime import datetime
-
-    from engine.deadlines import TZ
-
+def parse_moment(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text)
+        return clock.parse_local(text)
     except ValueError:
         fail(f"'{text}' is geen ISO-tijdstip (bv. 2027-01-15T09:00:00+01:00).")
-    return moment if moment.tzinfo else moment.replace(tzinfo=TZ)
 
 
 # ---------------------------------------------------------------- processes
@@ -282,10 +236,8 @@ def processes_list(ctx: Context) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def processes_validate(paths: tuple[Path, ...]) -> None:
     """Controleer routes zonder ze te deployen; één regel per probleem."""
-    from engine import services
     from engine.validate import check
 
-    services.load()
     problems = 0
     for path in paths:
         result = check(path)
@@ -303,9 +255,8 @@ def processes_validate(paths: tuple[Path, ...]) -> None:
 @pass_ctx
 def processes_deploy(ctx: Context, paths: tuple[Path, ...]) -> None:
     """Deploy routes als nieuwe, onveranderlijke versie (standaard: alles in processes/)."""
-    from engine import routes, services
+    from engine import routes
 
-    services.load()
     files = list(paths) or sorted(ctx.settings.processes_dir.glob("*.bpmn"))
     try:
         with ctx.db.transaction() as session:
@@ -526,10 +477,8 @@ def run() -> None:
         sys.exit(2)
 
 
-from cli.terms import calendar, outbox, tenants_term  # noqa: E402  (subcommands defined in their own module)
-
 main.add_command(calendar)
 main.add_command(outbox)
+main.add_command(audit)
+main.add_command(retention)
 tenants.add_command(tenants_term)
-
-import cli.audit  # noqa: E402,F401  (registers 'loket audit' and 'loket retention')

@@ -18,11 +18,12 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cli import Context, fail, main, pass_ctx, tenant_by_key
 from engine import clock
 from engine.auth import Actor
 from engine.models import Case, RouteVersion, Tenant, User
 from engine.vocabulary import Role
+
+from .context import Context, fail, pass_ctx, tenant_by_key
 
 
 def moment(text: str | None, option: str) -> datetime | None:
@@ -46,7 +47,7 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
-@main.group()
+@click.group()
 def audit() -> None:
     """Audit: keten controleren, opnieuw afspelen, exporteren, toegangslog."""
 
@@ -197,7 +198,7 @@ def audit_access_log(ctx: Context, case_id: int | None, email: str | None, limit
 # ---------------------------------------------------------------- retention
 
 
-@main.group()
+@click.group()
 def retention() -> None:
     """Bewaartermijnen: persoonsgegevens verwijderen van dossiers waarvan de termijn verstreken is."""
 

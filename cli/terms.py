@@ -15,7 +15,7 @@ from engine.outbox import STATUSES, requeue
 from engine.outbox import messages as outbox_messages
 from engine.vocabulary import OutboxStatus
 
-from . import Context, fail, pass_ctx, tenant_by_key
+from .context import Context, fail, pass_ctx, tenant_by_key
 
 
 def _date(text: str) -> date:

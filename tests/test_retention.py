@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from engine import audit, audit_export, bpmn, clock
-from engine.models import Case, Event, OutboxMessage, Tenant
 from engine.definition import load_definition
+from engine.models import Case, Event, OutboxMessage, Tenant
 from engine.replay import NotReplayable
 from engine.retention import add_period, run_retention
 from tests.helpers import cli, do, to_besluit, verified
