@@ -188,7 +188,8 @@ def timeline(runtime: Runtime, session: Session, case: Case) -> dict[str, Any]:
     steps, divergence = ([], None) if purged else replayer.trace(case, rows)
     after = {step.seq: step.data for step in steps}
     titles = replayer.specs.get(case.route_version).titles
-    out, before = [], {}
+    out: list[dict[str, Any]] = []
+    before: dict[str, Any] = {}
     for row in rows:
         payload = copy.deepcopy(row.payload) if row.payload is not None else None
         changes = None

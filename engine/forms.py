@@ -44,7 +44,7 @@ def _messages(error: ValidationError) -> list[tuple[str, str]]:
         return [(_path([*error.absolute_path, k]), "Onbekend veld.") for k in extra] or [(where, error.message)]
     if v == "type":
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        return [(where, "Moet " + " of ".join(_TYPES.get(t, t) for t in wanted) + " zijn.")]
+        return [(where, "Moet " + " of ".join(str(_TYPES.get(t, t)) for t in wanted) + " zijn.")]
     if v == "enum":
         return [(where, "Kies een van: " + ", ".join(str(x) for x in error.validator_value) + ".")]
     if v == "const":

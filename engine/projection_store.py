@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -15,8 +15,10 @@ from .models import Case, Deadline, Task
 from .projection import CaseRow, DeadlineRow, Projection, Row, TaskRow
 from .vocabulary import OPEN_TASK, DeadlineStatus
 
-_TASK_COLUMNS = [c for c in Task.__table__.columns]
-_DEADLINE_COLUMNS = [c for c in Deadline.__table__.columns]
+TASKS = cast(Table, Task.__table__)
+DEADLINES = cast(Table, Deadline.__table__)
+_TASK_COLUMNS = list(TASKS.columns)
+_DEADLINE_COLUMNS = list(DEADLINES.columns)
 CASE_FIELDS = ("status", "outcome", "incident", "due_at", "suspended_at", "suspended_seconds", "extensions_used",
                "opened_at", "closed_at", "school_id", "data")
 
@@ -62,8 +64,8 @@ def write(session: Session, case: Case, projection: Projection) -> None:
             setattr(case, name, value)
     new_tasks, task_updates = _split(projection.tasks.values(), original, "id")
     if new_tasks:
-        session.execute(insert(Task.__table__), [t.values() for t in new_tasks])
-    _update(session, Task.__table__, "id", task_updates)
+        session.execute(insert(TASKS), [t.values() for t in new_tasks])
+    _update(session, TASKS, "id", task_updates)
     for task_id, diff in task_updates:  # a Task the action loaded shows what it now holds
         loaded = session.identity_map.get(session.identity_key(Task, task_id))
         for name, value in diff.items() if loaded is not None else ():
@@ -71,11 +73,11 @@ def write(session: Session, case: Case, projection: Projection) -> None:
     new_deadlines, deadline_updates = _split(projection.deadlines, original, "id")
     if new_deadlines:
         values = [{k: v for k, v in d.values().items() if k != "id"} for d in new_deadlines]
-        ids = session.execute(insert(Deadline.__table__).returning(Deadline.__table__.c.id,
+        ids = session.execute(insert(DEADLINES).returning(DEADLINES.c.id,
                                                                    sort_by_parameter_order=True), values)
         for deadline, (new_id,) in zip(new_deadlines, ids, strict=True):
             deadline.id = new_id
-    _update(session, Deadline.__table__, "id", deadline_updates)
+    _update(session, DEADLINES, "id", deadline_updates)
     # A finished task or a fired or cancelled deadline never changes again: the live projection lets go.
     projection.tasks = {k: t for k, t in projection.tasks.items() if t.status in OPEN_TASK}
     projection.deadlines = [d for d in projection.deadlines if d.status == DeadlineStatus.PENDING]
@@ -128,14 +130,15 @@ def differences(session: Session, case: Case, replayed: Projection, last_seq: in
             continue
         _field(found, "case", {"id": case.id}, name, getattr(case_stored, name), replayed.case, last_seq)
     for task_id in sorted(tasks.keys() | replayed.tasks.keys()):
-        row, mine = tasks.get(task_id), replayed.tasks.get(task_id)
-        ident = {"id": task_id, "name": (row or mine).name}  # type: ignore[union-attr]
-        _rows(found, "task", ident, row, mine, last_seq)
-    for (kind, task_id), (theirs, mine_list) in _deadline_groups(deadlines, replayed.deadlines).items():
+        stored_task, replayed_task = tasks.get(task_id), replayed.tasks.get(task_id)
+        either = stored_task or replayed_task
+        _rows(found, "task", {"id": task_id, "name": either.name if either else None}, stored_task, replayed_task,
+              last_seq)
+    for (kind, deadline_task), (theirs, mine_list) in _deadline_groups(deadlines, replayed.deadlines).items():
         for n in range(max(len(theirs), len(mine_list))):
             row = theirs[n] if n < len(theirs) else None
             mine_row = mine_list[n] if n < len(mine_list) else None
-            ident = {"kind": kind, "task_id": task_id, "n": n + 1, "id": row.id if row else None}
+            ident = {"kind": kind, "task_id": deadline_task, "n": n + 1, "id": row.id if row else None}
             _rows(found, "deadline", ident, row, mine_row, last_seq)
     return found
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 PASSIVE = frozenset({EventType.TASK_CLAIMED, EventType.TASK_UNCLAIMED, EventType.DEADLINE_WARNED,
                      EventType.DEADLINE_ESCALATED, EventType.CASE_SUSPENDED, EventType.CASE_EXTENDED,
                      EventType.DOCUMENT_ADDED, EventType.DATA_PURGED})
-LABELS = {EventType.INCIDENT: "incident", EventType.CASE_COMPLETED: "afronding van het dossier"}
+LABELS: dict[str, str] = {EventType.INCIDENT: "incident", EventType.CASE_COMPLETED: "afronding van het dossier"}
 
 
 class NotReplayable(Conflict):
@@ -184,7 +184,7 @@ class Run:
                             recorded=jsonable(recorded), replayed=jsonable(produced))
 
     def _derived(self, row: Event) -> bool:
-        label = LABELS[EventType(row.type)]
+        label = LABELS[row.type]
         if not self.pending:
             return self.diverge(self.last_input, "derived_unexpected",
                                 f"Het log heeft na event {self.last_input} een {label} (event {row.seq}), maar "
@@ -310,9 +310,9 @@ class Replayer:
             if complete:
                 run.finish()
         except Exception as exc:  # whatever the engine makes of a damaged history: a finding, not a crash
-            row = rows[run.applied] if run.applied < len(rows) else None
+            failed = rows[run.applied] if run.applied < len(rows) else None
             run.diverge(run.last_seq, "replay_failed", f"Opnieuw afspelen liep vast na event {run.last_seq}: "
-                                                       f"{type(exc).__name__}: {exc}", row)
+                                                       f"{type(exc).__name__}: {exc}", failed)
 
     def _compare(self, run: Run, rows: list[Event]) -> None:
         """Compare the replayed case with the stored one — every projection row and field, the data and the

@@ -79,7 +79,7 @@ def fire_due(runtime: Runtime, now: datetime | None = None, batch: int = 200, wo
                     break
                 # Load the batch's cases and tasks in two queries instead of two per deadline (and keep them
                 # referenced: the session's identity map alone would let them be garbage-collected).
-                loaded = session.scalars(select(Case).where(Case.id.in_({d.case_id for d in rows}))).all()
+                loaded: list[Any] = list(session.scalars(select(Case).where(Case.id.in_({d.case_id for d in rows}))))
                 task_ids = {d.task_id for d in rows if d.task_id and d.kind != "timer"}
                 if task_ids:
                     loaded += session.scalars(select(Task).where(Task.id.in_(task_ids))).all()

@@ -198,7 +198,7 @@ def _cause(exc: BaseException) -> BaseException:
     # SpiffWorkflow wraps errors in route code; find the cause a person can act on.
     real = exc
     while isinstance(real, WorkflowException) and (real.__cause__ or real.__context__):
-        real = real.__cause__ or real.__context__  # type: ignore[assignment]
+        real = real.__cause__ or real.__context__
     return real
 
 

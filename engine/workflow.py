@@ -37,7 +37,7 @@ def _next_task_id() -> UUID:
 
 
 # SpiffWorkflow gives each new task a random uuid4; inside task_ids() it gets the next deterministic one.
-_spiff_task.uuid4 = _next_task_id  # type: ignore[attr-defined]
+_spiff_task.uuid4 = _next_task_id
 
 
 @contextmanager
