@@ -78,12 +78,22 @@ def record(db: Database, actor: Actor, what: str, channel: str, case_id: int | N
 def append(conn: Connection | Session, actor: Actor, what: str, channel: str, case_id: int | None = None) -> None:
     """Append one entry inside the caller's (writing) transaction."""
     chain = chain_key(case_id, actor.user_id, actor.email)
-    head = _lock_head(conn, actor.tenant_id, chain)
-    at = clock.now()
-    fields = {"tenant_id": actor.tenant_id, "case_id": case_id, "user_id": actor.user_id, "actor": actor.email,
-              "role": actor.role, "at": at, "what": what[:200], "channel": channel}
+    head = conn.execute(_locked_head(actor.tenant_id, chain)).one_or_none()
+    if head is None:
+        # The chain's first entry: its head is created already pointing at it (one statement fewer). Two first
+        # readers at once: one inserts, the other waits on that row and then appends after it.
+        fields = _fields(actor, what, channel, case_id)
+        digest = entry_hash(GENESIS, **fields)
+        created = conn.execute(_insert_head(conn).values(tenant_id=actor.tenant_id, chain=chain, entries=1,
+                                                         last_hash=digest)
+                               .on_conflict_do_nothing().returning(_HEAD.c.chain)).first()
+        if created is not None:
+            conn.execute(insert(_LOG).values(chain=chain, prev_hash=GENESIS, hash=digest, **fields))
+            return
+        head = conn.execute(_locked_head(actor.tenant_id, chain)).one()
+    fields = _fields(actor, what, channel, case_id)  # the moment it is this reader's turn
     digest = entry_hash(head.last_hash, **fields)
-    conn.execute(insert(AccessLog.__table__).values(chain=chain, prev_hash=head.last_hash, hash=digest, **fields))
+    conn.execute(insert(_LOG).values(chain=chain, prev_hash=head.last_hash, hash=digest, **fields))
     conn.execute(update(_HEAD).where(_HEAD.c.tenant_id == actor.tenant_id, _HEAD.c.chain == chain)
                  .values(entries=head.entries + 1, last_hash=digest))
 
@@ -92,19 +102,17 @@ _HEAD = AccessHead.__table__
 _LOG = AccessLog.__table__
 
 
-def _lock_head(conn: Connection | Session, tenant_id: int, chain: str) -> Any:
-    query = (select(_HEAD.c.entries, _HEAD.c.last_hash)
-             .where(_HEAD.c.tenant_id == tenant_id, _HEAD.c.chain == chain).with_for_update())
-    head = conn.execute(query).one_or_none()
-    if head is None:
-        # The chain's first entry. Two first readers at once: one inserts, the other waits on it.
-        conn.execute(_insert_ignore(conn).values(tenant_id=tenant_id, chain=chain, entries=0, last_hash=GENESIS)
-                     .on_conflict_do_nothing())
-        head = conn.execute(query).one()
-    return head
+def _fields(actor: Actor, what: str, channel: str, case_id: int | None) -> dict[str, Any]:
+    return {"tenant_id": actor.tenant_id, "case_id": case_id, "user_id": actor.user_id, "actor": actor.email,
+            "role": actor.role, "at": clock.now(), "what": what[:200], "channel": channel}
 
 
-def _insert_ignore(conn: Connection | Session) -> Any:
+def _locked_head(tenant_id: int, chain: str) -> Any:
+    return (select(_HEAD.c.entries, _HEAD.c.last_hash)
+            .where(_HEAD.c.tenant_id == tenant_id, _HEAD.c.chain == chain).with_for_update())
+
+
+def _insert_head(conn: Connection | Session) -> Any:
     bind = conn.get_bind() if isinstance(conn, Session) else conn
     if bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert

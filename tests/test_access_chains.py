@@ -43,6 +43,16 @@ def cli(db_url: str, *args: str):
     return CliRunner().invoke(main, list(args), env={"LOKET_DATABASE_URL": db_url})
 
 
+def wait_for_a_waiter(db, seconds: float = 10) -> None:
+    """Until another transaction of this database waits on a lock, so a test knows the race is on."""
+    with db.engine.connect() as watch:
+        for _ in range(int(seconds / 0.02)):
+            if watch.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                  "AND wait_event_type = 'Lock'")).scalar():
+                return
+            threading.Event().wait(0.02)
+
+
 def sql(db, statement) -> None:
     """Plain SQL, as someone with database access would tamper."""
     with db.engine.begin() as conn:
@@ -119,10 +129,16 @@ def test_a_reader_of_another_case_does_not_wait_for_a_held_chain(runtime, world,
             other_reader(a)  # the same case: waits on the holder
         with pytest.raises(OperationalError, match="lock timeout"):
             other_reader(c)  # a chain the holder is creating: waits on it too
+        # A second first reader of C that does wait: it appends after the holder's entry once that commits.
+        waiting = threading.Thread(target=access.record, args=(db, world["auditor"], "case", "api", c))
+        waiting.start()
+        wait_for_a_waiter(db)
         held.commit()
+        waiting.join(10)
     other_reader(a)
     checked = report(db, world.tenant_id)
-    assert checked.intact and checked.entries == 8
+    assert checked.intact and checked.entries == 9
+    assert [e.role for e in logged(db) if e.case_id == c] == ["consulent", "auditor"]
 
 
 # ---------------------------------------------------------------- tampering, chain by chain
@@ -313,12 +329,7 @@ def test_two_first_grants_of_a_year_at_the_same_moment_both_get_a_number(db, wor
     with db.transaction() as session:
         first = register_tlv(tlv_context(session, world, now))["nummer"]
         inserted.set()
-        # Let the other grant reach the counter row and wait on it (pg_locks shows it waiting).
-        with db.engine.connect() as watch:
-            for _ in range(200):
-                if watch.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar():
-                    break
-                threading.Event().wait(0.05)
+        wait_for_a_waiter(db)  # the other grant has reached the counter row
     thread.join(10)
     assert second == {"nummer": "TLV-2029-0002"} and first == "TLV-2029-0001"
 
