@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -98,8 +99,8 @@ def append(conn: Connection | Session, actor: Actor, what: str, channel: str, ca
                  .values(entries=head.entries + 1, last_hash=digest))
 
 
-_HEAD = AccessHead.__table__
-_LOG = AccessLog.__table__
+_HEAD = cast(Table, AccessHead.__table__)
+_LOG = cast(Table, AccessLog.__table__)
 
 
 def _fields(actor: Actor, what: str, channel: str, case_id: int | None) -> dict[str, Any]:
@@ -114,11 +115,8 @@ def _locked_head(tenant_id: int, chain: str) -> Any:
 
 def _insert_head(conn: Connection | Session) -> Any:
     bind = conn.get_bind() if isinstance(conn, Session) else conn
-    if bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(_HEAD)
+    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(_HEAD)
 
 
 # ---------------------------------------------------------------- reading the log
