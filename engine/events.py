@@ -50,19 +50,28 @@ def chain_hash(prev_hash: str, event: Event) -> str:
     return sha256(prev_hash + canonical(header(event)))
 
 
-def append(session: Session, case: Case, type_: str, actor: Actor, at: datetime, *, task_id: str | None = None,
-           task_name: str | None = None, task_index: int | None = None,
-           payload: dict[str, Any] | None = None) -> Event:
-    """Append one event to the case's chain. The case row carries the chain head, so appending needs no
-    extra read, and the case's optimistic lock also guards the chain against two concurrent writers."""
+def chained(case_id: int, tenant_id: int, seq: int, prev_hash: str, type_: str, actor: Actor, at: datetime, *,
+            task_id: str | None = None, task_name: str | None = None, task_index: int | None = None,
+            payload: dict[str, Any] | None = None) -> Event:
+    """The event that follows ``prev_hash`` as number ``seq`` of a case's chain (not yet stored)."""
     payload = payload or {}
     at = at.astimezone(UTC)  # hashed as it will read back from the database
     event = Event(
-        case_id=case.id, tenant_id=case.tenant_id, seq=case.event_seq + 1, type=type_, at=at,
-        actor_id=actor.user_id, actor=actor.email, role=actor.role, task_id=task_id, task_name=task_name,
-        task_index=task_index, payload=payload, payload_hash=sha256(canonical(payload)), prev_hash=case.last_hash,
+        case_id=case_id, tenant_id=tenant_id, seq=seq, type=type_, at=at, actor_id=actor.user_id, actor=actor.email,
+        role=actor.role, task_id=task_id, task_name=task_name, task_index=task_index, payload=payload,
+        payload_hash=sha256(canonical(payload)), prev_hash=prev_hash,
     )
-    event.hash = chain_hash(case.last_hash, event)
+    event.hash = chain_hash(prev_hash, event)
+    return event
+
+
+def append(session: Session, case: Case, type_: str, actor: Actor, at: datetime, *, task_id: str | None = None,
+           task_name: str | None = None, task_index: int | None = None,
+           payload: dict[str, Any] | None = None) -> Event:
+    """Append one event to the case's chain through the ORM. The case row carries the chain head, so appending
+    needs no extra read, and the case's optimistic lock also guards the chain against two concurrent writers."""
+    event = chained(case.id, case.tenant_id, case.event_seq + 1, case.last_hash, type_, actor, at, task_id=task_id,
+                    task_name=task_name, task_index=task_index, payload=payload)
     case.event_seq = event.seq
     case.last_hash = event.hash
     session.add(event)

@@ -19,6 +19,7 @@ TASKS = cast(Table, Task.__table__)
 DEADLINES = cast(Table, Deadline.__table__)
 _TASK_COLUMNS = list(TASKS.columns)
 _DEADLINE_COLUMNS = list(DEADLINES.columns)
+_MISSING = object()
 CASE_FIELDS = ("status", "outcome", "incident", "due_at", "suspended_at", "suspended_seconds", "extensions_used",
                "opened_at", "closed_at", "school_id", "data")
 
@@ -54,14 +55,14 @@ def remember(projection: Projection) -> None:
     projection.original = {id(row): row.values() for row in rows}
 
 
-def write(session: Session, case: Case, projection: Projection) -> None:
-    """Write what changed since ``load``: new rows inserted, changed rows updated (only changed columns),
-    the case's fields onto its ORM row (whose flush carries the optimistic lock)."""
+def write(session: Session, projection: Projection) -> dict[str, Any]:
+    """Write what changed since ``load`` in the case's tasks and deadlines: new rows inserted, changed rows
+    updated (only changed columns). Answers the changed fields of the case row, which the caller writes with
+    the rest of that row (under its optimistic lock)."""
     original = projection.original
-    for name in CASE_FIELDS:
-        value = getattr(projection.case, name)
-        if original.get(id(projection.case), {}).get(name, object()) != value:
-            setattr(case, name, value)
+    before = original.get(id(projection.case), {})
+    case_changes = {name: getattr(projection.case, name) for name in CASE_FIELDS
+                    if before.get(name, _MISSING) != getattr(projection.case, name)}
     new_tasks, task_updates = _split(projection.tasks.values(), original, "id")
     if new_tasks:
         session.execute(insert(TASKS), [t.values() for t in new_tasks])
@@ -82,6 +83,7 @@ def write(session: Session, case: Case, projection: Projection) -> None:
     projection.tasks = {k: t for k, t in projection.tasks.items() if t.status in OPEN_TASK}
     projection.deadlines = [d for d in projection.deadlines if d.status == DeadlineStatus.PENDING]
     remember(projection)
+    return case_changes
 
 
 def _split(rows: Any, original: dict[int, dict[str, Any]], key: str) -> tuple[list[Any], list[tuple[Any, dict]]]:

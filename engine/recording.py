@@ -6,22 +6,28 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from sqlalchemy import Table, insert, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import bpmn, clock, events, projection, projection_store
 from .auth import Actor
-from .models import Case, Task
+from .models import Case, Event, Task
 from .projection import After, Projection
 from .stepping import StepCase, Stepper, StepResult
 from .vocabulary import EventType
 from .workflow import task_ids
 
 _OPEN = "loket_open_cases"
+CASES = cast(Table, Case.__table__)
+EVENTS = cast(Table, Event.__table__)
+_EVENT_COLUMNS = [c.name for c in EVENTS.columns if c.name != "id"]
 
 
 @dataclass
@@ -32,6 +38,17 @@ class Open:
     case: Case
     rows: Projection
     workflow: BpmnWorkflow | None = None
+    # Events appended and not yet written, and the state to write with them.
+    events: list[Event] = field(default_factory=list)
+    state: str | None = None
+
+    def append(self, type_: str, actor: Actor, at: datetime, **fields: Any) -> Event:
+        """The next event of the case's chain (written by ``Recorder.save``)."""
+        last = self.events[-1] if self.events else None
+        seq, prev = (last.seq, last.hash) if last else (self.case.event_seq, self.case.last_hash)
+        event = events.chained(self.case.id, self.case.tenant_id, seq + 1, prev, type_, actor, at, **fields)
+        self.events.append(event)
+        return event
 
 
 class CaseCache:
@@ -105,33 +122,48 @@ class Recorder:
                      payload: dict[str, Any]) -> None:
         """Log an input with what its engine run produced, and what followed from it (an incident, the
         case's end); project each event; save the workflow and the rows."""
-        case, rows, workflow = work.case, work.rows, self.workflow(work)
+        rows, workflow = work.rows, self.workflow(work)
         task_id, task_name, task_index = task or (None, None, None)
-        event = events.append(session, case, type_, actor, at, task_id=task_id, task_name=task_name,
-                              task_index=task_index, payload={**payload, **result.logged()})
+        event = work.append(type_, actor, at, task_id=task_id, task_name=task_name, task_index=task_index,
+                            payload={**payload, **result.logged()})
         projection.apply(rows, event, After(workflow, result))
         if result.incident:
-            derived = events.append(session, case, EventType.INCIDENT, actor, at, task_name=result.incident["task"],
-                                    payload=result.incident)
+            derived = work.append(EventType.INCIDENT, actor, at, task_name=result.incident["task"],
+                                  payload=result.incident)
             projection.apply(rows, derived)
         elif workflow.is_completed():
-            events.append(session, case, EventType.CASE_COMPLETED, actor, at, payload={"outcome": rows.case.outcome})
-        case.state = bpmn.dump_workflow(workflow)
+            work.append(EventType.CASE_COMPLETED, actor, at, payload={"outcome": rows.case.outcome})
+        work.state = bpmn.dump_workflow(workflow)
         self._save(session, work)
 
     def record(self, session: Session, work: Open, type_: str, actor: Actor, *, task: Task | None = None,
                payload: dict[str, Any] | None = None) -> None:
         """Log an event that does not run the engine (a claim, an opschorting, a fired warning, ...)."""
         index = _index(work.rows, task) if task is not None else None
-        event = events.append(session, work.case, type_, actor, clock.now(), task_id=task.id if task else None,
-                              task_name=task.name if task else None, task_index=index, payload=payload)
+        event = work.append(type_, actor, clock.now(), task_id=task.id if task else None,
+                            task_name=task.name if task else None, task_index=index, payload=payload)
         projection.apply(work.rows, event)
         self._save(session, work)
 
     @staticmethod
     def _save(session: Session, work: Open) -> None:
-        projection_store.write(session, work.case, work.rows)
-        session.flush()
+        """Write the events, the rows they changed and the case row, with a few Core statements. The case row
+        is updated only if it still has the version it was read with (a concurrent writer: 409)."""
+        session.flush()  # what else the action added through the ORM (a case just started, outbox messages)
+        case = work.case
+        values = projection_store.write(session, work.rows)
+        last = work.events[-1]
+        values.update(event_seq=last.seq, last_hash=last.hash, version=case.version + 1)
+        if work.state is not None:
+            values["state"] = work.state
+        done = session.execute(update(CASES).where(CASES.c.id == case.id, CASES.c.version == case.version)
+                               .values(values))
+        if done.rowcount != 1:
+            raise StaleDataError(f"dossier {case.id} is na versie {case.version} door een ander gewijzigd")
+        session.execute(insert(EVENTS), [{c: getattr(e, c) for c in _EVENT_COLUMNS} for e in work.events])
+        for name, value in values.items():  # the ORM row shows what it now holds, without a flush
+            set_committed_value(case, name, value)
+        work.events, work.state = [], None
 
 
 def _index(rows: Projection, task: Task) -> int:
