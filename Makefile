@@ -25,6 +25,7 @@ test: install
 bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/scheduler.py
+	$(BIN)/python bench/growth.py
 	$(BIN)/python bench/business_calendar.py
 	test ! -f bench/audit.py || $(BIN)/python bench/audit.py
 	$(BIN)/python bench/api.py
