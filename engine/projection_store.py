@@ -55,14 +55,18 @@ def remember(projection: Projection) -> None:
     projection.original = {id(row): row.values() for row in rows}
 
 
-def write(session: Session, projection: Projection) -> dict[str, Any]:
+def case_changes(projection: Projection) -> dict[str, Any]:
+    """The fields of the case row that changed since ``load``; the caller writes them with the rest of that
+    row, under its optimistic lock, before ``write``."""
+    before = projection.original.get(id(projection.case), {})
+    return {name: getattr(projection.case, name) for name in CASE_FIELDS
+            if before.get(name, _MISSING) != getattr(projection.case, name)}
+
+
+def write(session: Session, projection: Projection) -> None:
     """Write what changed since ``load`` in the case's tasks and deadlines: new rows inserted, changed rows
-    updated (only changed columns). Answers the changed fields of the case row, which the caller writes with
-    the rest of that row (under its optimistic lock)."""
+    updated (only changed columns)."""
     original = projection.original
-    before = original.get(id(projection.case), {})
-    case_changes = {name: getattr(projection.case, name) for name in CASE_FIELDS
-                    if before.get(name, _MISSING) != getattr(projection.case, name)}
     new_tasks, task_updates = _split(projection.tasks.values(), original, "id")
     if new_tasks:
         session.execute(insert(TASKS), [t.values() for t in new_tasks])
@@ -83,7 +87,6 @@ def write(session: Session, projection: Projection) -> dict[str, Any]:
     projection.tasks = {k: t for k, t in projection.tasks.items() if t.status in OPEN_TASK}
     projection.deadlines = [d for d in projection.deadlines if d.status == DeadlineStatus.PENDING]
     remember(projection)
-    return case_changes
 
 
 def _split(rows: Any, original: dict[int, dict[str, Any]], key: str) -> tuple[list[Any], list[tuple[Any, dict]]]:

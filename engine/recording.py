@@ -151,7 +151,7 @@ class Recorder:
         is updated only if it still has the version it was read with (a concurrent writer: 409)."""
         session.flush()  # what else the action added through the ORM (a case just started, outbox messages)
         case = work.case
-        values = projection_store.write(session, work.rows)
+        values = projection_store.case_changes(work.rows)
         last = work.events[-1]
         values.update(event_seq=last.seq, last_hash=last.hash, version=case.version + 1)
         if work.state is not None:
@@ -160,7 +160,9 @@ class Recorder:
                                .values(values))
         if done.rowcount != 1:
             raise StaleDataError(f"dossier {case.id} is na versie {case.version} door een ander gewijzigd")
+        # Only after the case row is ours: a second writer waits on it above and never gets this far.
         session.execute(insert(EVENTS), [{c: getattr(e, c) for c in _EVENT_COLUMNS} for e in work.events])
+        projection_store.write(session, work.rows)
         for name, value in values.items():  # the ORM row shows what it now holds, without a flush
             set_committed_value(case, name, value)
         work.events, work.state = [], None
