@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
-from sqlalchemy import create_engine, insert, select, text  # noqa: E402
+from sqlalchemy import create_engine, event, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from engine import routes  # noqa: E402
@@ -80,16 +80,47 @@ def ready_task(runtime, case_id: int, name: str) -> str:
                                                     Task.status == "ready"))
 
 
-def persisted(runtime, world, cases: int) -> list[float]:
+class StatementCounter:
+    """Counts the SQL statements the engine sends (each one round trip, an executemany included), and the
+    commits, between ``mark`` calls."""
+
+    def __init__(self, db: Database) -> None:
+        self.statements = self.commits = 0
+        event.listen(db.engine, "before_cursor_execute", self._statement)
+        event.listen(db.engine, "commit", self._commit)
+
+    def _statement(self, *args) -> None:
+        self.statements += 1
+
+    def _commit(self, *args) -> None:
+        self.commits += 1
+
+    def mark(self) -> tuple[int, int]:
+        return self.statements, self.commits
+
+
+def persisted(runtime, world, cases: int, counts: list[tuple[int, int]] | None = None) -> list[float]:
+    counter = StatementCounter(runtime.db) if counts is not None else None
     samples = []
     for _ in range(cases):
         case = runtime.start_case(world["school"], "tlv-vso", START_DATA)
         for role, name, data in STEPS:
             task_id = ready_task(runtime, case.id, name)
+            before = counter.mark() if counter else (0, 0)
             t0 = time.perf_counter()
             runtime.complete(world[role], task_id, data)
             samples.append(time.perf_counter() - t0)
+            if counter is not None:
+                after = counter.mark()
+                counts.append((after[0] - before[0], after[1] - before[1]))
     return samples
+
+
+def statements(label: str, counts: list[tuple[int, int]]) -> None:
+    per = sorted(s for s, _ in counts)
+    commits = statistics.median(c for _, c in counts)
+    print(f"{label:<34} SQL per completion: median {statistics.median(per):.0f} statements (BEGIN included; "
+          f"min {per[0]}, max {per[-1]}) + {commits:.0f} commit")
 
 
 def through_api(runtime, world, cases: int) -> list[float]:
@@ -139,7 +170,9 @@ def backend(label: str, url: str, cases: int, grow_to: int, baseline: float) -> 
         routes.deploy_dir(session, PROJECT_ROOT / "processes")
     world = make_world(db, key=f"bench-{os.getpid()}")
     persisted(runtime, world, 5)  # warm-up: spec cache, connections
-    summary(f"{label} persisted ({cases} cases)", persisted(runtime, world, cases), baseline)
+    counts: list[tuple[int, int]] = []
+    summary(f"{label} persisted ({cases} cases)", persisted(runtime, world, cases, counts), baseline)
+    statements(label, counts)
     summary(f"{label} REST API complete", through_api(runtime, world, max(20, cases // 5)), baseline)
     if grow_to:
         grow(db, 1000)

@@ -473,7 +473,7 @@ def run() -> None:
         click.echo(f"fout: de database is niet bereikbaar of nog niet aangemaakt (loket init): {first}", err=True)
         sys.exit(2)
     except Exception as exc:  # the last line of defence: a message, not a traceback
-        click.echo(f"onverwachte fout: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"fout: onverwachte fout: {type(exc).__name__}: {exc}", err=True)
         sys.exit(2)
 
 
