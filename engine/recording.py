@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import Table, insert, update
+from sqlalchemy import CursorResult, Table, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -156,8 +156,8 @@ class Recorder:
         values.update(event_seq=last.seq, last_hash=last.hash, version=case.version + 1)
         if work.state is not None:
             values["state"] = work.state
-        done = session.execute(update(CASES).where(CASES.c.id == case.id, CASES.c.version == case.version)
-                               .values(values))
+        done = cast(CursorResult[Any], session.execute(
+            update(CASES).where(CASES.c.id == case.id, CASES.c.version == case.version).values(values)))
         if done.rowcount != 1:
             raise StaleDataError(f"dossier {case.id} is na versie {case.version} door een ander gewijzigd")
         # Only after the case row is ours: a second writer waits on it above and never gets this far.
