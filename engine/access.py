@@ -178,13 +178,16 @@ class _Walk:
     breaks: list[AccessBreak] = field(default_factory=list)
 
 
-def verify(session: Session, tenant_id: int) -> AccessReport:
-    """Walk each of one SWV's access-log chains in order and check every link, every entry and the head."""
+def verify(session: Session, tenant_id: int, *, case_id: int | None = None) -> AccessReport:
+    """Walk each of one SWV's access-log chains in order and check every link, every entry and the head.
+    With ``case_id``: that case's chain alone (its reads since migration 0003; older ones are in the SWV's)."""
+    only = [] if case_id is None else [chain_key(case_id, None, "")]
     heads = {chain: (entries, last_hash) for chain, entries, last_hash in session.execute(
-        select(_HEAD.c.chain, _HEAD.c.entries, _HEAD.c.last_hash).where(_HEAD.c.tenant_id == tenant_id))}
+        select(_HEAD.c.chain, _HEAD.c.entries, _HEAD.c.last_hash)
+        .where(_HEAD.c.tenant_id == tenant_id, *(_HEAD.c.chain == c for c in only)))}
     breaks: list[AccessBreak] = []
     total = chains = 0
-    for walk in _walk(session, tenant_id):
+    for walk in _walk(session, tenant_id, only):
         chains += 1
         total += walk.count
         breaks.extend(walk.breaks)
@@ -195,11 +198,11 @@ def verify(session: Session, tenant_id: int) -> AccessReport:
     return AccessReport(tenant_id, total, breaks, chains)
 
 
-def _walk(session: Session, tenant_id: int) -> Iterator[_Walk]:
+def _walk(session: Session, tenant_id: int, only: list[str]) -> Iterator[_Walk]:
     """Each chain of the SWV with the problems found in its entries; rows of one chain come together."""
     rows = session.execute(
-        select(_LOG).where(_LOG.c.tenant_id == tenant_id).order_by(_LOG.c.chain, _LOG.c.id)
-        .execution_options(yield_per=2000))
+        select(_LOG).where(_LOG.c.tenant_id == tenant_id, *(_LOG.c.chain == c for c in only))
+        .order_by(_LOG.c.chain, _LOG.c.id).execution_options(yield_per=2000))
     walk: _Walk | None = None
     for entry in rows:
         if walk is None or entry.chain != walk.chain:

@@ -171,10 +171,15 @@ def test_an_edited_entry_is_found_in_its_chain(world, db, db_url, two_chains):
 
 
 def test_a_deleted_entry_is_found(world, db, two_chains):
-    a, _, ids_a, _ = two_chains
+    a, b, ids_a, _ = two_chains
     sql(db, delete(AccessLog.__table__).where(AccessLog.id == ids_a[1]))
     # The entry after the hole, and the head that counts one entry more than there are.
     assert broken(db, world) == [(ids_a[2], f"case:{a}"), (None, f"case:{a}")]
+    with db.read() as session:  # one case's chain alone
+        only_a = access.verify(session, world.tenant_id, case_id=a)
+        only_b = access.verify(session, world.tenant_id, case_id=b)
+    assert [x.entry_id for x in only_a.breaks] == [ids_a[2], None] and only_a.entries == 4
+    assert only_b.intact and only_b.entries == 3 and only_b.chains == 1
 
 
 def test_deleting_the_last_entry_of_a_chain_shows_against_its_head(world, db, db_url, two_chains):
