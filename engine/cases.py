@@ -26,7 +26,8 @@ from .db import Database
 from .errors import Conflict, Forbidden, InvalidData
 from .models import Case, Deadline, RouteVersion, School, Task
 from .permissions import CLOCK_ROLES
-from .recording import Recorder
+from .projection import TaskRow
+from .recording import EARLIEST, Recorder
 from .routes import latest_version
 from .stepping import Helpers, Stepper
 from .vocabulary import OPEN_TASK, CaseStatus, EventType, Role, TaskStatus
@@ -37,10 +38,14 @@ _STALE = "Dit dossier is intussen door iemand anders gewijzigd; laad het opnieuw
 
 @dataclass(frozen=True)
 class Completed:
-    """A completed task and its form, so a caller can answer without reading the case again."""
+    """A completed task, its form, and where its case now stands: its status and outcome and the open tasks
+    that the same user may work next, so a caller can answer without reading the case again."""
 
     task: Task
     form: dict[str, Any] | None
+    case_status: str
+    case_outcome: str | None
+    next_tasks: list[TaskRow]
 
 
 class Runtime:
@@ -52,7 +57,9 @@ class Runtime:
         self.stepper = Stepper(helpers or (lambda session, tenant: {}), lambda: self.settings.max_activations)
         self.recorder = Recorder(self.stepper)
         # Called after every committed action, so an in-process scheduler can wake for new deadlines.
-        self.on_deadline: Callable[[], None] | None = None
+        # Called after a committed action that made or moved a deadline, with its due moment, so an in-process
+        # scheduler can wake for it without asking the database.
+        self.on_deadline: Callable[[datetime], None] | None = None
 
     # ---------------------------------------------------------------- reads
 
@@ -82,8 +89,9 @@ class Runtime:
             with clock.frozen(clock.now()), self.db.transaction() as session:
                 yield session
             self.recorder.committed(session)
-            if self.on_deadline is not None:
-                self.on_deadline()
+            due = session.info.get(EARLIEST)
+            if due is not None and self.on_deadline is not None:
+                self.on_deadline(due)
         except StaleDataError as exc:
             raise Conflict(_STALE) from exc
         except IntegrityError as exc:
@@ -156,7 +164,10 @@ class Runtime:
             result = self.recorder.advance(session, work, step)
             self.recorder.record_input(session, work, result, EventType.TASK_COMPLETED, actor, clock.now(),
                                        task=(task.id, task.name, index), payload={"data": data})
-            return Completed(task, form)
+            rows = work.rows
+            mine = [t for t in rows.open_tasks() if permissions.may_work(actor, t)]
+            return Completed(task, form, rows.case.status, rows.case.outcome,
+                             mine if rows.case.status == CaseStatus.OPEN else [])
 
     def retry(self, actor: Actor, case_id: int) -> Case:
         """Run the failed step of a case in incident again (after the cause was fixed)."""

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from .auth import Actor, can_read_case
 from .errors import Conflict, Forbidden, NotFound
 from .models import Case, Task
+from .projection import TaskRow
 from .vocabulary import OPEN_TASK, CaseStatus, Role, TaskStatus
 
 # Who may stop, restart and extend a case's clock.
@@ -58,7 +59,7 @@ def workable(session: Session, actor: Actor, task_id: str) -> tuple[Task, Case]:
     return task, case
 
 
-def may_work(actor: Actor, task: Task) -> bool:
+def may_work(actor: Actor, task: Task | TaskRow) -> bool:
     """Could this actor pick up the task now: their SWV, school and lane, not claimed by someone else."""
     return (task.tenant_id == actor.tenant_id and task.status in OPEN_TASK
             and (actor.role != Role.SCHOOL or task.school_id == actor.school_id)

@@ -9,13 +9,17 @@ from sqlalchemy.orm import Session
 
 from . import clock
 from .models import Case, Deadline, Task
+from .projection import TaskRow
 
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def task_json(task: Task, form: dict[str, Any] | None = None, *, with_form: bool = True) -> dict[str, Any]:
+def task_json(task: Task | TaskRow, form: dict[str, Any] | None = None, *, with_form: bool = True,
+              assignee: str | None = None) -> dict[str, Any]:
+    """A task as the API shows it; ``assignee`` gives the e-mail address where ``task`` is a projection row
+    (which knows only the user id)."""
     now = clock.now()
     out = {
         "id": task.id,
@@ -25,7 +29,7 @@ def task_json(task: Task, form: dict[str, Any] | None = None, *, with_form: bool
         "title": task.title,
         "lane": task.lane,
         "status": task.status,
-        "assignee": task.assignee.email if task.assignee_id and task.assignee else None,
+        "assignee": assignee or _assignee(task),
         "due_at": _iso(task.due_at),
         "overdue": bool(task.due_at and task.due_at < now and task.status in ("ready", "claimed")),
         "escalated": task.escalated,
@@ -35,6 +39,11 @@ def task_json(task: Task, form: dict[str, Any] | None = None, *, with_form: bool
     if with_form:
         out["form"] = form
     return out
+
+
+def _assignee(task: Task | TaskRow) -> str | None:
+    user = getattr(task, "assignee", None) if task.assignee_id else None
+    return user.email if user is not None else None
 
 
 def deadline_json(deadline: Deadline) -> dict[str, Any]:

@@ -63,9 +63,10 @@ def case_changes(projection: Projection) -> dict[str, Any]:
             if before.get(name, _MISSING) != getattr(projection.case, name)}
 
 
-def write(session: Session, projection: Projection) -> None:
+def write(session: Session, projection: Projection) -> datetime | None:
     """Write what changed since ``load`` in the case's tasks and deadlines: new rows inserted, changed rows
-    updated (only changed columns)."""
+    updated (only changed columns). Answers the earliest due moment of a deadline it made or moved (for a
+    scheduler to wake at), if any."""
     original = projection.original
     new_tasks, task_updates = _split(projection.tasks.values(), original, "id")
     if new_tasks:
@@ -83,10 +84,13 @@ def write(session: Session, projection: Projection) -> None:
         for deadline, (new_id,) in zip(new_deadlines, ids, strict=True):
             deadline.id = new_id
     _update(session, DEADLINES, "id", deadline_updates)
+    moved = [d.due_at for d in new_deadlines if d.status == DeadlineStatus.PENDING]
+    moved += [diff["due_at"] for _, diff in deadline_updates if "due_at" in diff]
     # A finished task or a fired or cancelled deadline never changes again: the live projection lets go.
     projection.tasks = {k: t for k, t in projection.tasks.items() if t.status in OPEN_TASK}
     projection.deadlines = [d for d in projection.deadlines if d.status == DeadlineStatus.PENDING]
     remember(projection)
+    return min(moved, default=None)
 
 
 def _split(rows: Any, original: dict[int, dict[str, Any]], key: str) -> tuple[list[Any], list[tuple[Any, dict]]]:

@@ -25,6 +25,8 @@ from .vocabulary import EventType
 from .workflow import task_ids
 
 _OPEN = "loket_open_cases"
+# The earliest due moment of a deadline this transaction made or moved.
+EARLIEST = "loket_earliest_due"
 CASES = cast(Table, Case.__table__)
 EVENTS = cast(Table, Event.__table__)
 _EVENT_COLUMNS = [c.name for c in EVENTS.columns if c.name != "id"]
@@ -162,7 +164,10 @@ class Recorder:
             raise StaleDataError(f"dossier {case.id} is na versie {case.version} door een ander gewijzigd")
         # Only after the case row is ours: a second writer waits on it above and never gets this far.
         session.execute(insert(EVENTS), [{c: getattr(e, c) for c in _EVENT_COLUMNS} for e in work.events])
-        projection_store.write(session, work.rows)
+        due = projection_store.write(session, work.rows)
+        if due is not None:
+            earliest = session.info.get(EARLIEST)
+            session.info[EARLIEST] = due if earliest is None else min(due, earliest)
         for name, value in values.items():  # the ORM row shows what it now holds, without a flush
             set_committed_value(case, name, value)
         work.events, work.state = [], None

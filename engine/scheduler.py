@@ -143,6 +143,8 @@ class Scheduler:
         self.sweep_seconds = sweep_seconds
         self.mail_seconds = mail_seconds
         self._lock = threading.Lock()
+        self._planned: datetime | None = None  # the moment the 'wake' job is set for
+        self._plan_lock = threading.Lock()
         self.aps = BackgroundScheduler(timezone=UTC, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
 
@@ -170,23 +172,34 @@ class Scheduler:
         self.plan()
         return report
 
-    def nudge(self) -> None:
-        """After an action: re-plan in the scheduler's own thread, so the user's request does not wait."""
-        if self.aps.running:
-            self.aps.add_job(self.plan, "date", run_date=datetime.now(UTC), id="plan", replace_existing=True)
+    def nudge(self, due: datetime) -> None:
+        """After an action that made or moved a deadline: wake for it if it comes before the planned wake-up.
+        No database read: the action said when."""
+        self._wake(due, only_earlier=True)
 
     def plan(self) -> None:
-        """Wake at the next due moment (after an action, and after every sweep)."""
+        """Wake at the next due moment in the database (after every sweep)."""
         try:
             due = next_due(self.runtime)
         except Exception:
             log.exception("volgende termijn niet te bepalen")
             return
-        if due is None or not self.aps.running:
-            return
-        # Wake a hair after the due time: SpiffWorkflow fires timers only once due < now.
-        self.aps.add_job(self.sweep, "date", run_date=max(due, datetime.now(UTC)) + timedelta(
-            milliseconds=5), id="wake", replace_existing=True)
+        if due is None:
+            with self._plan_lock:
+                self._planned = None
+        else:
+            self._wake(due, only_earlier=False)
+
+    def _wake(self, due: datetime, only_earlier: bool) -> None:
+        with self._plan_lock:
+            planned = self._planned
+            if not self.aps.running or (only_earlier and planned is not None
+                                        and datetime.now(UTC) < planned <= due):
+                return
+            self._planned = due
+            # Wake a hair after the due time: SpiffWorkflow fires timers only once due < now.
+            self.aps.add_job(self.sweep, "date", run_date=max(due, datetime.now(UTC)) + timedelta(
+                milliseconds=5), id="wake", replace_existing=True)
 
     def deliver(self) -> None:
         try:
