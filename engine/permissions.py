@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .auth import Actor, can_read_case
@@ -33,12 +34,23 @@ def task_for(session: Session, actor: Actor, task_id: str) -> Task:
     return task
 
 
-def writable_case(session: Session, task: Task) -> Case:
+def task_and_case(session: Session, actor: Actor, task_id: str) -> tuple[Task, Case]:
+    """A task in the actor's scope and its case, read in one statement."""
+    found = session.execute(select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.id == task_id)).first()
+    if found is None or found[0].tenant_id != actor.tenant_id:
+        raise NotFound(f"Taak {task_id} bestaat niet.")
+    task, case = found
+    if actor.role == Role.SCHOOL and task.school_id != actor.school_id:
+        raise Forbidden("Deze taak hoort bij een andere school.")
+    return task, case
+
+
+def writable_case(session: Session, task: Task, case: Case | None = None) -> Case:
     """The case of an open task, if the case accepts work now."""
     if task.status not in OPEN_TASK:
         done = task.status == TaskStatus.COMPLETED
         raise Conflict("Deze taak is al afgerond." if done else "Deze taak is vervallen.")
-    case = session.get(Case, task.case_id)
+    case = case or session.get(Case, task.case_id)
     if case is None:
         raise NotFound(f"Dossier {task.case_id} bestaat niet.")
     if case.status == CaseStatus.INCIDENT:
@@ -52,8 +64,8 @@ def writable_case(session: Session, task: Task) -> Case:
 
 def workable(session: Session, actor: Actor, task_id: str) -> tuple[Task, Case]:
     """The open task and its case, if this actor may work on it (lane = role, own school)."""
-    task = task_for(session, actor, task_id)
-    case = writable_case(session, task)
+    task, case = task_and_case(session, actor, task_id)
+    writable_case(session, task, case)
     if task.lane and actor.role != task.lane:
         raise Forbidden(f"Deze taak is voor de rol {task.lane}.")
     return task, case
