@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import marshmallow as ma
 from flask import Flask, jsonify
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
@@ -15,6 +16,22 @@ from engine.errors import LoketError
 from engine.runtime import build_runtime
 
 log = logging.getLogger("loket.web")
+
+
+class ErrorDetail(ma.Schema):
+    code = ma.fields.String(required=True, metadata={"description": "bad_request, unauthorized, forbidden, ..."})
+    message = ma.fields.String(required=True, metadata={"description": "Wat er mis is, in het Nederlands."})
+    details = ma.fields.Dict(required=True, metadata={"description": "Per veld de meldingen (422), anders leeg."})
+
+
+class ErrorBody(ma.Schema):
+    """Every error Loket answers: ``{"error": {"code", "message", "details"}}`` (README)."""
+
+    error = ma.fields.Nested(ErrorDetail, required=True)
+
+
+class LoketApi(Api):
+    ERROR_SCHEMA = ErrorBody  # what the document declares for every error answer
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
@@ -32,7 +49,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     database = database or Database(settings.database_url)
     app.extensions["loket"] = build_runtime(database, settings)
 
-    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+    api = LoketApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     from .api import audit, cases, routes, tasks
 

@@ -140,6 +140,9 @@ def verify(case_id: int) -> dict[str, Any]:
 @blp.route("/cases/<int:case_id>/export")
 @blp.arguments(ExportQuery, location="query")
 @blp.response(200)
+@blp.doc(responses={"200": {"description": "De export: JSON (standaard) of, met ?format=pdf, een PDF-rapport.",
+                            "content": {"application/json": {"schema": {"type": "object"}},
+                                        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
 def export(query: dict[str, Any], case_id: int) -> Response | dict[str, Any]:
     """De volledige geschiedenis en het toegangslog, als JSON of als PDF-rapport."""
     actor = current_actor()
