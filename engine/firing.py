@@ -30,7 +30,7 @@ def fire(recorder: Recorder, session: Session, deadline: Deadline, now: datetime
         actor = system_actor(case.tenant_id)
         if deadline.kind == DeadlineKind.TIMER:
             return _timer(recorder, session, case, deadline, now, worker, actor)
-        # Always the rows as stored: a sweep may roll a savepoint back, so nothing is kept between deadlines.
+        # The rows as stored, or as the sweep's batch has them; never the cache (a savepoint may roll back).
         work = recorder.open(session, case, cached=False)
         if deadline.kind == DeadlineKind.CASE:
             config = deadlines.case_term(case.tenant, case.route_version.route.key) or {}
@@ -65,9 +65,9 @@ def fire(recorder: Recorder, session: Session, deadline: Deadline, now: datetime
 
 def _timer(recorder: Recorder, session: Session, case: Case, deadline: Deadline, now: datetime, worker: str,
            actor: Actor) -> bool:
-    if case.status != CaseStatus.OPEN:
-        return False  # an incident or opschorting holds the route still; the timer fires after it
     work = recorder.open(session, case, cached=False)
+    if work.rows.case.status != CaseStatus.OPEN:
+        return False  # an incident or opschorting holds the route still; the timer fires after it
     workflow = recorder.workflow(work)
     timer = workflow.get_task_from_id(UUID(deadline.task_id)) if deadline.task_id else None
     if timer is None or timer.state != TaskState.WAITING:

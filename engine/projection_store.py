@@ -4,6 +4,7 @@ statements, and compare a replayed projection with the stored rows field by fiel
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
@@ -38,15 +39,26 @@ def _deadline(row: Any) -> DeadlineRow:
 
 def load(session: Session, case: Case, has_timers: bool) -> Projection:
     """The case's rows that an event can still change: the case, its open tasks, its pending deadlines."""
-    tasks = session.execute(select(*_TASK_COLUMNS).where(Task.case_id == case.id, Task.status.in_(OPEN_TASK))
+    return load_many(session, [case], lambda _: has_timers)[case.id]
+
+
+def load_many(session: Session, cases: list[Case], has_timers: Callable[[Case], bool]) -> dict[int, Projection]:
+    """The live rows of several cases in two statements (a scheduler sweep fires deadlines of many cases)."""
+    ids = [case.id for case in cases]
+    tasks = session.execute(select(*_TASK_COLUMNS).where(Task.case_id.in_(ids), Task.status.in_(OPEN_TASK))
                             .order_by(Task.created_at, Task.id))
-    deadlines = session.execute(select(*_DEADLINE_COLUMNS).where(Deadline.case_id == case.id,
+    deadlines = session.execute(select(*_DEADLINE_COLUMNS).where(Deadline.case_id.in_(ids),
                                                                  Deadline.status == DeadlineStatus.PENDING)
                                 .order_by(Deadline.id))
-    projection = Projection(case.id, case.tenant_id, case.route_version.route.key, has_timers, case_row(case),
-                            {t.id: t for t in map(_task, tasks)}, [_deadline(d) for d in deadlines])
-    remember(projection)
-    return projection
+    out = {case.id: Projection(case.id, case.tenant_id, case.route_version.route.key, has_timers(case),
+                               case_row(case)) for case in cases}
+    for task in map(_task, tasks):
+        out[task.case_id].tasks[task.id] = task
+    for deadline in map(_deadline, deadlines):
+        out[deadline.case_id].deadlines.append(deadline)
+    for projection in out.values():
+        remember(projection)
+    return out
 
 
 def remember(projection: Projection) -> None:
@@ -63,33 +75,50 @@ def case_changes(projection: Projection) -> dict[str, Any]:
             if before.get(name, _MISSING) != getattr(projection.case, name)}
 
 
-def write(session: Session, projection: Projection) -> datetime | None:
-    """Write what changed since ``load`` in the case's tasks and deadlines: new rows inserted, changed rows
-    updated (only changed columns). Answers the earliest due moment of a deadline it made or moved (for a
-    scheduler to wake at), if any."""
-    original = projection.original
-    new_tasks, task_updates = _split(projection.tasks.values(), original, "id")
+def show(session: Session, projection: Projection) -> None:
+    """Let the Task objects the session holds show what the projection now says, before it is written (a
+    notification about an escalated task reads its new lane)."""
+    for row in projection.tasks.values():
+        before = projection.original.get(id(row))
+        loaded = session.identity_map.get(session.identity_key(Task, row.id)) if before is not None else None
+        if loaded is not None:
+            for name, value in row.values().items():
+                if before is not None and before.get(name) != value:
+                    set_committed_value(loaded, name, value)
+
+
+def write(session: Session, projections: list[Projection]) -> datetime | None:
+    """Write what changed since ``load`` in these cases' tasks and deadlines, one statement per kind of change
+    for all of them: new rows inserted, changed rows updated (only changed columns). Answers the earliest due
+    moment of a deadline it made or moved (for a scheduler to wake at), if any."""
+    new_tasks: list[Any] = []
+    task_updates: list[tuple[Any, dict[str, Any]]] = []
+    new_deadlines: list[Any] = []
+    deadline_updates: list[tuple[Any, dict[str, Any]]] = []
+    for projection in projections:
+        show(session, projection)
+        new, changed = _split(projection.tasks.values(), projection.original, "id")
+        new_tasks += new
+        task_updates += changed
+        new, changed = _split(projection.deadlines, projection.original, "id")
+        new_deadlines += new
+        deadline_updates += changed
     if new_tasks:
         session.execute(insert(TASKS), [t.values() for t in new_tasks])
     _update(session, TASKS, "id", task_updates)
-    for task_id, diff in task_updates:  # a Task the action loaded shows what it now holds
-        loaded = session.identity_map.get(session.identity_key(Task, task_id))
-        for name, value in diff.items() if loaded is not None else ():
-            set_committed_value(loaded, name, value)
-    new_deadlines, deadline_updates = _split(projection.deadlines, original, "id")
     if new_deadlines:
         values = [{k: v for k, v in d.values().items() if k != "id"} for d in new_deadlines]
-        ids = session.execute(insert(DEADLINES).returning(DEADLINES.c.id,
-                                                                   sort_by_parameter_order=True), values)
+        ids = session.execute(insert(DEADLINES).returning(DEADLINES.c.id, sort_by_parameter_order=True), values)
         for deadline, (new_id,) in zip(new_deadlines, ids, strict=True):
             deadline.id = new_id
     _update(session, DEADLINES, "id", deadline_updates)
     moved = [d.due_at for d in new_deadlines if d.status == DeadlineStatus.PENDING]
     moved += [diff["due_at"] for _, diff in deadline_updates if "due_at" in diff]
-    # A finished task or a fired or cancelled deadline never changes again: the live projection lets go.
-    projection.tasks = {k: t for k, t in projection.tasks.items() if t.status in OPEN_TASK}
-    projection.deadlines = [d for d in projection.deadlines if d.status == DeadlineStatus.PENDING]
-    remember(projection)
+    for projection in projections:
+        # A finished task or a fired or cancelled deadline never changes again: the live projection lets go.
+        projection.tasks = {k: t for k, t in projection.tasks.items() if t.status in OPEN_TASK}
+        projection.deadlines = [d for d in projection.deadlines if d.status == DeadlineStatus.PENDING]
+        remember(projection)
     return min(moved, default=None)
 
 

@@ -4,14 +4,15 @@ current), run an input, append its events, project each one, and write what chan
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import CursorResult, Table, insert, update
+from sqlalchemy import CursorResult, Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,6 +26,7 @@ from .vocabulary import EventType
 from .workflow import task_ids
 
 _OPEN = "loket_open_cases"
+_BATCH = "loket_batch"
 # The earliest due moment of a deadline this transaction made or moved.
 EARLIEST = "loket_earliest_due"
 CASES = cast(Table, Case.__table__)
@@ -44,11 +46,14 @@ class Open:
     events: list[Event] = field(default_factory=list)
     state: str | None = None
 
+    def next_seq(self) -> int:
+        """The number the case's next event gets (events appended but not yet written count)."""
+        return self.events[-1].seq + 1 if self.events else self.case.event_seq + 1
+
     def append(self, type_: str, actor: Actor, at: datetime, **fields: Any) -> Event:
-        """The next event of the case's chain (written by ``Recorder.save``)."""
-        last = self.events[-1] if self.events else None
-        seq, prev = (last.seq, last.hash) if last else (self.case.event_seq, self.case.last_hash)
-        event = events.chained(self.case.id, self.case.tenant_id, seq + 1, prev, type_, actor, at, **fields)
+        """The next event of the case's chain (written with the rest by the recorder)."""
+        prev = self.events[-1].hash if self.events else self.case.last_hash
+        event = events.chained(self.case.id, self.case.tenant_id, self.next_seq(), prev, type_, actor, at, **fields)
         self.events.append(event)
         return event
 
@@ -82,8 +87,24 @@ class Recorder:
         self.stepper = stepper
         self.cache = CaseCache()
 
+    @contextmanager
+    def batch(self, session: Session, cases: list[Case]) -> Iterator[None]:
+        """Work on many cases in one transaction (a scheduler sweep): their live rows are read together, and
+        their events and rows are written together at the end, one statement per kind of change."""
+        has_timers = lambda case: bpmn.loaded(case.route_version).has_timers  # noqa: E731
+        loaded = projection_store.load_many(session, cases, has_timers)
+        session.info[_BATCH] = {case.id: Open(case, loaded[case.id]) for case in cases}
+        try:
+            yield
+            self._write(session, [w for w in session.info[_BATCH].values() if w.events])
+        finally:
+            session.info.pop(_BATCH, None)
+
     def open(self, session: Session, case: Case, *, cached: bool = True) -> Open:
         """The case for this transaction; ``cached``: from (and, after commit, back into) the cache."""
+        batch: dict[int, Open] | None = session.info.get(_BATCH)
+        if batch is not None and case.id in batch:
+            return batch[case.id]
         opened: dict[int, Open] = session.info.setdefault(_OPEN, {}) if cached else {}
         work = opened.get(case.id)
         if work is None:
@@ -116,7 +137,7 @@ class Recorder:
         """Run an input; its new tasks get the ids of the event it will be logged as."""
         case, rows = work.case, work.rows
         at = StepCase(case.id, case.tenant, rows.route_key, rows.case.status, rows.case.due_at)
-        with task_ids(case.id, case.event_seq + 1):
+        with task_ids(case.id, work.next_seq()):
             return self.stepper.advance(session, at, self.workflow(work), step, recompute_terms=recompute_terms)
 
     def record_input(self, session: Session, work: Open, result: StepResult, type_: str, actor: Actor,
@@ -147,30 +168,48 @@ class Recorder:
         projection.apply(work.rows, event)
         self._save(session, work)
 
+    def _save(self, session: Session, work: Open) -> None:
+        if _BATCH in session.info:
+            projection_store.show(session, work.rows)  # written at the end of the batch; seen at once
+        else:
+            self._write(session, [work])
+
     @staticmethod
-    def _save(session: Session, work: Open) -> None:
-        """Write the events, the rows they changed and the case row, with a few Core statements. The case row
-        is updated only if it still has the version it was read with (a concurrent writer: 409)."""
+    def _write(session: Session, works: list[Open]) -> None:
+        """Write the events, the rows they changed and the case rows, with a few Core statements for all the
+        cases together. A case row is updated only if it still has the version it was read with (else a
+        concurrent writer got there first: 409), and before anything else, so a second writer waits on it."""
         session.flush()  # what else the action added through the ORM (a case just started, outbox messages)
-        case = work.case
-        values = projection_store.case_changes(work.rows)
-        last = work.events[-1]
-        values.update(event_seq=last.seq, last_hash=last.hash, version=case.version + 1)
-        if work.state is not None:
-            values["state"] = work.state
-        done = cast(CursorResult[Any], session.execute(
-            update(CASES).where(CASES.c.id == case.id, CASES.c.version == case.version).values(values)))
-        if done.rowcount != 1:
-            raise StaleDataError(f"dossier {case.id} is na versie {case.version} door een ander gewijzigd")
-        # Only after the case row is ours: a second writer waits on it above and never gets this far.
-        session.execute(insert(EVENTS), [{c: getattr(e, c) for c in _EVENT_COLUMNS} for e in work.events])
-        due = projection_store.write(session, work.rows)
+        if not works:
+            return
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        updates = []
+        for work in works:
+            case, last = work.case, work.events[-1]
+            values = projection_store.case_changes(work.rows)
+            values.update(event_seq=last.seq, last_hash=last.hash, version=case.version + 1)
+            if work.state is not None:
+                values["state"] = work.state
+            groups[tuple(sorted(values))].append({"where_id": case.id, "where_version": case.version,
+                                                  **{f"set_{k}": v for k, v in values.items()}})
+            updates.append((case, values))
+        for columns, params in groups.items():
+            statement = (update(CASES)
+                         .where(CASES.c.id == bindparam("where_id"), CASES.c.version == bindparam("where_version"))
+                         .values({c: bindparam(f"set_{c}") for c in columns}))
+            done = cast(CursorResult[Any], session.connection().execute(statement, params))
+            if done.rowcount != len(params):
+                raise StaleDataError("een dossier is intussen door een ander gewijzigd")
+        session.execute(insert(EVENTS), [{c: getattr(e, c) for c in _EVENT_COLUMNS} for w in works for e in w.events])
+        due = projection_store.write(session, [work.rows for work in works])
         if due is not None:
             earliest = session.info.get(EARLIEST)
             session.info[EARLIEST] = due if earliest is None else min(due, earliest)
-        for name, value in values.items():  # the ORM row shows what it now holds, without a flush
-            set_committed_value(case, name, value)
-        work.events, work.state = [], None
+        for case, values in updates:  # the ORM rows show what they now hold, without a flush
+            for name, value in values.items():
+                set_committed_value(case, name, value)
+        for work in works:
+            work.events, work.state = [], None
 
 
 def _index(rows: Projection, task: Task) -> int:

@@ -79,13 +79,17 @@ def fire_due(runtime: Runtime, now: datetime | None = None, batch: int = 200, wo
                     break
                 # Load the batch's cases and tasks in two queries instead of two per deadline (and keep them
                 # referenced: the session's identity map alone would let them be garbage-collected).
-                loaded: list[Any] = list(session.scalars(select(Case).where(Case.id.in_({d.case_id for d in rows}))))
+                cases = list(session.scalars(select(Case).where(Case.id.in_({d.case_id for d in rows}))))
                 task_ids = {d.task_id for d in rows if d.task_id and d.kind != "timer"}
-                if task_ids:
-                    loaded += session.scalars(select(Task).where(Task.id.in_(task_ids))).all()
-                fire = _fire_alone if careful else _fire_one
-                for deadline in rows:
-                    fire(runtime, session, deadline, now, worker, done, skip)
+                tasks = session.scalars(select(Task).where(Task.id.in_(task_ids))).all() if task_ids else []
+                if careful:  # each deadline alone, in a savepoint, written at once
+                    for deadline in rows:
+                        _fire_alone(runtime, session, deadline, now, worker, done, skip)
+                else:  # the whole batch's events and rows written together at its end
+                    with runtime.recorder.batch(session, cases):
+                        for deadline in rows:
+                            _fire_one(runtime, session, deadline, now, worker, done, skip)
+                del tasks
         except CONCURRENT_WRITE:
             # A user acted on one of these cases at this very moment: redo the batch one by one.
             careful = True
