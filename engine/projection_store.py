@@ -104,11 +104,12 @@ def write(session: Session, projections: list[Projection]) -> datetime | None:
         new_deadlines += new
         deadline_updates += changed
     if new_tasks:
-        session.execute(insert(TASKS), [t.values() for t in new_tasks])
+        session.connection().execute(insert(TASKS), [t.values() for t in new_tasks])
     _update(session, TASKS, "id", task_updates)
     if new_deadlines:
         values = [{k: v for k, v in d.values().items() if k != "id"} for d in new_deadlines]
-        ids = session.execute(insert(DEADLINES).returning(DEADLINES.c.id, sort_by_parameter_order=True), values)
+        ids = session.connection().execute(insert(DEADLINES).returning(DEADLINES.c.id, sort_by_parameter_order=True),
+                                           values)
         for deadline, (new_id,) in zip(new_deadlines, ids, strict=True):
             deadline.id = new_id
     _update(session, DEADLINES, "id", deadline_updates)

@@ -200,7 +200,8 @@ class Recorder:
             done = cast(CursorResult[Any], session.connection().execute(statement, params))
             if done.rowcount != len(params):
                 raise StaleDataError("een dossier is intussen door een ander gewijzigd")
-        session.execute(insert(EVENTS), [{c: getattr(e, c) for c in _EVENT_COLUMNS} for w in works for e in w.events])
+        session.connection().execute(insert(EVENTS), [{c: getattr(e, c) for c in _EVENT_COLUMNS}
+                                                      for w in works for e in w.events])
         due = projection_store.write(session, [work.rows for work in works])
         if due is not None:
             earliest = session.info.get(EARLIEST)
