@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from . import clock
 from .calendar import UNITS, BusinessCalendar
-from .clock import TZ, local_date  # TZ: cli/__init__.py still imports it from here
+from .clock import TZ, local_date
 from .models import Case, DayOff, Tenant
 from .sandbox import SandboxEnvironment
 
