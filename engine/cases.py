@@ -56,7 +56,6 @@ class Runtime:
         self.settings = settings or Settings()
         self.stepper = Stepper(helpers or (lambda session, tenant: {}), lambda: self.settings.max_activations)
         self.recorder = Recorder(self.stepper)
-        # Called after every committed action, so an in-process scheduler can wake for new deadlines.
         # Called after a committed action that made or moved a deadline, with its due moment, so an in-process
         # scheduler can wake for it without asking the database.
         self.on_deadline: Callable[[datetime], None] | None = None

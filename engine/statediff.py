@@ -1,7 +1,8 @@
 """Compare two serialized workflow states the way an auditor means "the same".
 
-SpiffWorkflow gives every task a random uuid and stamps ``last_state_change`` with the wall clock, so two
-runs of the same history never serialize byte for byte alike. ``normalise`` names every task by its spec
+SpiffWorkflow stamps ``last_state_change`` with the wall clock, and a task's id says nothing a reader can
+check by eye (Loket derives it from the case and the event, ``engine.workflow.task_ids``), so two runs of the
+same history never serialize byte for byte alike. ``normalise`` names every task by its spec
 and its occurrence in tree order (``dossiercheck#2``: the second dossiercheck), replaces every task id in
 the state by that name, and drops the timestamps; ``differences`` then lists what really differs.
 """
