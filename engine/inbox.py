@@ -9,6 +9,7 @@ from . import clock
 from .auth import Actor
 from .errors import BadRequest
 from .models import Task
+from .vocabulary import OPEN_TASK
 
 SCOPES = ("mine", "role", "all")
 
@@ -19,7 +20,7 @@ def inbox(session: Session, actor: Actor, *, scope: str = "role", route: str | N
         raise BadRequest(f"Onbekende scope '{scope}'; kies uit {', '.join(SCOPES)}.")
     if not 1 <= limit <= 500 or offset < 0:
         raise BadRequest("limit moet tussen 1 en 500 liggen en offset mag niet negatief zijn.")
-    where = [Task.tenant_id == actor.tenant_id, Task.status.in_(("ready", "claimed"))]
+    where = [Task.tenant_id == actor.tenant_id, Task.status.in_(OPEN_TASK)]
     if actor.role == "school":
         where.append(Task.school_id == actor.school_id)
     if scope == "mine":

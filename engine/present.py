@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from . import clock
 from .models import Case, Deadline, Task
 from .projection import TaskRow
+from .vocabulary import OPEN_TASK, DeadlineStatus
 
 
 def _iso(value: Any) -> str | None:
@@ -31,7 +32,7 @@ def task_json(task: Task | TaskRow, form: dict[str, Any] | None = None, *, with_
         "status": task.status,
         "assignee": assignee or _assignee(task),
         "due_at": _iso(task.due_at),
-        "overdue": bool(task.due_at and task.due_at < now and task.status in ("ready", "claimed")),
+        "overdue": bool(task.due_at and task.due_at < now and task.status in OPEN_TASK),
         "escalated": task.escalated,
         "created_at": _iso(task.created_at),
         "completed_at": _iso(task.completed_at),
@@ -59,7 +60,8 @@ def deadline_json(deadline: Deadline) -> dict[str, Any]:
 
 def case_json(session: Session, case: Case, tasks: list[Task]) -> dict[str, Any]:
     deadlines = session.scalars(
-        select(Deadline).where(Deadline.case_id == case.id, Deadline.status == "pending").order_by(Deadline.due_at)
+        select(Deadline).where(Deadline.case_id == case.id, Deadline.status == DeadlineStatus.PENDING)
+        .order_by(Deadline.due_at)
     )
     version = case.route_version
     return {

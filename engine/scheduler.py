@@ -24,6 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import clock
 from .cases import Runtime
 from .models import Case, Deadline, Task
+from .vocabulary import CaseStatus, DeadlineStatus
 
 log = logging.getLogger("loket.scheduler")
 
@@ -32,7 +33,7 @@ CONCURRENT_WRITE = (StaleDataError, IntegrityError)
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 # Timers need the route to run; warnings and escalations fire on a case in incident too (its clock runs).
-FIRES_ON = ("open", "incident")
+FIRES_ON = (CaseStatus.OPEN, CaseStatus.INCIDENT)
 
 
 @dataclass
@@ -52,7 +53,7 @@ def _pending(*columns: Any) -> Select:
     return (
         select(*columns)
         .join(Case, Case.id == Deadline.case_id)
-        .where(Deadline.status == "pending", Case.status.in_(FIRES_ON))
+        .where(Deadline.status == DeadlineStatus.PENDING, Case.status.in_(FIRES_ON))
         .order_by(Deadline.due_at)
     )
 
