@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `make run PORT=8080` serves on another port; without PORT, LOKET_PORT (or 8000) decides.
 run: install
 	$(BIN)/loket init --demo
-	$(BIN)/loket serve
+	$(BIN)/loket serve$(if $(PORT), --port $(PORT))
 
 test: install
 	$(BIN)/ruff check .

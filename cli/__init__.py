@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import getpass
 import json
 import re
@@ -17,14 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import handlers  # noqa: F401  (the CLI is an edge of Loket: importing the handlers registers them)
-from engine import auth, clock
+from engine import clock
 from engine.auth import Actor
 from engine.errors import LoketError
-from engine.models import REGIONS, ROLES, School, Tenant, User
+from engine.models import REGIONS, School, Tenant
 
 from .audit import audit, retention
-from .context import Context, cli_actor, fail, pass_ctx, tenant_by_key
+from .context import Context, cli_actor, fail, pass_ctx, require_schema, tenant_by_key
 from .terms import calendar, outbox, tenants_term
+from .users import users
 
 # Click's own messages about the command line, in Dutch. Matched on Click's English wording, in this order; a
 # message that a later Click rewords stays English, but still comes as Loket's `fout:` line.
@@ -152,21 +154,33 @@ def init(ctx: Context, demo: bool) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), envvar="LOKET_PORT",
+              help="De poort (ook via LOKET_PORT).")
 @pass_ctx
 def serve(ctx: Context, host: str, port: int) -> None:
     """Start de web-UI, de API en de scheduler in één proces."""
-    from waitress import serve as waitress_serve
+    from waitress.server import create_server
 
     from engine.scheduler import Scheduler
     from web import create_app
 
+    require_schema(ctx.db)
     app = create_app(ctx.settings, ctx.db)
+    # Bind before saying anything or starting the scheduler: a busy port is one clear line, not a false start.
+    try:
+        server = create_server(app, host=host, port=port, threads=8, ident="Loket")
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            fail(f"poort {port} op {host} is al in gebruik; kies een andere met --port of LOKET_PORT "
+                 "(make run PORT=...).")
+        fail(f"kan niet luisteren op {host}:{port}: {exc.strerror or exc}.")
     scheduler = Scheduler(app.extensions["loket"])
     scheduler.start()
     click.echo(f"Loket luistert op http://{host}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)")
     try:
-        waitress_serve(app, host=host, port=port, threads=8, ident="Loket")
+        server.run()
+    except KeyboardInterrupt:  # Ctrl-C is how a developer stops `make run`: no traceback
+        click.echo("Loket gestopt.")
     finally:
         scheduler.shutdown()
 
@@ -184,6 +198,7 @@ def scheduler(ctx: Context, once: bool, now_text: str | None) -> None:
 
     if now_text and not once:
         fail("--now kan alleen samen met --once.")
+    require_schema(ctx.db)
     if once:
         moment = parse_moment(now_text) if now_text else clock.now()
         with clock.frozen(moment):
@@ -309,51 +324,6 @@ def schools_add(ctx: Context, code: str, tenant_key: str, name: str) -> None:
     click.echo(f"school {code} aangemaakt in {tenant_key}")
 
 
-@main.group()
-def users() -> None:
-    """Gebruikers en API-tokens."""
-
-
-@users.command("add")
-@click.argument("email")
-@click.option("--tenant", "tenant_key", required=True)
-@click.option("--role", required=True, type=click.Choice(ROLES))
-@click.option("--school", "school_code", default=None, help="Verplicht voor de rol school.")
-@pass_ctx
-def users_add(ctx: Context, email: str, tenant_key: str, role: str, school_code: str | None) -> None:
-    """Maak een gebruiker; het wachtwoord komt van standaardinvoer."""
-    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass("Wachtwoord: ")
-    if len(password) < 10:
-        fail("het wachtwoord moet minstens 10 tekens hebben.")
-    if role == "school" and not school_code:
-        fail("een gebruiker met de rol school hoort bij een school: geef --school CODE.")
-    with ctx.db.transaction() as session:
-        tenant = tenant_by_key(session, tenant_key)
-        school = None
-        if school_code:
-            school = session.scalar(select(School).where(School.tenant_id == tenant.id, School.code == school_code))
-            if school is None:
-                fail(f"school '{school_code}' bestaat niet in {tenant_key}.")
-        if session.scalar(select(User).where(User.email == email)):
-            fail(f"gebruiker {email} bestaat al.")
-        session.add(User(tenant_id=tenant.id, email=email, role=role, school_id=school.id if school else None,
-                         password_hash=auth.hash_password(password), active=True, created_at=clock.now()))
-    click.echo(f"gebruiker {email} aangemaakt ({role} in {tenant_key})")
-
-
-@users.command("token")
-@click.argument("email")
-@pass_ctx
-def users_token(ctx: Context, email: str) -> None:
-    """Print een nieuw API-token (alleen de hash wordt bewaard)."""
-    with ctx.db.transaction() as session:
-        user = session.scalar(select(User).where(User.email == email))
-        if user is None:
-            fail(f"gebruiker {email} bestaat niet.")
-        token = auth.issue_token(session, user)
-    click.echo(token)
-
-
 # ---------------------------------------------------------------- cases
 
 @main.group()
@@ -477,6 +447,7 @@ def run() -> None:
         sys.exit(2)
 
 
+main.add_command(users)
 main.add_command(calendar)
 main.add_command(outbox)
 main.add_command(audit)

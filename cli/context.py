@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.auth import Actor
 from engine.config import Settings
-from engine.db import Database
+from engine.db import Database, schema_state
 from engine.models import Tenant
 from engine.vocabulary import Role
 
@@ -66,3 +66,15 @@ def cli_actor(session: Session, tenant_key: str) -> Actor:
     """The CLI is run by a server administrator: it acts as 'beheerder' of the tenant, named after the OS user."""
     tenant = tenant_by_key(session, tenant_key)
     return Actor(None, f"cli:{getpass.getuser()}", Role.BEHEERDER, tenant.id)
+
+
+def require_schema(db: Database) -> None:
+    """Refuse to start on a database whose schema is not at this code's migration head: otherwise the server
+    would start and answer 500 to everything."""
+    state = schema_state(db.engine)
+    if state == "missing":
+        fail("de database is nog niet aangemaakt; draai eerst 'loket init'")
+    if state == "behind":
+        fail("de database heeft een oudere versie dan deze Loket; draai eerst 'loket init'")
+    if state == "ahead":
+        fail("de database is bijgewerkt door een nieuwere versie van Loket; start die versie")

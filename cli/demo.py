@@ -1,4 +1,6 @@
-"""A demo SWV to look around in: `loket init --demo` (idempotent; prints fresh API tokens)."""
+"""A demo SWV to look around in: `loket init --demo` (idempotent). Each run prints a fresh API token for every
+demo user and revokes the tokens an earlier run printed (those named ``demo``), so running `make run` again and
+again leaves one live demo token per user; a token issued by hand with `loket users token` stays."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from engine.db import Database
 from engine.models import School, Tenant, User
 
 DEMO_PASSWORD = "loket-demo-2026"
+TOKEN_NAME = "demo"
 TENANT = ("sterk-vo", "Sterk VO Utrecht en Stichtse Vecht", "midden")
 SCHOOLS = [("16PX00", "Christelijk College Zeist"), ("20LJ00", "Utrechts Stedelijk Gymnasium")]
 USERS = [
@@ -45,6 +48,7 @@ def create_demo(db: Database) -> None:
                 session.flush()
             schools[code] = school
         click.echo(f"demo-SWV {key} ({name}); wachtwoord van alle demo-gebruikers: {DEMO_PASSWORD}")
+        revoked = 0
         for email, role, school_code in USERS:
             user = session.scalar(select(User).where(User.email == email))
             if user is None:
@@ -53,4 +57,12 @@ def create_demo(db: Database) -> None:
                             password_hash=auth.hash_password(DEMO_PASSWORD), active=True, created_at=now)
                 session.add(user)
                 session.flush()
-            click.echo(f"  {role:<16} {email:<30} token: {auth.issue_token(session, user)}")
+            if not user.active:  # deactivated on purpose: it stays so, without a token
+                click.echo(f"  {role:<16} {email:<30} niet actief: geen token")
+                continue
+            revoked += auth.revoke_tokens(session, user.id, name=TOKEN_NAME)
+            token = auth.issue_token(session, user, name=TOKEN_NAME)
+            click.echo(f"  {role:<16} {email:<30} token: {token}")
+        if revoked:
+            click.echo(f"de {revoked} demo-tokens van de vorige keer zijn ingetrokken; "
+                       f"deze zijn {auth.TOKEN_DAYS} dagen geldig")

@@ -7,9 +7,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -148,3 +151,24 @@ def upgrade(url: str, engine: Engine | None = None) -> None:
             command.upgrade(cfg, "head")
     else:
         command.upgrade(cfg, "head")
+
+
+SchemaState = Literal["missing", "behind", "current", "ahead"]
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    """Where the database's schema stands against the migrations in this checkout: ``missing`` (never
+    initialised), ``behind`` (an older revision: run ``loket init``), ``current``, or ``ahead`` (a revision this
+    code does not know: a newer Loket migrated it). Reads only Alembic's version table."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(cfg)
+    heads = set(scripts.get_heads())
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if not current:
+        return "missing"
+    if current == heads:
+        return "current"
+    known = {rev.revision for rev in scripts.walk_revisions()}
+    return "behind" if current <= known else "ahead"

@@ -97,13 +97,18 @@ class User(Base):
 
 
 class ApiToken(Base):
-    """Only the sha256 of a token is kept; the token itself is shown once."""
+    """Only the sha256 of a token is kept; the token itself is shown once. A token is live until it expires or
+    is revoked; ``last_used_at`` is noted at most once a minute (see ``engine.auth``)."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user", "user_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
 
