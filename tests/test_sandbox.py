@@ -60,3 +60,131 @@ def test_the_helpers_themselves_are_not_metered():
         return n
 
     assert SandboxEnvironment({"heavy": heavy}).evaluate("heavy(3)", {}) == 3
+
+
+# --- bounded per expression: big single operations are refused before they run, and time is bounded ----------
+
+HOSTILE = [
+    "werkdagen(len(str(9**9**9)))",  # one BINARY_OP that would compute a 1.2-billion-bit int
+    "len('x' * 10**9)",  # one op that would take 1 GB
+    "len([0] * 10**9)",
+    "len(str(1 << 10**9))",
+    "len(str(pow(9, 9**9)))",
+    "len(10 * 'x' * 10**8)",
+    "round(5, -10**9)",  # int rounding computes 10**(10**9)
+    "len(f'{1:>999999999}')",
+    "len('%999999999d' % 1)",
+    "len('x'.ljust(10**9))",
+    "len(('x' * 1000).replace('x', 'x' * 1000000))",
+    "len(''.join(['x' * 1000000] * 1000))",
+    "len(str([['x' * 1000] * 1000] * 1000))",
+]
+
+
+@pytest.mark.parametrize("expression", HOSTILE)
+def test_big_powers_and_repetitions_are_refused_before_they_run(env, expression):
+    with pytest.raises(SandboxError, match="te groot"):
+        env.evaluate(expression, {})
+
+
+@pytest.mark.parametrize("expression", HOSTILE)
+def test_big_powers_and_repetitions_are_refused_in_scripts_too(env, expression):
+    with pytest.raises(SandboxError, match="te groot"):
+        env.execute(f"x = {expression}\n", {})
+
+
+def test_scripts_cannot_grow_a_value_step_by_step_past_the_limit(env):
+    with pytest.raises(SandboxError, match="te groot"):
+        env.execute("s = 'x' * 1000\nwhile True:\n    s = s + s\n", {})
+    with pytest.raises(SandboxError, match="te groot"):
+        env.execute("n = 3\nwhile True:\n    n = n * n\n", {})
+    with pytest.raises(SandboxError, match="te groot"):
+        env.execute("s = 'x' * 1000\nwhile True:\n    s += s\n", {})
+
+
+def test_a_script_cannot_hand_the_engine_a_value_that_explodes_when_stored(env):
+    """Shared references make a small object that serializes to terabytes: the script's output is measured."""
+    with pytest.raises(SandboxError, match="te groot"):
+        env.execute("a = ['x' * 1000] * 1000\nb = [a] * 1000\n", {})
+
+
+def test_route_code_cannot_catch_its_way_past_the_budget(env):
+    """try/except would swallow the budget's SandboxError (and tracing is off once the trace function raised)."""
+    body = "        n = n + 1\n" * 10
+    with pytest.raises(SandboxError, match="try"):
+        env.execute("n = 0\nwhile True:\n    try:\n" + body + "    except Exception:\n        pass\n", {})
+
+
+def test_a_wall_clock_budget_stops_slow_route_code(monkeypatch):
+    """Time is bounded, not only lines: a slow helper called in a loop is stopped by the clock."""
+    import time
+
+    from engine import sandbox
+
+    monkeypatch.setattr(sandbox, "MAX_SECONDS", 0.05)
+    env = SandboxEnvironment({"traag": lambda: time.sleep(0.02)})
+    with pytest.raises(SandboxError, match="te lang"):
+        env.execute("while True:\n    traag()\n", {})
+    with pytest.raises(SandboxError, match="te lang"):
+        env.evaluate("[traag() for i in range(100)]", {})
+
+
+def test_a_slow_helper_is_stopped_too(monkeypatch):
+    """Loket's helpers are not line-metered, but the clock runs while they work (werkdagen(10**9) counts
+    years of workdays)."""
+    from engine import sandbox
+
+    def slow(n):
+        def step(i):
+            return i
+
+        for i in range(n):
+            step(i)
+        return n
+
+    monkeypatch.setattr(sandbox, "MAX_SECONDS", 0.05)
+    with pytest.raises(SandboxError, match="te lang"):
+        SandboxEnvironment({"slow": slow}).evaluate("slow(10**8)", {})
+
+
+@pytest.mark.parametrize("expression, expected", [
+    ("2 ** 64", 2 ** 64),
+    ("10 ** 100 > 1", True),
+    ("'-' * 20", "-" * 20),
+    ("[0] * 3", [0, 0, 0]),
+    ("1 << 10", 1024),
+    ("pow(2, 10)", 1024),
+    ("pow(3, 10**100, 7)", pow(3, 10**100, 7)),
+    ("round(2.675, 2)", round(2.675, 2)),
+    ("7 % 3", 1),
+    ("'%s-%03d' % ('TLV', 7)", "TLV-007"),
+    ("f'{n:>5}|{x!r}'", "   42|'a'"),
+    ("'a,b'.replace(',', ';')", "a;b"),
+    ("', '.join(['a', 'b'])", "a, b"),
+    ("str({'a': [1, 2]})", "{'a': [1, 2]}"),
+    ("sum([[1], [2]], [])", [1, 2]),
+    ("sum([1, 2, 3])", 6),
+    ("2.5 * 2", 5.0),
+    ("[1] + [2]", [1, 2]),
+    ("'ab' + 'c'", "abc"),
+])
+def test_ordinary_arithmetic_and_text_still_work(env, expression, expected):
+    assert env.evaluate(expression, {"n": 42, "x": "a"}) == expected
+
+
+def test_scripts_may_still_count_and_build_text(env):
+    data = {"aanvulling_rondes": 1}
+    env.execute("aanvulling_rondes += 1\nregel = '-' * 10\nnamen = ', '.join(['a'] * 3)\n", data)
+    assert data == {"aanvulling_rondes": 2, "regel": "-" * 10, "namen": "a, a, a"}
+
+
+def test_str_is_still_a_type_for_isinstance(env):
+    assert env.evaluate("isinstance(x, str) and not isinstance(n, str)", {"x": "a", "n": 1}) is True
+    assert env.evaluate("list(map(str, [1, 2]))", {}) == ["1", "2"]
+    with pytest.raises(SandboxError, match="te groot"):
+        env.evaluate("list(map(str, [[['x' * 1000] * 1000] * 1000]))", {})
+
+
+def test_what_a_script_leaves_in_the_case_data_is_measured_even_when_grown_in_place(env):
+    with pytest.raises(SandboxError, match="te groot"):
+        env.execute("s = 'x' * 100000\nfor i in range(999):\n    documenten.append(s)\n", {"documenten": []})
