@@ -3,12 +3,20 @@ report for people (the SWV, the case, the route version, a timeline, the verific
 
 from __future__ import annotations
 
-import json
+import atexit
+import functools
+import os
+import shutil
+import tempfile
+import threading
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
+from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import uharfbuzz as hb  # type: ignore[import-untyped]  # ships no type information
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 from sqlalchemy import select
@@ -72,96 +80,182 @@ def _iso(value: datetime | None) -> str | None:
 
 # ---------------------------------------------------------------- PDF
 
-# fpdf2's core fonts speak latin-1: Dutch (ë, é, ï, ...) fits; other characters are spelled out or
-# reduced to their base letter, so a name like Łukasz still reads as Lukasz rather than breaking the report.
-_SPELLED = {"–": "-", "—": "-", "‘": "'", "’": "'", "‚": ",", "“": '"', "”": '"', "„": '"', "…": "...",
-            "€": "EUR", "→": "->", "←": "<-", "•": "-", "\u00a0": " ", "ł": "l", "Ł": "L",
-            "œ": "oe", "Œ": "OE", "ĳ": "ij", "Ĳ": "IJ"}
+# The report is set in Noto (OFL-1.1, from PyPI packages): Noto Sans for Latin, Greek and Cyrillic, Noto Sans
+# Arabic and Noto Sans SC as fallbacks, so a pupil's name prints in its own script. Arabic needs shaping
+# (HarfBuzz, via uharfbuzz). Noto Sans SC has no bold: bold Chinese prints regular.
+FAMILY, ARABIC, CJK = "NotoSans", "NotoSansArabic", "NotoSansSC"
+_VARIABLE = {FAMILY: ("fontpkg_noto_sans", "files/NotoSans[wdth,wght].ttf"),
+             ARABIC: ("fontpkg_noto_sans_arabic", "files/NotoSansArabic[wdth,wght].ttf")}
+_STATIC = {CJK: ("pylopdf_fonts_zh_cn", "NotoSansSC-Regular.otf")}
+_WEIGHTS = {"": ("Regular", 400), "B": ("Bold", 700)}
+
+_fonts_lock = threading.Lock()
+_fonts: dict[int, dict[tuple[str, str], Path]] = {}
 
 
-def latin1(text: Any) -> str:
+def font_files() -> dict[tuple[str, str], Path]:
+    """(family, style) -> a static font file. The packages ship variable fonts; fpdf2's own instancer (fontTools)
+    takes seconds per weight, HarfBuzz milliseconds, so each weight is instanced once per process into a
+    private temporary folder (per process: a forked worker must not delete its parent's files on exit)."""
+    with _fonts_lock:
+        pid = os.getpid()
+        if pid not in _fonts:
+            folder = Path(tempfile.mkdtemp(prefix="loket-fonts-"))
+            atexit.register(_remove_fonts, folder, pid)
+            files: dict[tuple[str, str], Path] = {}
+            for family, (package, name) in _VARIABLE.items():
+                face = hb.Face(hb.Blob.from_file_path(str(resources.files(package) / name)))
+                for style, (label, weight) in _WEIGHTS.items():
+                    target = folder / f"{family}-{label}.ttf"
+                    target.write_bytes(_instance(face, weight))
+                    files[(family, style)] = target
+            for family, (package, name) in _STATIC.items():
+                files[(family, "")] = Path(str(resources.files(package) / name))
+            _fonts[pid] = files
+        return _fonts[pid]
+
+
+def _instance(face: Any, weight: int) -> bytes:
+    plan = hb.SubsetInput()
+    plan.keep_everything()  # every glyph and every layout table: only the axes are pinned
+    plan.pin_axis_location(face, "wght", weight)
+    plan.pin_axis_location(face, "wdth", 100)
+    return bytes(hb.subset(face, plan).blob.data)
+
+
+def _remove_fonts(folder: Path, pid: int) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@functools.cache
+def _covered() -> frozenset[int]:
+    """Every code point one of the report's fonts has a glyph for."""
+    points: set[int] = set()
+    for path in font_files().values():
+        points.update(hb.Face(hb.Blob.from_file_path(str(path))).unicodes)
+    return frozenset(points)
+
+
+def printable(text: Any) -> str:
+    """Text as the report can print it: a character that no embedded font has (Korean, emoji, a control
+    character, a lone surrogate) is named by its code point rather than dropped or printed as "?"; the
+    JSON export holds the exact value."""
+    covered = _covered()
     out = []
-    for char in str(text):
-        if char in "\n\t" or (char.isprintable() and ord(char) < 256):
+    for char in str(text).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "):
+        point = ord(char)
+        if char == "\n" or (point in covered and unicodedata.category(char) not in ("Cc", "Cs")):
             out.append(char)
-        elif char in _SPELLED:
-            out.append(_SPELLED[char])
-        elif char.isprintable():
-            base = unicodedata.normalize("NFKD", char).encode("latin-1", "ignore").decode("latin-1")
-            out.append(base or "?")
+        else:
+            out.append(f"[U+{point:04X}]")
     return "".join(out)
 
 
-def local(value: str | None) -> str:
-    """An ISO moment from the export document as a Dutch reader reads it."""
-    return clock.format_moment(value)
+def local(value: datetime | str | None) -> str:
+    """A stored moment as a Dutch reader reads it, to the second. A moment that Dutch time cannot hold (year
+    9999 just before midnight UTC, a stray year 1) or that is no moment at all is shown as it was stored:
+    the log is permanent, and its report must always print."""
+    try:
+        return clock.format_moment(value, seconds=True)
+    except (ValueError, OverflowError, TypeError):
+        return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 class _Report(FPDF):
     def __init__(self, title: str, generated: str) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.report_title, self.generated = title, generated
+        for (family, style), path in font_files().items():
+            self.add_font(family, style, path)
+        # A style a fallback lacks (bold Chinese) takes its regular rather than losing the character.
+        self.set_fallback_fonts([ARABIC, CJK], exact_match=False)
+        self.set_text_shaping(True)  # joins and orders Arabic letters; Latin text is unchanged
         self.set_auto_page_break(auto=True, margin=18)
         self.set_margins(15, 15, 15)
         self.alias_nb_pages()
 
     def header(self) -> None:
-        self.set_font("Helvetica", "", 8)
-        self.set_text_color(90, 90, 90)
-        self.cell(0, 5, latin1(f"Loket - {self.report_title}"), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(FAMILY, "", 8)
+        self.set_text_color(80, 80, 80)
+        self.cell(0, 5, printable(f"Loket – {self.report_title}"), new_x="LMARGIN", new_y="NEXT")
         self.set_text_color(0, 0, 0)
         self.ln(2)
 
     def footer(self) -> None:
         self.set_y(-13)
-        self.set_font("Helvetica", "", 8)
-        self.set_text_color(90, 90, 90)
-        self.cell(0, 5, latin1(f"Gegenereerd op {self.generated} - pagina {self.page_no()} van {{nb}}"), align="C")
+        self.set_font(FAMILY, "", 8)
+        self.set_text_color(80, 80, 80)
+        self.cell(0, 5, f"Gegenereerd op {self.generated} – pagina {self.page_no()} van {{nb}}", align="C")
         self.set_text_color(0, 0, 0)
 
     def heading(self, text: str) -> None:
+        if self.will_page_break(25):  # a heading never stands alone at the foot of a page
+            self.add_page()
         self.ln(3)
-        self.set_font("Helvetica", "B", 12)
-        self.cell(0, 7, latin1(text), new_x="LMARGIN", new_y="NEXT")
-        self.set_font("Helvetica", "", 9)
+        self.set_font(FAMILY, "B", 12)
+        self.cell(0, 7, printable(text), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(FAMILY, "", 9)
 
     def facts(self, rows: list[tuple[str, str]]) -> None:
-        self.set_font("Helvetica", "", 9)
         for label, value in rows:
-            self.set_font("Helvetica", "B", 9)
-            self.cell(45, 5, latin1(label))
-            self.set_font("Helvetica", "", 9)
-            self.multi_cell(0, 5, latin1(value), new_x="LMARGIN", new_y="NEXT")
+            self.set_font(FAMILY, "B", 9)
+            self.cell(45, 5, printable(label))
+            self.set_font(FAMILY, "", 9)
+            self.multi_cell(0, 5, printable(value), align="L", new_x="LMARGIN", new_y="NEXT")
 
     def paragraph(self, text: str) -> None:
-        self.set_font("Helvetica", "", 9)
-        self.multi_cell(0, 5, latin1(text), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(FAMILY, "", 9)
+        self.multi_cell(0, 5, printable(text), new_x="LMARGIN", new_y="NEXT")
+
+    def event(self, number: str, moment: str, who: str, what: str, changes: str) -> None:
+        """One event of the timeline: a shaded line with its number, moment and kind, then who acted and what
+        changed. Not a table row: a row cannot continue on the next page, and an event's data may well be
+        longer than a page."""
+        title, _, more = what.partition("\n")
+        if self.will_page_break(18):  # the shaded line and the first lines beneath it stay together
+            self.add_page()
+        self.set_font(FAMILY, "B", 9)
+        self.set_fill_color(225, 230, 240)
+        self.multi_cell(0, 5.5, printable(f"{number}.  {moment}  ·  {title}"), fill=True, align="L",
+                        new_x="LMARGIN", new_y="NEXT")
+        self.set_font(FAMILY, "", 8.5)
+        self.set_x(self.l_margin + 4)
+        self.multi_cell(self.epw - 4, 4.2, printable(f"door {who}" + (f"\n{more}" if more else "")), align="L",
+                        new_x="LMARGIN", new_y="NEXT")
+        if changes:
+            self.set_text_color(40, 40, 40)
+            self.set_x(self.l_margin + 4)  # a page break inside the text keeps this indent
+            self.multi_cell(self.epw - 4, 4.2, printable(changes), align="L", new_x="LMARGIN", new_y="NEXT")
+            self.set_text_color(0, 0, 0)
+        self.ln(2.5)
 
     def grid(self, widths: tuple[int, ...], header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-        self.set_font("Helvetica", "", 8)
+        self.set_font(FAMILY, "", 8)
         style = FontFace(emphasis="BOLD", fill_color=(225, 230, 240))
-        with self.table(col_widths=widths, text_align="LEFT", line_height=4, headings_style=style,
+        with self.table(col_widths=widths, text_align="LEFT", v_align="TOP", line_height=4, headings_style=style,
                         padding=1, repeat_headings=1) as table:
             head = table.row()
             for text in header:
-                head.cell(latin1(text))
+                head.cell(text)
             for values in rows:
                 row = table.row()
                 for text in values:
-                    row.cell(latin1(text))
+                    row.cell(printable(text))
 
 
 def render_pdf(document: dict[str, Any], *, compress: bool = True) -> bytes:
     """A readable audit report of an export document."""
     case, route, swv = document["case"], document["route"], document["swv"]
     generated = local(document["generated_at"])
-    pdf = _Report(f"Auditrapport dossier {case['id']} - {swv['name']}", generated)
+    pdf = _Report(f"Auditrapport dossier {case['id']} – {swv['name']}", generated)
     pdf.set_compression(compress)
-    pdf.set_title(latin1(f"Auditrapport dossier {case['id']}"))
+    pdf.set_title(f"Auditrapport dossier {case['id']}")
     pdf.set_author("Loket")
+    pdf.set_lang("nl")
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, latin1(f"Auditrapport dossier {case['id']}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FAMILY, "B", 16)
+    pdf.cell(0, 10, f"Auditrapport dossier {case['id']}", new_x="LMARGIN", new_y="NEXT")
     pdf.facts([
         ("Samenwerkingsverband", f"{swv['name']} ({swv['key']})"),
         ("Dossier", f"{case['id']}"
@@ -177,18 +271,19 @@ def render_pdf(document: dict[str, Any], *, compress: bool = True) -> bytes:
 
     pdf.heading("Verificatie")
     pdf.facts(_verification(document))
-    for item in document["verification"]["breaks"][:50]:
+    for item in document["verification"]["breaks"]:
         pdf.paragraph(f"- event {item['seq'] if item['seq'] is not None else '?'}: {item['message']}")
 
     pdf.heading("Tijdlijn")
-    rows = [(str(e["seq"]), local(e["at"]), f"{e['actor']}\n({e['role']})", _what(e), _changes(e))
-            for e in document["events"]]
-    pdf.grid((9, 24, 42, 38, 67), ("Nr", "Tijdstip", "Wie (rol)", "Gebeurtenis", "Wat veranderde"), rows)
+    for e in document["events"]:
+        pdf.event(str(e["seq"]), local(e["at"]), f"{e['actor']} ({e['role']})", _what(e), _changes(e))
+    if not document["events"]:
+        pdf.paragraph("Geen events.")
 
     pdf.heading("Toegangslog")
     reads = document["access_log"]
     if reads:
-        pdf.grid((30, 62, 26, 44, 18), ("Tijdstip", "Gebruiker", "Rol", "Wat", "Kanaal"),
+        pdf.grid((26, 58, 24, 54, 18), ("Tijdstip", "Gebruiker", "Rol", "Wat", "Kanaal"),
                  [(local(r["at"]), r["actor"], r["role"], read_label(r["what"]), r["channel"]) for r in reads])
     else:
         pdf.paragraph("Niemand heeft dit dossier gelezen via de API, de CLI of een export.")
@@ -198,7 +293,10 @@ def render_pdf(document: dict[str, Any], *, compress: bool = True) -> bytes:
                   "van de gegevens van elk event. Een gewijzigd, verwijderd of ingevoegd event breekt de keten. "
                   "Bij het opnieuw afspelen wordt het dossier uit de route-versie en de events herbouwd, met de "
                   "klok op het moment van elk event en de resultaten van services uit het log, en vergeleken met "
-                  "de opgeslagen toestand. Tijden zijn in Nederlandse tijd.")
+                  "de opgeslagen toestand. Tijden zijn in Nederlandse tijd, op de seconde. Een tijdstip dat niet "
+                  "in Nederlandse tijd te tonen is, staat er zoals het is opgeslagen. Een teken waarvoor het "
+                  "rapport geen lettertype heeft, staat er als zijn Unicode-code ([U+AE40]); de JSON-export "
+                  "bevat alle gegevens letterlijk.")
     return bytes(pdf.output())
 
 
@@ -222,7 +320,7 @@ def read_label(what: str) -> str:
 def _verification(document: dict[str, Any]) -> list[tuple[str, str]]:
     chain, replayed = document["verification"], document["replay"]
     if chain["intact"]:
-        chain_text = f"intact: {chain['events']} events, kop {chain['head'][:16]}..."
+        chain_text = f"intact: {chain['events']} events\nkop: {chain['head']}"
     else:
         chain_text = f"GEBROKEN op {len(chain['breaks'])} plaats(en), zie hieronder"
     if replayed.get("consistent") is None:
@@ -251,20 +349,69 @@ def _what(event: dict[str, Any]) -> str:
     return text
 
 
-def _changes(event: dict[str, Any], limit: int = 8) -> str:
+def _changes(event: dict[str, Any]) -> str:
     if event.get("purged_at"):
         return f"gegevens verwijderd op {local(event['purged_at'])}"
     changes = event.get("changes")
     if changes is None:
-        return "-"
-    lines = [f"{c['key']}: {_value(c['before'])} -> {_value(c['after'])}" for c in changes[:limit]]
-    if len(changes) > limit:
-        lines.append(f"(en {len(changes) - limit} meer)")
-    return "\n".join(lines)
+        return ""
+    lines: list[str] = []
+    for change in changes:  # all of them: an audit report leaves nothing out
+        before, after = value_lines(change["before"]), value_lines(change["after"])
+        if len(before) == 1 and len(after) == 1:
+            lines.append(f"{change['key']}: {before[0]} -> {after[0]}")
+            continue
+        lines.append(f"{change['key']}:")
+        for label, block in (("was", before), ("nu", after)):
+            if len(block) == 1:
+                lines.append(f"{_INDENT}{label}: {block[0]}")
+            else:
+                lines.append(f"{_INDENT}{label}:")
+                lines.extend(_INDENT * 2 + line for line in block)
+    return "\n".join(lines) or "geen wijziging in de gegevens"
 
 
-def _value(value: Any) -> str:
+_INDENT = "  "
+
+
+def value_lines(value: Any) -> list[str]:
+    """A value of the case data as lines a Dutch reader reads: ja/nee, a list item per line ("- "), an object
+    as "key: value", nested values indented beneath their key; whole, never cut off."""
+    if isinstance(value, list):
+        if not value:
+            return ["(geen)"]
+        lines = []
+        for item in value:
+            block = value_lines(item)
+            lines.append(f"- {block[0]}")
+            lines.extend(f"  {line}" for line in block[1:])
+        return lines
+    if isinstance(value, dict):
+        if not value:
+            return ["(leeg)"]
+        lines = []
+        for key, item in value.items():
+            block = value_lines(item)
+            if isinstance(item, (list, dict)) and item:
+                lines.append(f"{key}:")
+                lines.extend(f"  {line}" for line in block)
+            else:
+                lines.append(f"{key}: {block[0]}")
+                lines.extend(f"  {line}" for line in block[1:])
+        return lines
+    return _scalar(value).split("\n")
+
+
+def _scalar(value: Any) -> str:
     if value is None:
         return "(leeg)"
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
+    if value is True:
+        return "ja"
+    if value is False:
+        return "nee"
+    if isinstance(value, float):
+        return repr(value).replace(".", ",")
+    try:
+        return str(value).strip() or "(leeg)"
+    except ValueError:  # an integer past Python's digit limit for str()
+        return f"(een getal van ongeveer {value.bit_length() * 30103 // 100000 + 1} cijfers)"
