@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -27,8 +28,43 @@ def _validator(schema: dict[str, Any]) -> Draft202012Validator:
     return found[1]
 
 
+MAX_DETAILS = 100  # fields told in one answer: a hostile form should not get a message per item back
+
+
 def _path(parts: Any) -> str:
     return ".".join(str(p) for p in parts)
+
+
+def _too_long(limit: Any) -> str:
+    return f"Maximaal {limit} tekens."
+
+
+def _too_many(limit: Any) -> str:
+    return f"Maximaal {limit} items."
+
+
+def _over_limits(schema: Any, data: Any, path: list[Any]) -> Iterator[tuple[str, str]]:
+    """Texts and lists past their maxLength/maxItems, found before the full validation: a list past its
+    limit is not looked into (100,000 items would each be validated and each get a message)."""
+    if not isinstance(schema, dict):
+        return
+    if isinstance(data, str):
+        limit = schema.get("maxLength")
+        if isinstance(limit, int) and len(data) > limit:
+            yield _path(path), _too_long(limit)
+    elif isinstance(data, list):
+        limit = schema.get("maxItems")
+        if isinstance(limit, int) and len(data) > limit:
+            yield _path(path), _too_many(limit)
+            return
+        items = schema.get("items")
+        for n, item in enumerate(data):
+            yield from _over_limits(items, item, [*path, n])
+    elif isinstance(data, dict):
+        fields = schema.get("properties")
+        for key, value in data.items():
+            if isinstance(fields, dict) and key in fields:
+                yield from _over_limits(fields[key], value, [*path, key])
 
 
 def _messages(error: ValidationError) -> list[tuple[str, str]]:
@@ -54,12 +90,12 @@ def _messages(error: ValidationError) -> list[tuple[str, str]]:
     if v == "minItems":
         return [(where, f"Geef er minstens {error.validator_value}.")]
     if v == "maxItems":
-        return [(where, f"Geef er hoogstens {error.validator_value}.")]
+        return [(where, _too_many(error.validator_value))]
     if v == "minLength":
         return [(where, "Dit veld mag niet leeg zijn." if error.validator_value == 1
                  else f"Minstens {error.validator_value} tekens.")]
     if v == "maxLength":
-        return [(where, f"Hoogstens {error.validator_value} tekens.")]
+        return [(where, _too_long(error.validator_value))]
     if v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         return [(where, f"Waarde buiten bereik ({v} {error.validator_value}).")]
     if v == "pattern":
@@ -82,12 +118,15 @@ def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
     if schema is None:
         return data
     details: dict[str, list[str]] = {}
-    validator = _validator(schema)
-    for error in validator.iter_errors(data):
-        for field, message in _messages(error):
-            details.setdefault(field or "(formulier)", [])
-            if message not in details[field or "(formulier)"]:
-                details[field or "(formulier)"].append(message)
+    over = list(_over_limits(schema, data, []))
+    found = iter(over) if over else (m for e in _validator(schema).iter_errors(data) for m in _messages(e))
+    for field, message in found:
+        field = field or "(formulier)"
+        if field not in details and len(details) >= MAX_DETAILS:
+            details.setdefault("(formulier)", []).append("Er zijn meer fouten; verbeter eerst deze.")
+            break
+        if message not in details.setdefault(field, []):
+            details[field].append(message)
     if details:
         raise InvalidData("Het formulier is niet goed ingevuld.", details)
     return data

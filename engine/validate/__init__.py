@@ -4,7 +4,9 @@
 (lanes are roles, user tasks have forms, gateways can always choose, route code passes the sandbox, loops
 can end, service tasks name a registered handler), the BPMN 2.0 schema and SpiffWorkflow's own parser,
 and reports every problem it finds in plain Dutch. It never raises for bad input: a process owner edits
-routes, and a process owner should get a list of things to fix, not a traceback.
+routes, and a process owner should get a list of things to fix, not a traceback. Besides problems (which
+stop a deploy) it reports warnings (which do not): form fields without an upper bound (``maxLength`` for a
+text, ``maxItems`` for a list), in the same ``file: field: message`` form.
 
 This module is the entry point and decides the order in which problems are told; the rules live by job in
 ``document`` (the file as the rules read it), ``structure``, ``declarations`` (forms, deadlines, outcomes,
@@ -17,7 +19,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
@@ -25,7 +27,14 @@ from lxml import etree
 from engine import services
 from engine.bpmn import NS, ParsedRoute, executable_process_ids, parse_xml
 
-from .declarations import rule_deadlines, rule_end_events, rule_forms, rule_retention, rule_service_tasks
+from .declarations import (
+    form_warnings,
+    rule_deadlines,
+    rule_end_events,
+    rule_forms,
+    rule_retention,
+    rule_service_tasks,
+)
 from .document import Document, Problem, bpmn_tag, local_name, with_ids
 from .route_code import rule_route_code
 from .schema import schema_problems, spiff_problem
@@ -55,6 +64,8 @@ class CheckResult:
     source: RouteSource | None
     parsed: ParsedRoute | None  # only when there are no problems
     problems: list[Problem]
+    # Told but not blocking (a route with only warnings deploys): form fields without an upper bound.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -141,7 +152,8 @@ def check(path: Path, known_handlers: set[str] | None = None) -> CheckResult:
 
     forms = {name: form.schema for name, form in doc.forms.items() if form.schema is not None}
     problems = _in_document_order(problems, root)
-    return CheckResult(_source(path, bpmn, forms), parsed if not problems else None, problems)
+    warnings = list(form_warnings(doc))
+    return CheckResult(_source(path, bpmn, forms), parsed if not problems else None, problems, warnings)
 
 
 def _source(path: Path, bpmn: bytes, forms: dict[str, dict]) -> RouteSource:

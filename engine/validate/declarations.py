@@ -75,6 +75,59 @@ def _load_form(path: Path, name: str, forms_dir: Path) -> Form:
     return Form(schema, None)
 
 
+# Bounds that protect the server: one form should never carry megabytes. Beyond these a bound is no bound.
+ROOMY_LENGTH = 100_000
+ROOMY_ITEMS = 1_000
+_SUBSCHEMAS = ("then", "else", "allOf", "anyOf", "oneOf", "$defs", "additionalProperties")
+
+
+def form_warnings(doc: Document) -> Iterator[Problem]:
+    """Texts and lists in the route's forms without an upper bound: a warning (the route still deploys),
+    in the form file, naming the field."""
+    for name, form in sorted(doc.forms.items()):
+        if form.schema is not None and form.problem is None:
+            file = str(doc.forms_dir / name)
+            for field, message in _unbounded(form.schema, ""):
+                yield Problem(file, field, f"waarschuwing: {message}")
+
+
+def _unbounded(node: object, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, list):  # allOf, anyOf, oneOf
+        for sub in node:
+            yield from _unbounded(sub, path)
+        return
+    if not isinstance(node, dict):
+        return
+    kind = node.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    fixed = "enum" in node or "const" in node  # a fixed set of values is bounded already
+    if "string" in kinds and not fixed:
+        limit = node.get("maxLength")
+        if limit is None:
+            yield path, ("tekstveld zonder maxLength: geef een bovengrens (bijvoorbeeld 200 voor een naam, "
+                         "10000 voor vrije tekst), anders kan één formulier onbeperkt groot worden")
+        elif isinstance(limit, int) and limit > ROOMY_LENGTH:
+            yield path, f"maxLength {limit} is geen echte grens: kies hoogstens {ROOMY_LENGTH}"
+    if "array" in kinds and not fixed:
+        limit = node.get("maxItems")
+        if limit is None:
+            yield path, ("lijst zonder maxItems: geef een bovengrens (bijvoorbeeld 50), "
+                         "anders kan één formulier onbeperkt groot worden")
+        elif isinstance(limit, int) and limit > ROOMY_ITEMS:
+            yield path, f"maxItems {limit} is geen echte grens: kies hoogstens {ROOMY_ITEMS}"
+    properties = node.get("properties")
+    if isinstance(properties, dict):
+        for name, sub in properties.items():
+            yield from _unbounded(sub, f"{path}.{name}" if path else name)
+    yield from _unbounded(node.get("items"), f"{path}[]")
+    prefix = node.get("prefixItems")
+    for n, sub in enumerate(prefix if isinstance(prefix, list) else []):
+        yield from _unbounded(sub, f"{path}[{n}]")
+    for key in _SUBSCHEMAS:  # "if", "not" and "contains" only test values; they define no field
+        sub = node.get(key)
+        yield from _unbounded(list(sub.values()) if key == "$defs" and isinstance(sub, dict) else sub, path)
+
+
 def rule_deadlines(doc: Document) -> Iterator[Problem]:
     # The expressions themselves are checked with the other route code (rule_route_code).
     for task in doc.each("userTask"):
