@@ -99,7 +99,8 @@ def font_files() -> dict[tuple[str, str], Path]:
     private temporary folder (per process: a forked worker must not delete its parent's files on exit)."""
     with _fonts_lock:
         pid = os.getpid()
-        if pid not in _fonts:
+        # Made again if a temp cleaner (systemd-tmpfiles) removed them under a long-running server.
+        if pid not in _fonts or not all(path.exists() for path in _fonts[pid].values()):
             folder = Path(tempfile.mkdtemp(prefix="loket-fonts-"))
             atexit.register(_remove_fonts, folder, pid)
             files: dict[tuple[str, str], Path] = {}
@@ -219,6 +220,7 @@ class _Report(FPDF):
         self.set_fill_color(225, 230, 240)
         self.multi_cell(0, 5.5, printable(f"{number}.  {moment}  ·  {title}"), fill=True, align="L",
                         new_x="LMARGIN", new_y="NEXT")
+        self.set_fill_color(255, 255, 255)  # tables fill their cells with the current colour
         self.set_font(FAMILY, "", 8.5)
         self.set_x(self.l_margin + 4)
         self.multi_cell(self.epw - 4, 4.2, printable(f"door {who}" + (f"\n{more}" if more else "")), align="L",
@@ -374,15 +376,21 @@ def _changes(event: dict[str, Any]) -> str:
 _INDENT = "  "
 
 
-def value_lines(value: Any) -> list[str]:
+_DEEPEST = 40
+
+
+def value_lines(value: Any, depth: int = 0) -> list[str]:
     """A value of the case data as lines a Dutch reader reads: ja/nee, a list item per line ("- "), an object
-    as "key: value", nested values indented beneath their key; whole, never cut off."""
+    as "key: value", nested values indented beneath their key; whole, never cut off (only nesting past
+    ``_DEEPEST`` levels is referred to the JSON export, and says so)."""
+    if isinstance(value, (list, dict)) and value and depth >= _DEEPEST:
+        return [f"(dieper genest dan {_DEEPEST} niveaus: zie de JSON-export)"]
     if isinstance(value, list):
         if not value:
             return ["(geen)"]
         lines = []
         for item in value:
-            block = value_lines(item)
+            block = value_lines(item, depth + 1)
             lines.append(f"- {block[0]}")
             lines.extend(f"  {line}" for line in block[1:])
         return lines
@@ -391,7 +399,7 @@ def value_lines(value: Any) -> list[str]:
             return ["(leeg)"]
         lines = []
         for key, item in value.items():
-            block = value_lines(item)
+            block = value_lines(item, depth + 1)
             if isinstance(item, (list, dict)) and item:
                 lines.append(f"{key}:")
                 lines.extend(f"  {line}" for line in block)
@@ -411,7 +419,6 @@ def _scalar(value: Any) -> str:
         return "nee"
     if isinstance(value, float):
         return repr(value).replace(".", ",")
-    try:
-        return str(value).strip() or "(leeg)"
-    except ValueError:  # an integer past Python's digit limit for str()
+    if isinstance(value, int) and value.bit_length() > 14_000:  # past Python's 4,300-digit limit for str()
         return f"(een getal van ongeveer {value.bit_length() * 30103 // 100000 + 1} cijfers)"
+    return str(value).strip() or "(leeg)"

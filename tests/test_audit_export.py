@@ -112,6 +112,11 @@ def test_values_read_as_dutch_and_lists_as_lists():
         "- naam: A. Jansen", "  rol: orthopedagoog", "  aanwezig: nee"]
     assert audit_export.value_lines({"opp": {"nummer": "OPP-1", "stukken": ["a", "b"]}}) == [
         "opp:", "  nummer: OPP-1", "  stukken:", "    - a", "    - b"]
+    assert audit_export.value_lines(10 ** 5000) == ["(een getal van ongeveer 5001 cijfers)"]  # no ValueError
+    deep: list = ["bodem"]
+    for _ in range(2000):  # no RecursionError either
+        deep = [deep]
+    assert audit_export.value_lines(deep)[-1].endswith("(dieper genest dan 40 niveaus: zie de JSON-export)")
 
 
 def test_the_report_shows_booleans_lists_and_seconds(runtime, world, sample):
