@@ -24,3 +24,9 @@ class Settings:
     smtp_url: str | None = field(default_factory=lambda: os.environ.get("LOKET_SMTP_URL") or None)
     # A case that activates one task more often than this stops with an incident (runaway loop guard).
     max_activations: int = field(default_factory=lambda: int(os.environ.get("LOKET_MAX_ACTIVATIONS", "50")))
+    # Seconds a SQLite write waits for another process's write lock before it gives up (the API answers 503).
+    sqlite_busy_timeout: float = field(default_factory=lambda: sqlite_busy_timeout())
+
+
+def sqlite_busy_timeout() -> float:
+    return float(os.environ.get("LOKET_SQLITE_BUSY_TIMEOUT") or 30)

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from .config import PROJECT_ROOT
+from .config import PROJECT_ROOT, sqlite_busy_timeout
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 
@@ -29,16 +29,19 @@ ANALYSIS_LIMIT = 1000
 OPTIMIZE_EVERY = 3600.0  # seconds between PRAGMA optimize runs on one pooled connection
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """An engine tuned per backend: SQLite gets WAL, a busy timeout and write transactions that
-    take the write lock up front (so two writers queue instead of failing with 'database is locked')."""
+def make_engine(url: str, busy_timeout: float | None = None, **kwargs) -> Engine:
+    """An engine tuned per backend: SQLite gets WAL, a busy timeout (``busy_timeout`` seconds, by default
+    LOKET_SQLITE_BUSY_TIMEOUT) and write transactions that take the write lock up front (so two writers queue
+    instead of failing with 'database is locked')."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **kwargs)
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+    timeout = sqlite_busy_timeout() if busy_timeout is None else busy_timeout
+    busy_ms = int(timeout * 1000)
+    engine = create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False}, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, record) -> None:
@@ -48,7 +51,7 @@ def make_engine(url: str, **kwargs) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
         cur.close()
         record.info["optimized_at"] = time.monotonic()
@@ -57,11 +60,11 @@ def make_engine(url: str, **kwargs) -> Engine:
     def _on_checkin(dbapi_connection, record) -> None:
         if dbapi_connection is not None and time.monotonic() - record.info.get("optimized_at", 0) > OPTIMIZE_EVERY:
             record.info["optimized_at"] = time.monotonic()
-            _optimize(dbapi_connection)
+            _optimize(dbapi_connection, busy_ms)
 
     @event.listens_for(engine, "close")
     def _on_close(dbapi_connection, _record) -> None:
-        _optimize(dbapi_connection)
+        _optimize(dbapi_connection, busy_ms)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
@@ -73,7 +76,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     return engine
 
 
-def _optimize(dbapi_connection) -> None:
+def _optimize(dbapi_connection, busy_ms: int) -> None:
     """PRAGMA optimize without making anyone wait: if another writer holds the lock, skip this turn."""
     try:
         dbapi_connection.execute("PRAGMA busy_timeout=200")
@@ -82,7 +85,7 @@ def _optimize(dbapi_connection) -> None:
         pass
     finally:
         try:
-            dbapi_connection.execute("PRAGMA busy_timeout=30000")
+            dbapi_connection.execute(f"PRAGMA busy_timeout={busy_ms}")
         except sqlite3.Error:
             pass
 
@@ -90,9 +93,9 @@ def _optimize(dbapi_connection) -> None:
 class Database:
     """One database: an engine and a session factory. Actions run in ``db.transaction()``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, busy_timeout: float | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, busy_timeout)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 

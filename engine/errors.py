@@ -48,3 +48,28 @@ class InvalidData(LoketError):
 
     status = 422
     code = "invalid_data"
+
+
+class PayloadTooLarge(LoketError):
+    """A request body past the configured size limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(LoketError):
+    """A request body that is not JSON (text, a form, XML)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class ServiceUnavailable(LoketError):
+    """Loket cannot serve the request now but will soon (the database is busy); ``retry_after`` in seconds."""
+
+    status = 503
+    code = "service_unavailable"
+
+    def __init__(self, message: str, details: Any = None, *, retry_after: int = 5) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after

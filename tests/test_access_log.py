@@ -4,11 +4,13 @@ per SWV; auditors read it per case and per user; an auditor reads everything and
 from __future__ import annotations
 
 import threading
+from datetime import timedelta, timezone
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import delete, select, update
 
-from engine import access, audit
+from engine import access, audit, clock
 from engine.errors import Forbidden
 from engine.models import AccessLog, Case
 from tests.conftest import make_world
@@ -32,11 +34,13 @@ def test_api_reads_are_recorded_with_user_role_time_what_and_channel(client, run
     case_id = to_besluit(runtime, world, sample)
     assert entries(db) == []  # acting on a case is in the event log, not in the access log
     task = open_task(runtime, case_id, "besluit")
+    # A moment of the case's past (the API refuses one in the future), as a Dutch client writes it.
+    moment = (clock.now() + timedelta(seconds=1)).astimezone(timezone(timedelta(hours=1))).replace(microsecond=0)
+    at = moment.isoformat()
     reads = [("school", "GET", f"/api/v1/cases/{case_id}", "case"),
              ("commissie", "GET", f"/api/v1/tasks/{task.id}", "task:besluit"),
              ("consulent", "GET", f"/api/v1/cases/{case_id}/events", "events"),
-             ("consulent", "GET", f"/api/v1/cases/{case_id}/state?at=2030-01-01T00:00:00%2B01:00",
-              "state@2030-01-01T00:00:00+01:00"),
+             ("consulent", "GET", f"/api/v1/cases/{case_id}/state?at={quote(at)}", f"state@{at}"),
              ("auditor", "POST", f"/api/v1/cases/{case_id}/replay", "replay"),
              ("auditor", "GET", f"/api/v1/cases/{case_id}/export?format=pdf", "export:pdf"),
              ("auditor", "GET", f"/api/v1/cases/{case_id}/export", "export:json")]
@@ -57,7 +61,7 @@ def test_api_reads_are_recorded_with_user_role_time_what_and_channel(client, run
     assert entries(db, case_id)[-1].what == "access-log"  # reading the log is itself logged
 
     mine = call(client, world, "beheerder", "GET", f"/api/v1/users/{world['consulent'].user_id}/access-log")
-    assert [e["what"] for e in mine.get_json()] == ["state@2030-01-01T00:00:00+01:00", "events"]
+    assert [e["what"] for e in mine.get_json()] == [f"state@{at}", "events"]
     assert chain(db, world.tenant_id).intact
 
 

@@ -82,7 +82,8 @@ def test_errors_have_one_json_shape_and_the_right_status(client, world, sample):
     details = invalid.get_json()["error"]["details"]
     assert details["leerling.achternaam"] == ["Dit veld is verplicht."]
 
-    assert call(client, world, "school", "POST", "/api/v1/cases", {"route": "bestaat-niet"}).status_code == 404
+    assert call(client, world, "school", "POST", "/api/v1/cases",
+                {"route": "bestaat-niet", "data": {}}).status_code == 404
     assert call(client, world, "commissie", "POST", "/api/v1/cases",
                 {"route": "tlv-vso", "data": sample["start"]}).status_code == 403
 

@@ -2,12 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import flask_smorest
 from flask import current_app, request
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
+from webargs.flaskparser import FlaskParser
+from werkzeug.routing import IntegerConverter
 
 from engine.auth import Actor, authenticate
 from engine.cases import Runtime
-from engine.errors import Unauthorized
+from engine.errors import BadRequest, Unauthorized
+
+from . import intake
+
+# Ids and offsets stop where PostgreSQL's integer does (SQLite's is wider): past it, a lookup is a 404 and an
+# offset a 422, never a database overflow.
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<id:case_id>``: a row id, 1 to MAX_ID; anything else does not match the URL (404)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(map, min=1, max=MAX_ID)
+
+
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+class LoketParser(FlaskParser):
+    """webargs, reading the body that ``intake`` checked, and refusing unknown query parameters too."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE, "querystring": RAISE}
+
+    def load_json(self, req: Any, schema: Schema) -> Any:
+        body = intake.body()
+        if body is intake.missing and any(field.required for field in schema.fields.values()):
+            raise BadRequest("Dit verzoek heeft een JSON-body nodig.")
+        return body
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = LoketParser()
 
 
 def runtime() -> Runtime:
@@ -26,6 +63,11 @@ def current_actor() -> Actor:
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
+
+
+class PageQuery(StrictSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_ID))
 
 
 class FormDataSchema(StrictSchema):

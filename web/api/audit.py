@@ -3,30 +3,46 @@ the access log (per case and per user). Every read of a case's history is itself
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
-from engine import access, audit, audit_export
+from engine import access, audit, audit_export, clock
 from engine.auth import Actor, require_role
 from engine.errors import NotFound
 from engine.models import User
 
-from . import StrictSchema, current_actor, runtime
+from . import MAX_ID, Blueprint, PageQuery, StrictSchema, current_actor, runtime
 
 blp = Blueprint("audit", __name__, description="Audit: geschiedenis, opnieuw afspelen en toegangslog")
 
 
+# A state is asked of the past: no case is older than this, and a moment in the future is no state at all. Such a
+# moment is refused before it is read, so it never reaches the access log (whose entries are permanent and are
+# printed by the export). A little leeway for a client whose clock runs ahead.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _past_moment(moment: datetime) -> None:
+    if moment.year < EARLIEST.year or moment < EARLIEST:  # the year first: comparing year 1 can overflow
+        raise ValidationError("Moet een moment na 1 januari 2000 zijn.")
+    if moment > clock.now() + CLOCK_SKEW:
+        raise ValidationError("Moet een moment in het verleden zijn (of nu).")
+
+
 class StateQuery(StrictSchema):
-    at = fields.AwareDateTime(metadata={"description": "Het moment (ISO 8601 met tijdzone); standaard: nu."})
-    seq = fields.Integer(validate=validate.Range(1), metadata={"description": "Of: de toestand direct na dit event."})
+    at = fields.AwareDateTime(validate=_past_moment, metadata={
+        "description": "Het moment (ISO 8601 met tijdzone, vanaf 2000 en niet in de toekomst); standaard: nu."})
+    seq = fields.Integer(validate=validate.Range(1, MAX_ID),
+                         metadata={"description": "Of: de toestand direct na dit event."})
 
 
-class PageQuery(StrictSchema):
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+class EventsQuery(StrictSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_ID))
 
 
 class ExportQuery(StrictSchema):
@@ -83,20 +99,24 @@ def _log(actor: Actor, what: str, case_id: int | None) -> None:
     access.record(runtime().db, actor, what, "api", case_id)
 
 
-@blp.route("/cases/<int:case_id>/events")
-@blp.response(200, TimelineSchema)
-def events(case_id: int) -> dict[str, Any]:
-    """De tijdlijn: elk event met wie, rol, tijd, ingediende gegevens en wat er veranderde."""
+@blp.route("/cases/<id:case_id>/events")
+@blp.arguments(EventsQuery, location="query")
+@blp.response(200, TimelineSchema, headers={"X-Total-Count": {"schema": {"type": "integer"}}})
+def events(query: dict[str, Any], case_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """De tijdlijn: elk event met wie, rol, tijd, ingediende gegevens en wat er veranderde; per pagina
+    (`limit`, `offset`, oudste eerst), het totaal in X-Total-Count. `intact` en `divergence` gaan over alle events."""
     actor = current_actor()
     rt = runtime()
     with rt.db.read() as session:
         case = rt.case_for(session, actor, case_id)
         body = audit.timeline(rt, session, case)
+    total = len(body["events"])
+    body["events"] = body["events"][query["offset"]:query["offset"] + query["limit"]]
     _log(actor, "events", case_id)
-    return body
+    return body, 200, {"X-Total-Count": str(total)}
 
 
-@blp.route("/cases/<int:case_id>/state")
+@blp.route("/cases/<id:case_id>/state")
 @blp.arguments(StateQuery, location="query")
 @blp.response(200, ReplaySchema)
 def state(query: dict[str, Any], case_id: int) -> dict[str, Any]:
@@ -112,7 +132,7 @@ def state(query: dict[str, Any], case_id: int) -> dict[str, Any]:
     return body
 
 
-@blp.route("/cases/<int:case_id>/replay", methods=["POST"])
+@blp.route("/cases/<id:case_id>/replay", methods=["POST"])
 @blp.response(200, ReplaySchema)
 def replay(case_id: int) -> dict[str, Any]:
     """Herbouw het dossier uit zijn route-versie en events en vergelijk met het opgeslagen dossier."""
@@ -126,7 +146,7 @@ def replay(case_id: int) -> dict[str, Any]:
     return body
 
 
-@blp.route("/cases/<int:case_id>/verify")
+@blp.route("/cases/<id:case_id>/verify")
 @blp.response(200, ChainSchema)
 def verify(case_id: int) -> dict[str, Any]:
     """Controleer de hash-keten van het dossier."""
@@ -134,10 +154,12 @@ def verify(case_id: int) -> dict[str, Any]:
     require_role(actor, *audit.AUDIT_ROLES)
     rt = runtime()
     with rt.db.read() as session:
-        return audit.verify_case(session, rt.case_for(session, actor, case_id)).to_json()
+        body = audit.verify_case(session, rt.case_for(session, actor, case_id)).to_json()
+    _log(actor, "verify", case_id)  # checking the chain reads the whole history: a read like the others
+    return body
 
 
-@blp.route("/cases/<int:case_id>/export")
+@blp.route("/cases/<id:case_id>/export")
 @blp.arguments(ExportQuery, location="query")
 @blp.response(200)
 @blp.doc(responses={"200": {"description": "De export: JSON (standaard) of, met ?format=pdf, een PDF-rapport.",
@@ -157,7 +179,7 @@ def export(query: dict[str, Any], case_id: int) -> Response | dict[str, Any]:
     return document
 
 
-@blp.route("/cases/<int:case_id>/access-log")
+@blp.route("/cases/<id:case_id>/access-log")
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, AccessEntrySchema(many=True), headers={"X-Total-Count": {"schema": {"type": "integer"}}})
 def case_access_log(query: dict[str, Any], case_id: int) -> tuple[list[dict[str, Any]], int, dict[str, str]]:
@@ -173,7 +195,7 @@ def case_access_log(query: dict[str, Any], case_id: int) -> tuple[list[dict[str,
     return body, 200, {"X-Total-Count": str(total)}
 
 
-@blp.route("/users/<int:user_id>/access-log")
+@blp.route("/users/<id:user_id>/access-log")
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, AccessEntrySchema(many=True), headers={"X-Total-Count": {"schema": {"type": "integer"}}})
 def user_access_log(query: dict[str, Any], user_id: int) -> tuple[list[dict[str, Any]], int, dict[str, str]]:

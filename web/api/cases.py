@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from engine import access
 from engine.auth import Actor
 from engine.present import case_json
 
-from . import CaseSchema, StrictSchema, current_actor, runtime
+from . import Blueprint, CaseSchema, StrictSchema, current_actor, runtime
 
 blp = Blueprint("cases", __name__, description="Dossiers")
 
@@ -31,7 +30,9 @@ class ExtendSchema(StrictSchema):
 
 class StartCaseSchema(StrictSchema):
     route = fields.String(required=True, metadata={"description": "De route, bv. tlv-vso."})
-    data = fields.Dict(load_default=dict, metadata={"description": "Gegevens volgens het startformulier."})
+    # Required, as in /tasks/{id}/complete: a client learns from the document that it must send the form's data;
+    # whether that data fits the route's start form is checked per field (422) by the engine.
+    data = fields.Dict(required=True, metadata={"description": "Gegevens volgens het startformulier."})
 
 
 def _case_response(case_id: int, actor: Actor) -> dict[str, Any]:
@@ -50,7 +51,7 @@ def start_case(body: dict[str, Any]) -> dict[str, Any]:
     return _case_response(case.id, actor)
 
 
-@blp.route("/cases/<int:case_id>")
+@blp.route("/cases/<id:case_id>")
 @blp.response(200, CaseSchema)
 def get_case(case_id: int) -> dict[str, Any]:
     actor = current_actor()
@@ -59,7 +60,7 @@ def get_case(case_id: int) -> dict[str, Any]:
     return body
 
 
-@blp.route("/cases/<int:case_id>/retry", methods=["POST"])
+@blp.route("/cases/<id:case_id>/retry", methods=["POST"])
 @blp.response(200, CaseSchema)
 def retry_case(case_id: int) -> dict[str, Any]:
     actor = current_actor()
@@ -67,7 +68,7 @@ def retry_case(case_id: int) -> dict[str, Any]:
     return _case_response(case_id, actor)
 
 
-@blp.route("/cases/<int:case_id>/suspend", methods=["POST"])
+@blp.route("/cases/<id:case_id>/suspend", methods=["POST"])
 @blp.arguments(ReasonSchema)
 @blp.response(200, CaseSchema)
 def suspend_case(body: dict[str, Any], case_id: int) -> dict[str, Any]:
@@ -77,8 +78,8 @@ def suspend_case(body: dict[str, Any], case_id: int) -> dict[str, Any]:
     return _case_response(case_id, actor)
 
 
-@blp.route("/cases/<int:case_id>/resume", methods=["POST"])
-@blp.arguments(ResumeSchema)
+@blp.route("/cases/<id:case_id>/resume", methods=["POST"])
+@blp.arguments(ResumeSchema, required=False)
 @blp.response(200, CaseSchema)
 def resume_case(body: dict[str, Any], case_id: int) -> dict[str, Any]:
     """Hervatten: alle termijnen schuiven op met de opgeschorte tijd."""
@@ -87,7 +88,7 @@ def resume_case(body: dict[str, Any], case_id: int) -> dict[str, Any]:
     return _case_response(case_id, actor)
 
 
-@blp.route("/cases/<int:case_id>/extend", methods=["POST"])
+@blp.route("/cases/<id:case_id>/extend", methods=["POST"])
 @blp.arguments(ExtendSchema)
 @blp.response(200, CaseSchema)
 def extend_case(body: dict[str, Any], case_id: int) -> dict[str, Any]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from engine.models import Route
 from engine.routes import latest_version, start_form
 
-from . import current_actor, runtime
+from . import Blueprint, current_actor, runtime
 
 blp = Blueprint("routes", __name__, description="Routes (BPMN-definities)")
 

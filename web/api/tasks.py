@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from engine import access
@@ -12,7 +12,17 @@ from engine.auth import Actor
 from engine.inbox import SCOPES, inbox
 from engine.present import task_json
 
-from . import CompletedTaskSchema, FormDataSchema, StrictSchema, TaskSchema, TaskSummarySchema, current_actor, runtime
+from . import (
+    MAX_ID,
+    Blueprint,
+    CompletedTaskSchema,
+    FormDataSchema,
+    StrictSchema,
+    TaskSchema,
+    TaskSummarySchema,
+    current_actor,
+    runtime,
+)
 
 blp = Blueprint("tasks", __name__, description="Taken en de inbox")
 
@@ -23,7 +33,7 @@ class InboxQuery(StrictSchema):
     overdue = fields.Boolean()
     sort = fields.String(load_default="due", validate=validate.OneOf(["due"]))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_ID))
 
 
 @blp.route("/tasks")
@@ -46,42 +56,42 @@ def _task_response(task_id: str, actor: Actor) -> dict[str, Any]:
         return task_json(task, rt.form(case.route_version, task.name))
 
 
-@blp.route("/tasks/<task_id>")
+@blp.route("/tasks/<uuid:task_id>")
 @blp.response(200, TaskSchema)
-def get_task(task_id: str) -> dict[str, Any]:
+def get_task(task_id: UUID) -> dict[str, Any]:
     actor = current_actor()
-    body = _task_response(task_id, actor)
+    body = _task_response(str(task_id), actor)
     access.record(runtime().db, actor, f"task:{body['name']}", "api", body["case_id"])  # who saw what
     return body
 
 
-@blp.route("/tasks/<task_id>/claim", methods=["POST"])
+@blp.route("/tasks/<uuid:task_id>/claim", methods=["POST"])
 @blp.response(200, TaskSchema)
-def claim(task_id: str) -> dict[str, Any]:
+def claim(task_id: UUID) -> dict[str, Any]:
     actor = current_actor()
-    runtime().claim(actor, task_id)
-    return _task_response(task_id, actor)
+    runtime().claim(actor, str(task_id))
+    return _task_response(str(task_id), actor)
 
 
-@blp.route("/tasks/<task_id>/unclaim", methods=["POST"])
+@blp.route("/tasks/<uuid:task_id>/unclaim", methods=["POST"])
 @blp.response(200, TaskSchema)
-def unclaim(task_id: str) -> dict[str, Any]:
+def unclaim(task_id: UUID) -> dict[str, Any]:
     actor = current_actor()
-    runtime().unclaim(actor, task_id)
-    return _task_response(task_id, actor)
+    runtime().unclaim(actor, str(task_id))
+    return _task_response(str(task_id), actor)
 
 
-@blp.route("/tasks/<task_id>/complete", methods=["POST"])
+@blp.route("/tasks/<uuid:task_id>/complete", methods=["POST"])
 @blp.arguments(FormDataSchema)
 @blp.response(200, CompletedTaskSchema)
-def complete(body: dict[str, Any], task_id: str) -> dict[str, Any]:
+def complete(body: dict[str, Any], task_id: UUID) -> dict[str, Any]:
     """Rond de taak af.
 
     Het antwoord is de afgeronde taak, de stand van het dossier (`case`) en de taken die u daarin nu kunt
     oppakken (`next_tasks`), zodat u het dossier niet opnieuw hoeft op te vragen. Formulieren staan er niet
     in; die geeft `GET /tasks/{id}`."""
     actor = current_actor()
-    done = runtime().complete(actor, task_id, body["data"])
+    done = runtime().complete(actor, str(task_id), body["data"])
     # What the client needs next comes from the action itself: no second read, and no logged read of the case.
     case = {"id": done.task.case_id, "status": done.case_status, "outcome": done.case_outcome}
     mine = [task_json(t, with_form=False, assignee=actor.email if t.assignee_id == actor.user_id else None)
