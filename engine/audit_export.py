@@ -3,20 +3,10 @@ report for people (the SWV, the case, the route version, a timeline, the verific
 
 from __future__ import annotations
 
-import atexit
-import functools
-import os
-import shutil
-import tempfile
-import threading
-import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
-from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import uharfbuzz as hb  # type: ignore[import-untyped]  # ships no type information
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 from sqlalchemy import select
@@ -24,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from . import access, audit, clock
 from .models import AccessLog, Case
+from .pdf_fonts import ARABIC, CJK, FAMILY, font_files, printable
 from .replay import NotReplayable
 from .vocabulary import CaseStatus, EventType
 
@@ -79,79 +70,6 @@ def _iso(value: datetime | None) -> str | None:
 
 
 # ---------------------------------------------------------------- PDF
-
-# The report is set in Noto (OFL-1.1, from PyPI packages): Noto Sans for Latin, Greek and Cyrillic, Noto Sans
-# Arabic and Noto Sans SC as fallbacks, so a pupil's name prints in its own script. Arabic needs shaping
-# (HarfBuzz, via uharfbuzz). Noto Sans SC has no bold: bold Chinese prints regular.
-FAMILY, ARABIC, CJK = "NotoSans", "NotoSansArabic", "NotoSansSC"
-_VARIABLE = {FAMILY: ("fontpkg_noto_sans", "files/NotoSans[wdth,wght].ttf"),
-             ARABIC: ("fontpkg_noto_sans_arabic", "files/NotoSansArabic[wdth,wght].ttf")}
-_STATIC = {CJK: ("pylopdf_fonts_zh_cn", "NotoSansSC-Regular.otf")}
-_WEIGHTS = {"": ("Regular", 400), "B": ("Bold", 700)}
-
-_fonts_lock = threading.Lock()
-_fonts: dict[int, dict[tuple[str, str], Path]] = {}
-
-
-def font_files() -> dict[tuple[str, str], Path]:
-    """(family, style) -> a static font file. The packages ship variable fonts; fpdf2's own instancer (fontTools)
-    takes seconds per weight, HarfBuzz milliseconds, so each weight is instanced once per process into a
-    private temporary folder (per process: a forked worker must not delete its parent's files on exit)."""
-    with _fonts_lock:
-        pid = os.getpid()
-        # Made again if a temp cleaner (systemd-tmpfiles) removed them under a long-running server.
-        if pid not in _fonts or not all(path.exists() for path in _fonts[pid].values()):
-            folder = Path(tempfile.mkdtemp(prefix="loket-fonts-"))
-            atexit.register(_remove_fonts, folder, pid)
-            files: dict[tuple[str, str], Path] = {}
-            for family, (package, name) in _VARIABLE.items():
-                face = hb.Face(hb.Blob.from_file_path(str(resources.files(package) / name)))
-                for style, (label, weight) in _WEIGHTS.items():
-                    target = folder / f"{family}-{label}.ttf"
-                    target.write_bytes(_instance(face, weight))
-                    files[(family, style)] = target
-            for family, (package, name) in _STATIC.items():
-                files[(family, "")] = Path(str(resources.files(package) / name))
-            _fonts[pid] = files
-        return _fonts[pid]
-
-
-def _instance(face: Any, weight: int) -> bytes:
-    plan = hb.SubsetInput()
-    plan.keep_everything()  # every glyph and every layout table: only the axes are pinned
-    plan.pin_axis_location(face, "wght", weight)
-    plan.pin_axis_location(face, "wdth", 100)
-    return bytes(hb.subset(face, plan).blob.data)
-
-
-def _remove_fonts(folder: Path, pid: int) -> None:
-    if os.getpid() == pid:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@functools.cache
-def _covered() -> frozenset[int]:
-    """Every code point one of the report's fonts has a glyph for."""
-    points: set[int] = set()
-    for path in font_files().values():
-        points.update(hb.Face(hb.Blob.from_file_path(str(path))).unicodes)
-    return frozenset(points)
-
-
-def printable(text: Any) -> str:
-    """Text as the report can print it: a character that no embedded font has (Korean, emoji, a control
-    character, a lone surrogate) is named by its code point rather than dropped or printed as "?"; the
-    JSON export holds the exact value."""
-    covered = _covered()
-    out = []
-    for char in str(text).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "):
-        point = ord(char)
-        if char == "\n" or (point in covered and unicodedata.category(char) not in ("Cc", "Cs")):
-            out.append(char)
-        else:
-            out.append(f"[U+{point:04X}]")
-    return "".join(out)
-
 
 def local(value: datetime | str | None) -> str:
     """A stored moment as a Dutch reader reads it, to the second. A moment that Dutch time cannot hold (year

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from pypdf import PdfReader
 
-from engine import access, audit_export, clock
+from engine import access, audit_export, clock, pdf_fonts
 from engine.models import Case
 from tests.helpers import call, do
 
@@ -92,9 +92,9 @@ def test_arabic_and_chinese_names_print_as_themselves(runtime, world, sample):
 
 
 def test_a_character_no_font_has_is_named_not_dropped():
-    assert audit_export.printable("김 and \ud800 and \x07") == "[U+AE40] and [U+D800] and [U+0007]"
-    assert audit_export.printable("regel 1\r\nregel 2\tnu") == "regel 1\nregel 2 nu"
-    assert audit_export.printable("فاطمة 王芳 Zoë") == "فاطمة 王芳 Zoë"
+    assert pdf_fonts.printable("김 and \ud800 and \x07") == "[U+AE40] and [U+D800] and [U+0007]"
+    assert pdf_fonts.printable("regel 1\r\nregel 2\tnu") == "regel 1\nregel 2 nu"
+    assert pdf_fonts.printable("فاطمة 王芳 Zoë") == "فاطمة 王芳 Zoë"
 
 
 # ---------------------------------------------------------------- finding 3: Dutch values, whole lists, seconds
