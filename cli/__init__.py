@@ -174,6 +174,8 @@ def serve(ctx: Context, host: str, port: int) -> None:
             fail(f"poort {port} op {host} is al in gebruik; kies een andere met --port of LOKET_PORT "
                  "(make run PORT=...).")
         fail(f"kan niet luisteren op {host}:{port}: {exc.strerror or exc}.")
+    except ValueError:  # waitress's word for a host name that does not resolve
+        fail(f"kan niet luisteren op {host}:{port}: onbekend adres.")
     scheduler = Scheduler(app.extensions["loket"])
     scheduler.start()
     click.echo(f"Loket luistert op http://{host}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)")

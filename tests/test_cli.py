@@ -147,6 +147,10 @@ USAGE_ERRORS = [
      "ongeldige waarde voor '--amount': -1 valt buiten het bereik x>=0.", "loket calendar add"),
     (["audit", "export", "1", "--format"], "optie '--format' heeft een waarde nodig.", "loket audit export"),
     (["cases", "show", "1", "2"], "onverwacht extra argument: 2.", "loket cases show"),
+    (["users", "token", "a@b.nl", "--days", "0"],
+     "ongeldige waarde voor '--days': 0 valt buiten het bereik 1<=x<=365.", "loket users token"),
+    (["users", "revoke", "a@b.nl", "abc"], "ongeldige waarde voor '[TOKEN_ID]': 'abc' is geen geheel getal.",
+     "loket users revoke"),
 ]
 
 

@@ -58,6 +58,14 @@ def test_a_busy_port_is_one_fout_line_and_loket_never_says_it_listens(db_url, bu
         f"(make run PORT=...)."]
 
 
+def test_an_unknown_host_is_one_fout_line(db_url):
+    sqlite_only(db_url)
+    port = free_port()
+    result = serve(db_url, "--host", "geen-host.invalid", "--port", str(port))
+    assert result.returncode == 1 and "luistert" not in result.stdout
+    assert result.stderr.splitlines() == [f"fout: kan niet luisteren op geen-host.invalid:{port}: onbekend adres."]
+
+
 def test_loket_port_chooses_the_port(db_url, busy_port):
     sqlite_only(db_url)
     result = serve(db_url, env={"LOKET_PORT": str(busy_port)})
