@@ -97,16 +97,21 @@ def check_body(body: Any) -> None:
         raise InvalidData(INVALID, problems)
 
 
-def _query_names(view: Any) -> set[str]:
+_declared: dict[Any, frozenset[str]] = {}  # per view function: the same in every app made in this process
+
+
+def _query_names(view: Any) -> frozenset[str]:
     """The query parameters an operation declares (through ``@blp.arguments(..., location="query")``)."""
-    names: set[str] = set()
-    for parameter in view._apidoc.get("arguments", {}).get("parameters", []):
-        if parameter.get("in") == "query":
-            schema = parameter["schema"]
-            schema = schema() if isinstance(schema, type) else schema
-            assert isinstance(schema, Schema)
-            names |= {field.data_key or name for name, field in schema.fields.items()}
-    return names
+    if view not in _declared:
+        names: set[str] = set()
+        for parameter in view._apidoc.get("arguments", {}).get("parameters", []):
+            if parameter.get("in") == "query":
+                schema = parameter["schema"]
+                schema = schema() if isinstance(schema, type) else schema
+                assert isinstance(schema, Schema)
+                names |= {field.data_key or name for name, field in schema.fields.items()}
+        _declared[view] = frozenset(names)
+    return _declared[view]
 
 
 def check_request() -> None:
