@@ -260,9 +260,12 @@ def processes_validate(paths: tuple[Path, ...]) -> None:
         result = check(path)
         for problem in result.problems:
             click.echo(str(problem), err=True)
+        for warning in result.warnings:  # worth fixing, but no reason to refuse the route
+            click.echo(str(warning), err=True)
         problems += len(result.problems)
         if result.ok:
-            click.echo(f"{path}: in orde")
+            warned = f" ({len(result.warnings)} waarschuwingen)" if result.warnings else ""
+            click.echo(f"{path}: in orde{warned}")
     if problems:
         sys.exit(1)
 

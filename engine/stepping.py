@@ -209,6 +209,8 @@ def incident(workflow: BpmnWorkflow, exc: BaseException) -> dict[str, Any]:
     real = _cause(exc)
     if isinstance(real, ServiceCallError):
         message, kind = str(real), type(real.original).__name__
+    elif isinstance(real, (SandboxError, RunawayLoop, TermError)):
+        message, kind = str(real), type(real).__name__  # Loket's own words, already Dutch
     else:
         message, kind = f"{type(real).__name__}: {real}", type(real).__name__
     spec = getattr(exc, "task_spec", None)
