@@ -316,7 +316,9 @@ def value_lines(value: Any, depth: int = 0) -> list[str]:
         if not value:
             return ["(leeg)"]
         lines = []
-        for key, item in value.items():
+        # Keys in alphabetical order: PostgreSQL's jsonb keeps no order of its own, and a report must read the
+        # same from either database.
+        for key, item in sorted(value.items(), key=lambda pair: str(pair[0])):
             block = value_lines(item, depth + 1)
             if isinstance(item, (list, dict)) and item:
                 lines.append(f"{key}:")

@@ -108,8 +108,8 @@ def test_values_read_as_dutch_and_lists_as_lists():
     assert audit_export.value_lines(long) == [long.strip()]  # never cut off
     assert audit_export.value_lines([{"naam": "M. de Boer", "rol": "consulent", "aanwezig": True},
                                      {"naam": "A. Jansen", "rol": "orthopedagoog", "aanwezig": False}]) == [
-        "- naam: M. de Boer", "  rol: consulent", "  aanwezig: ja",
-        "- naam: A. Jansen", "  rol: orthopedagoog", "  aanwezig: nee"]
+        "- aanwezig: ja", "  naam: M. de Boer", "  rol: consulent",  # keys alphabetical, as on either database
+        "- aanwezig: nee", "  naam: A. Jansen", "  rol: orthopedagoog"]
     assert audit_export.value_lines({"opp": {"nummer": "OPP-1", "stukken": ["a", "b"]}}) == [
         "opp:", "  nummer: OPP-1", "  stukken:", "    - a", "    - b"]
     assert audit_export.value_lines(10 ** 5000) == ["(een getal van ongeveer 5001 cijfers)"]  # no ValueError
