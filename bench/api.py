@@ -32,9 +32,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.throwaway import postgres_database  # noqa: E402
 from engine import routes  # noqa: E402
 from engine.db import Database  # noqa: E402
 from tests.conftest import AANMELDING, KNOOPPUNT, PLAATSING, START_DATA, TOEKENNEN, make_world  # noqa: E402
@@ -328,21 +327,9 @@ def main() -> None:
         backend("SQLite", f"sqlite:///{tmp}/bench.db", args, Path(tmp))
         if args.sqlite_only or not args.postgres:
             return
-        admin = make_url(args.postgres)
-        name = f"loket_bench_api_{os.getpid()}"
-        admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-        try:
-            with admin_engine.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as exc:  # no PostgreSQL here: say so and carry on
-            print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}".splitlines()[0])
-            return
-        try:
-            backend("PostgreSQL", admin.set(database=name).render_as_string(hide_password=False), args, Path(tmp))
-        finally:
-            with admin_engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin_engine.dispose()
+        with postgres_database(args.postgres, "api") as url:
+            if url is not None:
+                backend("PostgreSQL", url, args, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
-from sqlalchemy import create_engine, event, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import event, insert, select, text  # noqa: E402
 
+from bench.throwaway import postgres_database  # noqa: E402
 from engine import routes  # noqa: E402
 from engine.config import PROJECT_ROOT, Settings  # noqa: E402
 from engine.db import Database  # noqa: E402
@@ -198,21 +198,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         backend("SQLite", f"sqlite:///{tmp}/bench.db", args.cases, args.grow, baseline)
     if args.postgres:
-        admin = make_url(args.postgres)
-        name = f"loket_bench_{os.getpid()}"
-        admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-        try:
-            with admin_engine.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as exc:  # no PostgreSQL here: say so and carry on
-            print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}".splitlines()[0])
-            return
-        try:
-            backend("PostgreSQL", admin.set(database=name).render_as_string(hide_password=False), args.cases,
-                    args.grow, baseline)
-        finally:
-            with admin_engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        with postgres_database(args.postgres, "engine") as url:
+            if url is not None:
+                backend("PostgreSQL", url, args.cases, args.grow, baseline)
 
 
 if __name__ == "__main__":

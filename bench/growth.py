@@ -31,16 +31,14 @@ from sqlalchemy import (  # noqa: E402
     String,
     Table,
     cast,
-    create_engine,
     func,
     insert,
     literal,
     select,
-    text,
 )
-from sqlalchemy.engine import make_url  # noqa: E402
 
 import handlers  # noqa: E402,F401  (composed as the app does: register_tlv numbers the granted cases)
+from bench.throwaway import postgres_database  # noqa: E402
 from engine import routes, scheduler  # noqa: E402
 from engine.config import PROJECT_ROOT, Settings  # noqa: E402
 from engine.db import Database  # noqa: E402
@@ -264,21 +262,9 @@ def main() -> None:
         run(f"sqlite:///{tmp}/growth.db", "SQLite", **options)
     if not args.postgres:
         return
-    admin = make_url(args.postgres)
-    name = f"loket_bench_growth_{os.getpid()}"
-    admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with admin_engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # no PostgreSQL here: say so and carry on
-        print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}".splitlines()[0])
-        return
-    try:
-        run(admin.set(database=name).render_as_string(hide_password=False), "PostgreSQL", **options)
-    finally:
-        with admin_engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin_engine.dispose()
+    with postgres_database(args.postgres, "growth") as url:
+        if url is not None:
+            run(url, "PostgreSQL", **options)
 
 
 if __name__ == "__main__":
