@@ -55,6 +55,24 @@ def postgres_database():
 
 
 @pytest.fixture(params=BACKENDS)
+def empty_db_url(request, tmp_path):
+    """An empty database of its own, for tests that migrate step by step (they stop at an older revision)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    admin = make_url(PG_URL)
+    name = f"loket_empty_{_worker()}_{os.getpid()}"
+    admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin_engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
 def db_url(request, tmp_path, sqlite_template) -> str:
     if request.param == "sqlite":
         path = tmp_path / "loket.db"

@@ -4,14 +4,12 @@ verifies. Also the TLV counter's upsert, the scheduler's next-due lookup, and th
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, delete, insert, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from cli import main
@@ -22,7 +20,6 @@ from engine.events import GENESIS
 from engine.models import AccessHead, AccessLog, Case, Counter, Deadline, Tenant, User, UTCDateTime
 from engine.services import ServiceContext
 from handlers.register_tlv import next_number, register_tlv
-from tests.conftest import BACKENDS, PG_URL
 
 
 def start(runtime, world, sample) -> int:
@@ -229,30 +226,12 @@ def test_a_whole_chain_renamed_with_its_head_is_found(world, db, two_chains):
 # ---------------------------------------------------------------- the migration keeps the old chain
 
 
-@pytest.fixture(params=BACKENDS)
-def fresh_url(request, tmp_path):
-    """An empty database of its own (the migration test needs to stop at revision 0002)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    admin = make_url(PG_URL)
-    name = f"loket_migrate_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin_engine.dispose()
-
-
-def test_reads_logged_before_0003_still_verify_after_it(fresh_url):
+def test_reads_logged_before_0003_still_verify_after_it(empty_db_url):
     from alembic import command
     from sqlalchemy import column, table
 
-    command.upgrade(alembic_config(fresh_url), "0002")
-    engine = create_engine(fresh_url)
+    command.upgrade(alembic_config(empty_db_url), "0002")
+    engine = create_engine(empty_db_url)
     now = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
     old_log = table("access_log", column("at", UTCDateTime()), *(column(c) for c in (
         "tenant_id", "case_id", "user_id", "actor", "role", "what", "channel", "prev_hash", "hash")))
@@ -273,7 +252,7 @@ def test_reads_logged_before_0003_still_verify_after_it(fresh_url):
         conn.execute(insert(old_head).values(tenant_id=tenant_id, entries=4, last_hash=prev))
     engine.dispose()
 
-    db = Database(fresh_url)
+    db = Database(empty_db_url)
     try:
         db.upgrade()
         checked = report(db, tenant_id)

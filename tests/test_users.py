@@ -4,20 +4,17 @@ user is refused; `loket users` lists, deactivates, revokes and resets passwords;
 from __future__ import annotations
 
 import io
-import os
 import re
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine, event, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, event, select, update
 
 from engine import auth, clock
 from engine.errors import Conflict, Unauthorized
 from engine.models import ApiToken, User
-from tests.conftest import BACKENDS, PG_URL
 
 
 @dataclass
@@ -320,25 +317,7 @@ def test_init_demo_again_revokes_the_demo_tokens_it_printed_before(db, capsys):
 
 # ---------------------------------------------------------------- migration 0004
 
-@pytest.fixture(params=BACKENDS)
-def empty_url(request, tmp_path):
-    """An empty database of its own: the migration test starts at revision 0003."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'leeg.db'}"
-        return
-    admin = make_url(PG_URL)
-    name = f"loket_tokens_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin_engine.dispose()
-
-
-def test_tokens_from_before_0004_get_an_expiry_and_going_back_keeps_expired_ones_dead(empty_url):
+def test_tokens_from_before_0004_get_an_expiry_and_going_back_keeps_expired_ones_dead(empty_db_url):
     """A token issued before 0004 keeps working after it, for 90 days from the upgrade; a downgrade marks a
     token that has expired as revoked, as the older schema knows no expiry."""
     from alembic import command
@@ -347,8 +326,8 @@ def test_tokens_from_before_0004_get_an_expiry_and_going_back_keeps_expired_ones
     from engine.db import Database, alembic_config
     from engine.models import Tenant, UTCDateTime
 
-    command.upgrade(alembic_config(empty_url), "0003")
-    engine = create_engine(empty_url)
+    command.upgrade(alembic_config(empty_db_url), "0003")
+    engine = create_engine(empty_db_url)
     now = clock.now()
     old_tokens = table("api_tokens", column("user_id"), column("token_hash"), column("created_at", UTCDateTime()))
     with engine.begin() as conn:
@@ -361,8 +340,8 @@ def test_tokens_from_before_0004_get_an_expiry_and_going_back_keeps_expired_ones
                                                created_at=now - timedelta(days=400)))
     engine.dispose()
 
-    command.upgrade(alembic_config(empty_url), "head")
-    db = Database(empty_url)
+    command.upgrade(alembic_config(empty_db_url), "head")
+    db = Database(empty_db_url)
     try:
         assert authenticate(db, "lkt_oud").email == "a@oud.test"
         with db.read() as session:
@@ -374,8 +353,8 @@ def test_tokens_from_before_0004_get_an_expiry_and_going_back_keeps_expired_ones
     finally:
         db.dispose()
 
-    command.downgrade(alembic_config(empty_url), "0003")
-    engine = create_engine(empty_url)
+    command.downgrade(alembic_config(empty_db_url), "0003")
+    engine = create_engine(empty_db_url)
     revoked = table("api_tokens", column("revoked_at", UTCDateTime()))
     with engine.connect() as conn:
         assert conn.execute(select(revoked.c.revoked_at)).scalar_one() is not None
