@@ -27,22 +27,25 @@ def case_for(session: Session, actor: Actor, case_id: int) -> Case:
 
 def task_for(session: Session, actor: Actor, task_id: str) -> Task:
     task = session.get(Task, task_id)
+    _in_scope(actor, task, task_id)
+    assert task is not None
+    return task
+
+
+def _in_scope(actor: Actor, task: Task | None, task_id: str) -> None:
+    """Another SWV's task is unknown (404), another school's forbidden."""
     if task is None or task.tenant_id != actor.tenant_id:
         raise NotFound(f"Taak {task_id} bestaat niet.")
     if actor.role == Role.SCHOOL and task.school_id != actor.school_id:
         raise Forbidden("Deze taak hoort bij een andere school.")
-    return task
 
 
 def task_and_case(session: Session, actor: Actor, task_id: str) -> tuple[Task, Case]:
     """A task in the actor's scope and its case, read in one statement."""
     found = session.execute(select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.id == task_id)).first()
-    if found is None or found[0].tenant_id != actor.tenant_id:
-        raise NotFound(f"Taak {task_id} bestaat niet.")
-    task, case = found
-    if actor.role == Role.SCHOOL and task.school_id != actor.school_id:
-        raise Forbidden("Deze taak hoort bij een andere school.")
-    return task, case
+    _in_scope(actor, found[0] if found else None, task_id)
+    assert found is not None
+    return found[0], found[1]
 
 
 def writable_case(session: Session, task: Task, case: Case | None = None) -> Case:

@@ -23,6 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import bpmn
 from .stepping import StepResult
 from .vocabulary import (
+    INPUT_EVENTS,
     OPEN_TASK,
     CaseStatus,
     DeadlineKind,
@@ -213,8 +214,7 @@ def apply(projection: Projection, event: EventLike, after: After | None = None) 
         p.set(case, "incident", payload)
     elif kind == EventType.CASE_RESUMED:
         _resume(p, timedelta(seconds=payload.get("shift_seconds") or 0))
-    if kind in (EventType.CASE_STARTED, EventType.TASK_COMPLETED, EventType.CASE_RETRIED, EventType.TIMER_FIRED,
-                EventType.CASE_RESUMED):
+    if kind in INPUT_EVENTS:
         if after is None:
             raise ValueError(f"{kind} needs the engine state after it")
         _after_engine(p, event, after)

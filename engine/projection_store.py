@@ -81,10 +81,11 @@ def show(session: Session, projection: Projection) -> None:
     for row in projection.tasks.values():
         before = projection.original.get(id(row))
         loaded = session.identity_map.get(session.identity_key(Task, row.id)) if before is not None else None
-        if loaded is not None:
-            for name, value in row.values().items():
-                if before is not None and before.get(name) != value:
-                    set_committed_value(loaded, name, value)
+        if before is None or loaded is None:
+            continue
+        for name, value in row.values().items():
+            if before.get(name) != value:
+                set_committed_value(loaded, name, value)
 
 
 def write(session: Session, projections: list[Projection]) -> datetime | None:
@@ -96,7 +97,6 @@ def write(session: Session, projections: list[Projection]) -> datetime | None:
     new_deadlines: list[Any] = []
     deadline_updates: list[tuple[Any, dict[str, Any]]] = []
     for projection in projections:
-        show(session, projection)
         new, changed = _split(projection.tasks.values(), projection.original, "id")
         new_tasks += new
         task_updates += changed

@@ -169,9 +169,8 @@ class Recorder:
         self._save(session, work)
 
     def _save(self, session: Session, work: Open) -> None:
-        if _BATCH in session.info:
-            projection_store.show(session, work.rows)  # written at the end of the batch; seen at once
-        else:
+        projection_store.show(session, work.rows)  # what the action reads next sees it, written or not yet
+        if _BATCH not in session.info:  # in a batch: written with the others at its end
             self._write(session, [work])
 
     @staticmethod

@@ -19,7 +19,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import clock, projection, projection_store, statediff
+from . import bpmn, clock, projection, projection_store, statediff
 from .definition import Definition, SpecCache
 from .divergence import Step, arose_at, describe, engine_differences, same_incident
 from .errors import Conflict
@@ -249,10 +249,8 @@ class Run:
         return jsonable(current_data(self.workflow)) if self.workflow is not None else None
 
     def normalised(self) -> dict[str, Any]:
-        from .bpmn import dump_workflow
-
         assert self.workflow is not None
-        return statediff.normalise(dump_workflow(self.workflow))
+        return statediff.normalise(bpmn.dump_workflow(self.workflow))
 
 
 # ---------------------------------------------------------------- the public entry points
