@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-from bench.throwaway import postgres_database  # noqa: E402
+from bench.throwaway import ADMIN_URL, postgres_database  # noqa: E402
 from engine import routes  # noqa: E402
 from engine.db import Database  # noqa: E402
 from tests.conftest import AANMELDING, KNOOPPUNT, PLAATSING, START_DATA, TOEKENNEN, make_world  # noqa: E402
@@ -313,8 +313,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=40, help="cases per client and run")
     parser.add_argument("--reads", type=int, default=1500, help="case reads per client and run")
     parser.add_argument("--seconds", type=float, default=30, help="at most this long per run")
-    parser.add_argument("--postgres", default=os.environ.get("LOKET_TEST_POSTGRES_URL",
-                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    parser.add_argument("--postgres", default=ADMIN_URL,
                         help="PostgreSQL server to create a scratch database on ('' to skip)")
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--no-scheduler", action="store_true", help="servers without the in-process scheduler")

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
+from bench.throwaway import postgres_database  # noqa: E402
 from engine import access, audit, routes  # noqa: E402
 from engine.config import PROJECT_ROOT, Settings  # noqa: E402
 from engine.db import Database  # noqa: E402
@@ -193,17 +193,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         bench(f"sqlite:///{tmp}/bench.db", "SQLite", args.cases, args.reads)
     if args.postgres:
-        admin = make_url(args.postgres)
-        name = f"loket_bench_audit_{os.getpid()}"
-        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            bench(admin.set(database=name).render_as_string(hide_password=False), "PostgreSQL", args.cases, args.reads)
-        finally:
-            with engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            engine.dispose()
+        with postgres_database(args.postgres, "audit") as url:
+            if url is not None:
+                bench(url, "PostgreSQL", args.cases, args.reads)
 
 
 if __name__ == "__main__":

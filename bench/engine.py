@@ -25,7 +25,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from sqlalchemy import event, insert, select, text  # noqa: E402
 
-from bench.throwaway import postgres_database  # noqa: E402
+from bench.throwaway import ADMIN_URL, postgres_database  # noqa: E402
 from engine import routes  # noqa: E402
 from engine.config import PROJECT_ROOT, Settings  # noqa: E402
 from engine.db import Database  # noqa: E402
@@ -189,8 +189,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--grow", type=int, default=100_000, help="grow the database to this many cases (0: skip)")
-    parser.add_argument("--postgres", default=os.environ.get("LOKET_TEST_POSTGRES_URL",
-                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--postgres", default=ADMIN_URL)
     args = parser.parse_args()
 
     bare(5)

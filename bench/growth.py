@@ -13,7 +13,6 @@ ratio big / small; never pass/fail. --explain prints the query plans behind the 
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -38,7 +37,7 @@ from sqlalchemy import (  # noqa: E402
 )
 
 import handlers  # noqa: E402,F401  (composed as the app does: register_tlv numbers the granted cases)
-from bench.throwaway import postgres_database  # noqa: E402
+from bench.throwaway import ADMIN_URL, postgres_database  # noqa: E402
 from engine import routes, scheduler  # noqa: E402
 from engine.config import PROJECT_ROOT, Settings  # noqa: E402
 from engine.db import Database  # noqa: E402
@@ -246,8 +245,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100_000, help="the big size (default 100,000)")
     parser.add_argument("--small", type=int, default=1000, help="the small size (default 1,000)")
     parser.add_argument("--reads", type=int, default=300, help="samples per figure")
-    parser.add_argument("--postgres", default=os.environ.get("LOKET_TEST_POSTGRES_URL",
-                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    parser.add_argument("--postgres", default=ADMIN_URL,
                         help="also run on PostgreSQL (a scratch database is made next to this one); '' to skip")
     parser.add_argument("--explain", action="store_true", help="print the query plans at each size")
     parser.add_argument("--no-analyze", dest="analyze", action="store_false",

@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, insert, select, text, update  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import insert, select, text, update  # noqa: E402
 
+from bench.throwaway import ADMIN_URL, postgres_database  # noqa: E402
 from engine import routes  # noqa: E402
 from engine.config import PROJECT_ROOT, Settings  # noqa: E402
 from engine.db import Database  # noqa: E402
@@ -141,20 +141,6 @@ def latency(label: str, url: str, count: int) -> None:
     db.dispose()
 
 
-def postgres_database(admin_url: str):
-    admin = make_url(admin_url)
-    name = f"loket_bench_sched_{os.getpid()}_{int(time.time() * 1000) % 100000}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return admin.set(database=name).render_as_string(hide_password=False), drop
-
-
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--worker":
         worker(sys.argv[2], float(sys.argv[3]))
@@ -162,8 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--deadlines", type=int, default=10_000)
     parser.add_argument("--latency", type=int, default=200)
-    parser.add_argument("--postgres", default=os.environ.get("LOKET_TEST_POSTGRES_URL",
-                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--postgres", default=ADMIN_URL)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         one_process("SQLite", f"sqlite:///{tmp}/a.db", args.deadlines)
@@ -171,15 +156,10 @@ def main() -> None:
     if not args.postgres:
         return
     for run in (one_process, two_processes, latency):
-        try:
-            url, drop = postgres_database(args.postgres)
-        except Exception as exc:
-            print(f"PostgreSQL skipped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-            return
-        try:
+        with postgres_database(args.postgres, "sched") as url:
+            if url is None:
+                return
             run("PostgreSQL", url, args.latency if run is latency else args.deadlines)
-        finally:
-            drop()
 
 
 if __name__ == "__main__":

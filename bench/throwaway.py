@@ -9,6 +9,9 @@ from contextlib import contextmanager
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+# The server the benchmarks make their scratch databases on, unless --postgres says otherwise.
+ADMIN_URL = os.environ.get("LOKET_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
 
 @contextmanager
 def postgres_database(admin_url: str, label: str) -> Iterator[str | None]:
