@@ -12,7 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from engine import auth, clock
-from engine.models import ROLES, ApiToken, School, Tenant, User
+from engine.models import ROLES, ApiToken, School, Tenant, User, UserRole
 
 from .context import Context, fail, pass_ctx, tenant_by_key
 
@@ -53,14 +53,17 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 @users.command("add")
 @click.argument("email")
 @click.option("--tenant", "tenant_key", required=True)
-@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--role", "roles", required=True, multiple=True, type=click.Choice(ROLES),
+              help="Een rol; herhaal voor meer rollen (de eerste is de hoofdrol): --role consulent --role commissie.")
 @click.option("--school", "school_code", default=None, help="Verplicht voor de rol school; niet voor andere rollen.")
 @pass_ctx
-def users_add(ctx: Context, email: str, tenant_key: str, role: str, school_code: str | None) -> None:
+def users_add(ctx: Context, email: str, tenant_key: str, roles: tuple[str, ...], school_code: str | None) -> None:
     """Maak een gebruiker; het wachtwoord komt van standaardinvoer."""
+    roles = tuple(dict.fromkeys(roles))  # the order given, each role once
+    role = roles[0]
     try:
         address = auth.normalise_email(email)
-        auth.check_role_school(role, school_code)
+        auth.check_roles_school(roles, school_code)
     except ValueError as exc:
         fail(str(exc))
     password = read_password()
@@ -74,15 +77,16 @@ def users_add(ctx: Context, email: str, tenant_key: str, role: str, school_code:
         if session.scalar(select(User.id).where(func.lower(User.email) == address)):
             fail(f"gebruiker {address} bestaat al.")
         session.add(User(tenant_id=tenant.id, email=address, role=role, school_id=school.id if school else None,
+                         role_rows=[UserRole(role=r) for r in roles],
                          password_hash=auth.hash_password(password), active=True, created_at=clock.now()))
-    click.echo(f"gebruiker {address} aangemaakt ({role} in {tenant_key})")
+    click.echo(f"gebruiker {address} aangemaakt ({', '.join(roles)} in {tenant_key})")
 
 
 @users.command("list")
 @click.option("--tenant", "tenant_key", default=None, help="Alleen de gebruikers van deze SWV.")
 @pass_ctx
 def users_list(ctx: Context, tenant_key: str | None) -> None:
-    """Toon gebruikers: rol, school, actief, aantal geldige tokens en laatste gebruik."""
+    """Toon gebruikers: rollen (de hoofdrol eerst), school, actief, aantal geldige tokens en laatste gebruik."""
     now = clock.now()
     tokens = (
         select(ApiToken.user_id,
@@ -105,14 +109,19 @@ def users_list(ctx: Context, tenant_key: str | None) -> None:
     if not found:
         click.echo("Geen gebruikers (loket users add ...).")
         return
-    header = ["e-mail", "rol", "school", "actief", "tokens", "laatst gebruikt"]
-    rows = [[user.email, user.role, code or "-", "ja" if user.active else "nee", str(live or 0), moment(last_used)]
-            for user, _, code, live, last_used in found]
+    header = ["e-mail", "rollen", "school", "actief", "tokens", "laatst gebruikt"]
+    rows = [[user.email, role_list(user), code or "-", "ja" if user.active else "nee", str(live or 0),
+             moment(last_used)] for user, _, code, live, last_used in found]
     if tenant_key is None:  # across every SWV: say which one
         header.insert(0, "SWV")
         for row, (_, key, *_rest) in zip(rows, found, strict=True):
             row.insert(0, key)
     print_table(header, rows)
+
+
+def role_list(user: User) -> str:
+    """The user's roles, the primary one first: ``consulent,commissie``."""
+    return ",".join([user.role, *sorted(user.roles - {user.role})])
 
 
 @users.command("token")

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -34,11 +34,30 @@ TENANT_READERS = {"consulent", "commissie", "bestuurder", "leerplicht", "procesb
 
 @dataclass(frozen=True)
 class Actor:
+    """Who acts. ``roles`` are all the roles the user holds (in a small SWV the orthopedagoog is consulent and
+    sits on the commission); ``role`` is the one acted in: the user's primary role, or, while working a task,
+    the task's lane (``acting_as``), so events record the role a step was done in."""
+
     user_id: int | None
     email: str
     role: str
     tenant_id: int
     school_id: int | None = None
+    roles: frozenset[str] = field(default=frozenset())
+
+    def __post_init__(self) -> None:
+        # An Actor made with one role (the system, older callers) holds just that role.
+        object.__setattr__(self, "roles", frozenset(self.roles) | {self.role})
+
+    def has(self, *roles: str) -> bool:
+        """Does the user hold any of these roles?"""
+        return not self.roles.isdisjoint(roles)
+
+    def acting_as(self, role: str) -> Actor:
+        """The same user acting in one of its roles (a task's lane); Forbidden if it does not hold it."""
+        if role not in self.roles:
+            raise Forbidden(f"Deze taak is voor de rol {role}.")
+        return self if role == self.role else replace(self, role=role)
 
 
 def system_actor(tenant_id: int) -> Actor:
@@ -47,7 +66,7 @@ def system_actor(tenant_id: int) -> Actor:
 
 
 def actor_for(user: User) -> Actor:
-    return Actor(user.id, user.email, user.role, user.tenant_id, user.school_id)
+    return Actor(user.id, user.email, user.role, user.tenant_id, user.school_id, frozenset(user.roles))
 
 
 # argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile: 64 MiB, 3 passes). Hashes written
@@ -112,6 +131,13 @@ def normalise_email(email: str) -> str:
     if not valid:
         raise ValueError(f"'{email}' is geen geldig e-mailadres (verwacht: naam@domein.nl).")
     return address
+
+
+def check_roles_school(roles: tuple[str, ...], school_code: str | None) -> None:
+    """Several roles for one user, but a school user is only that: a school belongs to no SWV-wide role."""
+    if Role.SCHOOL in roles and len(roles) > 1:
+        raise ValueError("de rol school gaat niet samen met andere rollen; maak een aparte gebruiker.")
+    check_role_school(roles[0], school_code)
 
 
 def check_role_school(role: str, school_code: str | None) -> None:
@@ -228,5 +254,5 @@ def can_read_case(actor: Actor, case: Case) -> bool:
 
 
 def require_role(actor: Actor, *roles: str) -> None:
-    if actor.role not in roles:
+    if not actor.has(*roles):
         raise Forbidden(f"Deze actie is voorbehouden aan de rol {' of '.join(roles)}.")

@@ -86,6 +86,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    # The primary role (the first given); every role the user holds, this one included, is in user_roles.
     role: Mapped[str] = mapped_column(String(20))
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
     password_hash: Mapped[str] = mapped_column(String(200))
@@ -94,6 +95,27 @@ class User(Base):
 
     tenant: Mapped[Tenant] = relationship(lazy="joined")
     school: Mapped[School | None] = relationship(lazy="joined")
+    role_rows: Mapped[list[UserRole]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The primary role is always one of the user's roles, also for code that only names ``role``.
+        if self.role and self.role not in {r.role for r in self.role_rows}:
+            self.role_rows.insert(0, UserRole(role=self.role))
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """Every role the user holds; the primary role always among them."""
+        return frozenset(r.role for r in self.role_rows) | {self.role}
+
+
+class UserRole(Base):
+    """One role a user holds (migration 0005). A task's lane picks which of them acts."""
+
+    __tablename__ = "user_roles"
+    __table_args__ = (Index("ix_user_roles_role", "role", "user_id"),)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
 
 
 class ApiToken(Base):
@@ -143,7 +165,10 @@ class RouteVersion(Base):
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_tenant_status", "tenant_id", "status"),)
+    __table_args__ = (Index("ix_cases_tenant_status", "tenant_id", "status"),
+                      # The case list, newest first (engine.case_list; migration 0005).
+                      Index("ix_cases_tenant_opened", "tenant_id", "opened_at", "id"),
+                      Index("ix_cases_tenant_school_opened", "tenant_id", "school_id", "opened_at", "id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
@@ -182,6 +207,9 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_inbox", "tenant_id", "status", "lane", "due_at"),
         Index("ix_tasks_assignee", "assignee_id", "status"),
+        # Need to know (engine.visibility; migration 0005): cases a lane is party to, cases with an escalation.
+        Index("ix_tasks_lane_case", "tenant_id", "lane", "case_id"),
+        Index("ix_tasks_escalated_case", "tenant_id", "escalated", "case_id"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow's task uuid
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

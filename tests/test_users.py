@@ -230,7 +230,7 @@ def test_users_list_shows_role_school_state_live_tokens_and_last_use(db, world, 
     assert listed.code == 0, listed.err
     lines = {line.split()[0]: line for line in listed.out.splitlines()[1:]}
     header = listed.out.splitlines()[0]
-    for column in ("e-mail", "rol", "school", "actief", "tokens", "laatst gebruikt"):
+    for column in ("e-mail", "rollen", "school", "actief", "tokens", "laatst gebruikt"):
         assert column in header
     school = lines[world["school"].email].split()
     assert school[1:5] == ["school", "16PX00", "ja", "1"]
