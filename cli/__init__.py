@@ -24,6 +24,7 @@ from engine.errors import LoketError
 from engine.models import REGIONS, School, Tenant
 
 from .audit import audit, retention
+from .backup import backup, restore
 from .context import Context, cli_actor, fail, pass_ctx, require_schema, tenant_by_key
 from .terms import calendar, outbox, tenants_term
 from .users import users
@@ -457,4 +458,6 @@ main.add_command(calendar)
 main.add_command(outbox)
 main.add_command(audit)
 main.add_command(retention)
+main.add_command(backup)
+main.add_command(restore)
 tenants.add_command(tenants_term)
