@@ -26,6 +26,15 @@ class Settings:
     max_activations: int = field(default_factory=lambda: int(os.environ.get("LOKET_MAX_ACTIVATIONS", "50")))
     # Seconds a SQLite write waits for another process's write lock before it gives up (the API answers 503).
     sqlite_busy_timeout: float = field(default_factory=lambda: sqlite_busy_timeout())
+    # Documents on cases: stored by sha256 in this folder (outside the web root), at most this many bytes each.
+    documents_dir: Path = field(default_factory=lambda: documents_dir())
+    max_document_bytes: int = field(
+        default_factory=lambda: int(os.environ.get("LOKET_MAX_DOCUMENT_BYTES") or 20_000_000))
+
+
+def documents_dir() -> Path:
+    instance = Path(os.environ.get("LOKET_INSTANCE", PROJECT_ROOT / "instance"))
+    return Path(os.environ.get("LOKET_DOCUMENTS_DIR") or instance / "documents")
 
 
 def sqlite_busy_timeout() -> float:

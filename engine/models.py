@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -356,3 +357,22 @@ class AccessHead(Base):
     chain: Mapped[str] = mapped_column(String(300), primary_key=True)
     entries: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Document(Base):
+    """A document on a case (engine.documents): bytes stored by sha256 on disk; ``event_seq`` its document_added."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("case_id", "event_seq"), Index("ix_documents_tenant_sha", "tenant_id", "sha256"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    event_seq: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str | None] = mapped_column(String(40))
+    added_at: Mapped[datetime]
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(254))

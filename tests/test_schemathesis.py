@@ -5,6 +5,7 @@ number of examples per operation, derandomized (the same requests every run), no
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import pytest
@@ -21,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from engine import documents
 from tests.helpers import task_id
 
 ROLES = ["school", "consulent", "auditor"]
@@ -32,11 +34,13 @@ BOUNDED = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, datab
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_answer_is_one_the_document_declares(client, runtime, world, sample, role):
+def test_every_answer_is_one_the_document_declares(client, runtime, world, sample, role, tmp_path):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", client.application)
     case_id = runtime.start_case(world["school"], "tlv-vso", sample["start"]).id
+    runtime.settings = dataclasses.replace(runtime.settings, documents_dir=tmp_path / "documents")
+    document = documents.add(runtime, world["school"], case_id, name="opp.pdf", data=b"%PDF-1.4\n%%EOF\n")
     real = {"case_id": case_id, "task_id": task_id(runtime, case_id, "aanmelding"),
-            "user_id": world["school"].user_id}
+            "user_id": world["school"].user_id, "document_id": document.id}
     headers = {"Authorization": f"Bearer {world.tokens[role]}"}
     failures: list[str] = []
     answers: Counter[int] = Counter()

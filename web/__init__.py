@@ -11,7 +11,7 @@ from typing import Any
 
 import marshmallow as ma
 from apispec import BasePlugin
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, g, jsonify
 from flask_smorest import Api
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -86,14 +86,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     database = database or Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
     app.extensions["loket"] = build_runtime(database, settings)
 
-    from .api import ID_SCHEMA, IdConverter, audit, cases, intake, routes, tasks
+    from .api import ID_SCHEMA, IdConverter, audit, cases, documents, intake, routes, tasks
 
     app.url_map.converters["id"] = IdConverter
     api = LoketApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}],
         "extra_plugins": [ErrorResponses()]})
     api.register_converter(IdConverter, lambda converter: dict(ID_SCHEMA))
-    for blueprint in (routes.blp, cases.blp, tasks.blp, audit.blp):
+    for blueprint in (routes.blp, cases.blp, tasks.blp, audit.blp, documents.blp):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     intake.install(app)
     _register_errors(app)
@@ -198,7 +198,7 @@ def _register_errors(app: Flask) -> None:
                 details.update(_flatten(location))
             return _error(422, "invalid_data", "Het verzoek bevat ongeldige velden.", details)
         if status == 413:
-            limit = _size(app.config["MAX_CONTENT_LENGTH"])
+            limit = _size(g.get("loket_upload_limit") or app.config["MAX_CONTENT_LENGTH"])  # an upload has its own
             return _error(413, "payload_too_large", f"Het verzoek is groter dan {limit}; stuur minder gegevens.")
         known = {
             400: ("bad_request", "Het verzoek is niet geldig."),

@@ -29,6 +29,8 @@ UNSTORABLE = "Bevat een teken dat niet kan worden opgeslagen (NUL of een losse s
 UNKNOWN_PARAMETER = "Onbekende parameter."
 INVALID = "Het verzoek bevat ongeldige velden."
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# An upload's multipart body holds the file plus its boundaries, headers and form fields.
+UPLOAD_OVERHEAD = 64 * 1024
 
 
 class _Unstorable(ValueError):
@@ -128,6 +130,12 @@ def check_request() -> None:
         raise InvalidData(INVALID, bad)
     g.loket_body = missing
     if request.method not in _BODY_METHODS:
+        return
+    if getattr(view, "loket_upload", False):  # a file upload (web.api.documents): multipart, its own size limit
+        g.loket_upload_limit = current_app.extensions["loket"].settings.max_document_bytes
+        request.max_content_length = g.loket_upload_limit + UPLOAD_OVERHEAD
+        if request.mimetype != "multipart/form-data":
+            raise UnsupportedMediaType("Stuur het bestand als multipart/form-data, in het veld file.")
         return
     raw = request.get_data(cache=True)  # past MAX_CONTENT_LENGTH werkzeug raises RequestEntityTooLarge (413)
     if not raw:
