@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import errno
 import getpass
 import json
 import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,7 +23,8 @@ from engine.models import REGIONS, School, Tenant
 
 from .audit import audit, retention
 from .backup import backup, restore
-from .context import Context, cli_actor, fail, pass_ctx, require_schema, tenant_by_key
+from .context import Context, cli_actor, fail, pass_ctx, tenant_by_key
+from .serve import scheduler, serve
 from .terms import calendar, outbox, tenants_term
 from .users import users
 
@@ -151,81 +150,6 @@ def init(ctx: Context, demo: bool) -> None:
         from cli.demo import create_demo
 
         create_demo(ctx.db)
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), envvar="LOKET_PORT",
-              help="De poort (ook via LOKET_PORT).")
-@pass_ctx
-def serve(ctx: Context, host: str, port: int) -> None:
-    """Start de web-UI, de API en de scheduler in één proces."""
-    from waitress.server import create_server
-
-    from engine.scheduler import Scheduler
-    from web import create_app
-
-    require_schema(ctx.db)
-    app = create_app(ctx.settings, ctx.db)
-    # Bind before saying anything or starting the scheduler: a busy port is one clear line, not a false start.
-    try:
-        server = create_server(app, host=host, port=port, threads=8, ident="Loket")
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            fail(f"poort {port} op {host} is al in gebruik; kies een andere met --port of LOKET_PORT "
-                 "(make run PORT=...).")
-        fail(f"kan niet luisteren op {host}:{port}: {exc.strerror or exc}.")
-    except ValueError:  # waitress's word for a host name that does not resolve
-        fail(f"kan niet luisteren op {host}:{port}: onbekend adres.")
-    scheduler = Scheduler(app.extensions["loket"])
-    scheduler.start()
-    click.echo(f"Loket luistert op http://{host}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)")
-    try:
-        server.run()
-    except KeyboardInterrupt:  # Ctrl-C is how a developer stops `make run`: no traceback
-        click.echo("Loket gestopt.")
-    finally:
-        scheduler.shutdown()
-
-
-@main.command()
-@click.option("--once", is_flag=True, help="Eén ronde: handel af wat nu verlopen is, bezorg berichten, stop.")
-@click.option("--now", "now_text", default=None, metavar="ISO", help="Doe alsof het dit moment is (met --once).")
-@pass_ctx
-def scheduler(ctx: Context, once: bool, now_text: str | None) -> None:
-    """De scheduler alleen: termijnen, timers en berichten (voor opstellingen met meerdere processen)."""
-    import signal
-    import threading
-
-    from engine.scheduler import Scheduler, fire_due
-
-    if now_text and not once:
-        fail("--now kan alleen samen met --once.")
-    require_schema(ctx.db)
-    if once:
-        moment = parse_moment(now_text) if now_text else clock.now()
-        with clock.frozen(moment):
-            report = fire_due(ctx.runtime, moment)
-            from engine.mail import deliver_due
-
-            mail = deliver_due(ctx.db, ctx.settings.smtp_url, moment)
-        click.echo(f"{moment.isoformat()}: {report}; berichten: {mail}")
-        return
-    runner = Scheduler(ctx.runtime)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    runner.start()
-    click.echo("scheduler draait (Ctrl-C stopt)")
-    stop.wait()
-    runner.shutdown()
-
-
-def parse_moment(text: str) -> datetime:
-    try:
-        return clock.parse_local(text)
-    except ValueError:
-        fail(f"'{text}' is geen ISO-tijdstip (bv. 2027-01-15T09:00:00+01:00).")
 
 
 # ---------------------------------------------------------------- processes
@@ -453,6 +377,8 @@ def run() -> None:
         sys.exit(2)
 
 
+main.add_command(serve)
+main.add_command(scheduler)
 main.add_command(users)
 main.add_command(calendar)
 main.add_command(outbox)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -35,7 +36,12 @@ def make_engine(url: str, busy_timeout: float | None = None, **kwargs) -> Engine
     instead of failing with 'database is locked')."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        # A statement waits at most this long for a row or table lock (another writer on the same case, a long
+        # migration) and then fails with lock_not_available, which the API answers as 503 with Retry-After:
+        # one stuck transaction must not hold every worker thread. Set at connect, so no extra round trip.
+        options = f"-c lock_timeout={int(pg_lock_timeout() * 1000)}"
+        connect_args = {**kwargs.pop("connect_args", {}), "options": options}
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -74,6 +80,11 @@ def make_engine(url: str, busy_timeout: float | None = None, **kwargs) -> Engine
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def pg_lock_timeout() -> float:
+    """Seconds a PostgreSQL statement waits for a lock (LOKET_PG_LOCK_TIMEOUT, default 5; 0 waits forever)."""
+    return float(os.environ.get("LOKET_PG_LOCK_TIMEOUT") or 5)
 
 
 def _optimize(dbapi_connection, busy_ms: int) -> None:

@@ -12,7 +12,8 @@ import logging
 import os
 import socket
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import clock
+from . import clock, leader, metrics
 from .cases import Runtime
 from .models import Case, Deadline, Task
 from .vocabulary import CaseStatus, DeadlineStatus
@@ -41,6 +42,8 @@ class SweepReport:
     fired: int = 0
     postponed: int = 0
     conflicts: int = 0
+    # Per deadline fired: its kind and how many seconds after its due moment (for engine.metrics).
+    late: list[tuple[str, float]] = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
         return f"{self.fired} termijnen afgehandeld, {self.postponed} uitgesteld, {self.conflicts} conflicten"
@@ -96,6 +99,7 @@ def fire_due(runtime: Runtime, now: datetime | None = None, batch: int = 200, wo
             careful = True
             continue
         careful = False
+        metrics.deadlines_fired(done.late)  # committed: now they count
         report.fired += done.fired
         report.postponed += done.postponed
         report.conflicts += done.conflicts
@@ -115,6 +119,7 @@ def _fire_one(runtime: Runtime, session, deadline: Deadline, now: datetime, work
               skip: set[int]) -> None:
     if runtime.fire(session, deadline, now, worker):
         done.fired += 1
+        done.late.append((deadline.kind, (clock.now() - deadline.due_at).total_seconds()))
     else:  # not yet (a timer SpiffWorkflow does not see as due): leave it for the next sweep
         done.postponed += 1
         skip.add(deadline.id)
@@ -123,10 +128,12 @@ def _fire_one(runtime: Runtime, session, deadline: Deadline, now: datetime, work
 def _fire_alone(runtime: Runtime, session, deadline: Deadline, now: datetime, worker: str, done: SweepReport,
                 skip: set[int]) -> None:
     """One deadline in a savepoint of its own, so a concurrent write costs only this one."""
+    counted = len(done.late)
     try:
         with session.begin_nested():
             _fire_one(runtime, session, deadline, now, worker, done, skip)
     except CONCURRENT_WRITE:
+        del done.late[counted:]  # its flush failed after it counted: the savepoint undid it
         done.conflicts += 1
         skip.add(deadline.id)
         session.expire_all()
@@ -221,3 +228,16 @@ class Scheduler:
             run_retention(self.runtime.db, clock.now())
         except Exception:
             log.exception("bewaartermijnen toepassen mislukt")
+
+
+def run_led(runtime: Runtime, stop: threading.Event, beat: float = leader.BEAT_SECONDS,
+            alive: Callable[[], bool] = lambda: True) -> None:
+    """The scheduler in a process that may be one of several on this database: it runs only while this process
+    leads (engine.leader), and another takes over when it dies. Returns when ``stop`` is set."""
+
+    def start() -> Scheduler:
+        scheduler = Scheduler(runtime)
+        scheduler.start()
+        return scheduler
+
+    leader.lead(leader.leadership_for(runtime.db.url), start, stop, beat, alive)

@@ -85,6 +85,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     database = database or Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
     app.extensions["loket"] = build_runtime(database, settings)
+    from . import ops
+
+    ops.install(app, database)  # request ids, JSON access log, /healthz, /readyz, /metrics
 
     from .api import ID_SCHEMA, IdConverter, audit, cases, documents, intake, routes, tasks
 
@@ -176,8 +179,11 @@ def _size(limit: int) -> str:
 
 
 def _busy(exc: BaseException) -> bool:
-    """SQLite's write lock held by another process for longer than the busy timeout."""
+    """SQLite's write lock held by another process for longer than the busy timeout, or a PostgreSQL row or
+    table lock held past lock_timeout (lock_not_available, SQLSTATE 55P03; LOKET_PG_LOCK_TIMEOUT)."""
     original = exc.orig if isinstance(exc, OperationalError) else exc
+    if getattr(original, "sqlstate", None) == "55P03":
+        return True
     return isinstance(original, sqlite3.OperationalError) and any(
         word in str(original).lower() for word in ("database is locked", "database is busy"))
 
@@ -220,4 +226,8 @@ def _register_errors(app: Flask) -> None:
                                       "Er is niets gewijzigd.")
             return loket_error(busy)
         log.exception("onverwachte fout")
-        return _error(500, "internal_error", "Er ging iets mis aan onze kant. De actie is niet uitgevoerd.")
+        from .ops import request_id
+
+        incident = request_id() or ""  # the request id: in the log line above and in the X-Request-ID header
+        return _error(500, "internal_error", "Er ging iets mis aan onze kant. De actie is niet uitgevoerd. "
+                      f"Noem bij een melding incident {incident}.", {"incident": incident})
