@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import clock
 from .errors import Conflict, Forbidden, Unauthorized
-from .models import ApiToken, Case, User
+from .models import ApiToken, User
 from .vocabulary import Role
 
 # A token lives this many days unless it is issued for fewer; never longer than MAX_TOKEN_DAYS, so a forgotten
@@ -27,10 +27,6 @@ MAX_TOKEN_DAYS = 365
 # last_used_at is noted at most once per this interval per token: authenticating stays a read, not a write.
 LAST_USED_EVERY = timedelta(minutes=1)
 MIN_PASSWORD = 10
-
-# Roles that read every case of their tenant; a school user reads only its own school's cases.
-TENANT_READERS = {"consulent", "commissie", "bestuurder", "leerplicht", "procesbeheerder", "auditor", "beheerder"}
-
 
 @dataclass(frozen=True)
 class Actor:
@@ -243,14 +239,6 @@ def _note_use(session: Session, api_token: ApiToken, now: datetime) -> None:
     finally:
         if sqlite:
             conn.exec_driver_sql(f"PRAGMA busy_timeout={int(previous or 0)}")
-
-
-def can_read_case(actor: Actor, case: Case) -> bool:
-    if actor.tenant_id != case.tenant_id:
-        return False
-    if actor.role == "school":
-        return actor.school_id is not None and actor.school_id == case.school_id
-    return actor.role in TENANT_READERS or actor.role == "systeem"
 
 
 def require_role(actor: Actor, *roles: str) -> None:

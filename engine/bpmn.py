@@ -155,3 +155,14 @@ def properties(task_spec: Any) -> dict[str, str]:
     """Loket's extension properties of a task spec (``spiffworkflow:properties``)."""
     extensions = getattr(task_spec, "extensions", None) or {}
     return extensions.get("properties") or {}
+
+
+# Separated duties: ``<spiffworkflow:property name="separateFrom" value="dossiercheck,knooppuntoverleg" />`` on a
+# user task means whoever completed one of those tasks of the case may not do this one (engine.duties).
+SEPARATE_FROM = "separateFrom"
+
+
+def separate_from(task_spec: Any) -> tuple[str, ...]:
+    """The task ids named by a task's ``separateFrom`` property, in the order written, each once."""
+    value = properties(task_spec).get(SEPARATE_FROM) or ""
+    return tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))

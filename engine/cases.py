@@ -103,11 +103,13 @@ class Runtime:
             version = latest_version(session, route_key)
             route = bpmn.loaded(version)
             start_spec = next(ts for ts in route.spec.task_specs.values() if spec_kind(ts) == "StartEvent")
-            allowed = {start_spec.lane or Role.SCHOOL, Role.CONSULENT, Role.BEHEERDER}
-            if actor.role not in allowed:
-                who = " of ".join(sorted(allowed))
+            allowed = [start_spec.lane or Role.SCHOOL, Role.CONSULENT, Role.BEHEERDER]
+            if not actor.has(*allowed):
+                who = " of ".join(sorted(set(allowed)))
                 raise Forbidden(f"Een dossier op route '{route_key}' wordt gestart door {who}.")
-            data = forms.validate(route.form(bpmn.properties(start_spec).get("formJsonSchemaFilename")), data)
+            actor = actor.acting_as(next(role for role in allowed if role in actor.roles))  # the role it starts in
+            form = route.form(bpmn.properties(start_spec).get("formJsonSchemaFilename"))
+            data = forms.validate(form, self._own_school(session, actor, form, data))
             school = self._school_for(session, actor, data)
             now = clock.now()
             case = Case(tenant_id=actor.tenant_id, school_id=school.id if school else None, route_version_id=version.id,
@@ -126,7 +128,7 @@ class Runtime:
 
     def claim(self, actor: Actor, task_id: str) -> Task:
         with self.action() as session:
-            task, case = permissions.workable(session, actor, task_id)
+            task, case, actor = permissions.work(session, actor, task_id)
             if task.assignee_id == actor.user_id:
                 return task
             if task.assignee_id is not None:
@@ -140,7 +142,7 @@ class Runtime:
             case = permissions.writable_case(session, task)
             if task.status != TaskStatus.CLAIMED:
                 raise Conflict("Deze taak is niet geclaimd.")
-            if task.assignee_id != actor.user_id and actor.role != Role.BEHEERDER:
+            if task.assignee_id != actor.user_id and not actor.has(Role.BEHEERDER):
                 raise Forbidden("Alleen wie de taak claimde, of een beheerder, kan haar vrijgeven.")
             self.recorder.record(session, self.recorder.open(session, case), EventType.TASK_UNCLAIMED, actor,
                                  task=task)
@@ -148,7 +150,7 @@ class Runtime:
 
     def complete(self, actor: Actor, task_id: str, data: Any) -> Completed:
         with self.action() as session:
-            task, case = permissions.workable(session, actor, task_id)
+            task, case, actor = permissions.work(session, actor, task_id)
             if task.assignee_id not in (None, actor.user_id):
                 raise Conflict(f"Deze taak is geclaimd door {task.assignee.email}.")  # type: ignore[union-attr]
             form = self.form(case.route_version, task.name)
@@ -164,7 +166,7 @@ class Runtime:
             self.recorder.record_input(session, work, result, EventType.TASK_COMPLETED, actor, clock.now(),
                                        task=(task.id, task.name, index), payload={"data": data})
             rows = work.rows
-            mine = [t for t in rows.open_tasks() if permissions.may_work(actor, t)]
+            mine = permissions.offered(session, actor, case, rows.open_tasks())
             return Completed(task, form, rows.case.status, rows.case.outcome,
                              mine if rows.case.status == CaseStatus.OPEN else [])
 
@@ -242,6 +244,16 @@ class Runtime:
     def fire(self, session: Session, deadline: Deadline, now: datetime, worker: str) -> bool:
         """Act on one due deadline inside the caller's transaction. False: not yet (leave it pending)."""
         return firing.fire(self.recorder, session, deadline, now, worker)
+
+    def _own_school(self, session: Session, actor: Actor, form: dict[str, Any] | None, data: Any) -> Any:
+        """A school user's start form gets its own school filled in (it may name no other, see _school_for)."""
+        asks = "school" in ((form or {}).get("properties") or {})
+        if (actor.role == Role.SCHOOL and asks and isinstance(data, dict) and data.get("school") is None
+                and actor.school_id):
+            own = session.get(School, actor.school_id)
+            if own is not None:
+                data = {**data, "school": own.code}
+        return data
 
     def _school_for(self, session: Session, actor: Actor, data: dict[str, Any]) -> School | None:
         code = data.get("school")

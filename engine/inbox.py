@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from . import clock
+from . import clock, duties, visibility
 from .auth import Actor
 from .errors import BadRequest
 from .models import Task
-from .vocabulary import OPEN_TASK
+from .vocabulary import OPEN_TASK, Role
 
 SCOPES = ("mine", "role", "all")
 
@@ -20,13 +20,16 @@ def inbox(session: Session, actor: Actor, *, scope: str = "role", route: str | N
         raise BadRequest(f"Onbekende scope '{scope}'; kies uit {', '.join(SCOPES)}.")
     if not 1 <= limit <= 500 or offset < 0:
         raise BadRequest("limit moet tussen 1 en 500 liggen en offset mag niet negatief zijn.")
-    where = [Task.tenant_id == actor.tenant_id, Task.status.in_(OPEN_TASK)]
-    if actor.role == "school":
+    # Need to know first (engine.visibility): 'all' is every open task of a case this user may read.
+    where = [Task.tenant_id == actor.tenant_id, Task.status.in_(OPEN_TASK), visibility.task_scope(actor)]
+    if Role.SCHOOL in actor.roles:
         where.append(Task.school_id == actor.school_id)
     if scope == "mine":
         where.append(Task.assignee_id == actor.user_id)
     elif scope == "role":
-        where.append(and_(Task.lane == actor.role, or_(Task.assignee_id.is_(None), Task.assignee_id == actor.user_id)))
+        # Work for any of the user's roles, unclaimed or its own, that separated duties do not keep from it.
+        where += [Task.lane.in_(sorted(actor.roles)),
+                  or_(Task.assignee_id.is_(None), Task.assignee_id == actor.user_id), ~duties.blocked(session, actor)]
     if route:
         where.append(Task.route_key == route)
     if overdue is not None:

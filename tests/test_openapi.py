@@ -60,6 +60,12 @@ def _start(c: Ctx):
     return c.call("school", "POST", "/api/v1/cases", {"route": "tlv-vso", "data": c.sample["start"]})
 
 
+@calls("GET", "/api/v1/cases")
+def _cases(c: Ctx):
+    c.started()
+    return c.call("school", "GET", "/api/v1/cases?q=sanne&status=open&limit=5")
+
+
 @calls("GET", "/api/v1/cases/{case_id}")
 def _case(c: Ctx):
     case_id = c.started()

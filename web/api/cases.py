@@ -1,16 +1,16 @@
-"""Cases: start one, read one, retry one in incident."""
+"""Cases: list those a user may see, start one, read one, retry one in incident."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 
-from engine import access
+from engine import access, case_list
 from engine.auth import Actor
 from engine.present import case_json
 
-from . import Blueprint, CaseSchema, StrictSchema, current_actor, runtime
+from . import MAX_ID, Blueprint, CaseSchema, StrictSchema, current_actor, runtime
 
 blp = Blueprint("cases", __name__, description="Dossiers")
 
@@ -35,11 +35,60 @@ class StartCaseSchema(StrictSchema):
     data = fields.Dict(required=True, metadata={"description": "Gegevens volgens het startformulier."})
 
 
+class CaseListQuery(StrictSchema):
+    q = fields.String(validate=validate.Length(max=case_list.MAX_QUERY), metadata={
+        "description": "Zoek op naam van de leerling (elk woord) of op dossiernummer (12 of #12)."})
+    route = fields.String(validate=validate.Length(max=64), metadata={"description": "Alleen deze route."})
+    status = fields.String(validate=validate.OneOf(case_list.STATUSES))
+    school = fields.String(validate=validate.Length(max=32), metadata={"description": "Alleen deze school (code)."})
+    sort = fields.String(load_default="newest", validate=validate.OneOf(list(case_list.SORTS)), metadata={
+        "description": "newest (standaard), oldest of due (eerst verlopende doorlooptijd)."})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, case_list.MAX_LIMIT))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_ID))
+
+
+class CaseListItemSchema(Schema):
+    id = fields.Integer()
+    route = fields.String()
+    title = fields.String()
+    pupil = fields.String(allow_none=True)
+    school = fields.String(allow_none=True)
+    status = fields.String()
+    outcome = fields.String(allow_none=True)
+    opened_at = fields.String()
+    due_at = fields.String(allow_none=True)
+    closed_at = fields.String(allow_none=True)
+
+
+class CaseListSchema(Schema):
+    total = fields.Integer(metadata={"description": "Alle dossiers die aan de zoekvraag voldoen."})
+    offset = fields.Integer()
+    limit = fields.Integer()
+    cases = fields.List(fields.Nested(CaseListItemSchema))
+
+
 def _case_response(case_id: int, actor: Actor) -> dict[str, Any]:
     rt = runtime()
     with rt.db.read() as session:
         case = rt.case_for(session, actor, case_id)
         return case_json(session, case, rt.open_tasks(session, case))
+
+
+@blp.route("/cases", methods=["GET"])
+@blp.arguments(CaseListQuery, location="query")
+@blp.response(200, CaseListSchema, headers={"X-Total-Count": {"schema": {"type": "integer"}}})
+def list_cases(query: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Alle dossiers die u mag zien (een school: de eigen), nieuwste eerst; zoeken, filteren en per pagina."""
+    actor = current_actor()
+    with runtime().db.read() as session:
+        page = case_list.list_cases(session, actor, q=query.get("q"), route=query.get("route"),
+                                    status=query.get("status"), school=query.get("school"), sort=query["sort"],
+                                    offset=query["offset"], limit=query["limit"])
+        body = {"total": page.total, "offset": query["offset"], "limit": query["limit"],
+                "cases": [case_list.case_summary(case) for case in page.cases]}
+    if query.get("q"):  # a search by name is a look into personal data: who searched for whom
+        access.record(runtime().db, actor, f"cases?q={query['q']}", "api")
+    return body, 200, {"X-Total-Count": str(page.total)}
 
 
 @blp.route("/cases", methods=["POST"])
