@@ -12,19 +12,17 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import handlers  # noqa: F401  (the CLI is an edge of Loket: importing the handlers registers them)
-from engine import clock
 from engine.auth import Actor
 from engine.errors import LoketError
-from engine.models import REGIONS, School, Tenant
 
 from .audit import audit, retention
 from .backup import backup, restore
-from .context import Context, cli_actor, fail, pass_ctx, tenant_by_key
+from .context import Context, cli_actor, fail, pass_ctx
 from .serve import scheduler, serve
+from .tenants import schools, tenants
 from .terms import calendar, outbox, tenants_term
 from .users import users
 
@@ -215,45 +213,6 @@ def processes_deploy(ctx: Context, paths: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
-# ---------------------------------------------------------------- tenants, schools, users
-
-@main.group()
-def tenants() -> None:
-    """Samenwerkingsverbanden."""
-
-
-@tenants.command("add")
-@click.argument("key")
-@click.option("--name", required=True)
-@click.option("--region", required=True, type=click.Choice(REGIONS))
-@pass_ctx
-def tenants_add(ctx: Context, key: str, name: str, region: str) -> None:
-    with ctx.db.transaction() as session:
-        if session.scalar(select(Tenant).where(Tenant.key == key)):
-            fail(f"SWV '{key}' bestaat al.")
-        session.add(Tenant(key=key, name=name, region=region, settings={}, created_at=clock.now()))
-    click.echo(f"SWV {key} aangemaakt ({name}, regio {region})")
-
-
-@main.group()
-def schools() -> None:
-    """Scholen van een SWV."""
-
-
-@schools.command("add")
-@click.argument("code")
-@click.option("--tenant", "tenant_key", required=True)
-@click.option("--name", required=True)
-@pass_ctx
-def schools_add(ctx: Context, code: str, tenant_key: str, name: str) -> None:
-    with ctx.db.transaction() as session:
-        tenant = tenant_by_key(session, tenant_key)
-        if session.scalar(select(School).where(School.tenant_id == tenant.id, School.code == code)):
-            fail(f"School '{code}' bestaat al in {tenant_key}.")
-        session.add(School(tenant_id=tenant.id, code=code, name=name))
-    click.echo(f"school {code} aangemaakt in {tenant_key}")
-
-
 # ---------------------------------------------------------------- cases
 
 @main.group()
@@ -379,6 +338,8 @@ def run() -> None:
 
 main.add_command(serve)
 main.add_command(scheduler)
+main.add_command(tenants)
+main.add_command(schools)
 main.add_command(users)
 main.add_command(calendar)
 main.add_command(outbox)

@@ -6,16 +6,29 @@ from datetime import date
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.calendar import UNITS, CalendarRangeError
-from engine.deadlines import Terms, add_day_off, calendar_for
-from engine.models import ROLES, DayOff
+from engine.calendar_settings import bump_version, calendar_for, setting_row
+from engine.deadlines import Terms, add_day_off
+from engine.models import ROLES, DayOff, School, Tenant
 from engine.outbox import STATUSES, requeue
 from engine.outbox import messages as outbox_messages
 from engine.vocabulary import OutboxStatus
 
 from .context import Context, fail, pass_ctx, tenant_by_key
+
+SCHOOL_HELP = "Reken met de kalender van deze school (haar regio, regels en eigen vrije dagen)."
+
+
+def _school(session: Session, tenant: Tenant, code: str | None) -> School | None:
+    if code is None:
+        return None
+    school = session.scalar(select(School).where(School.tenant_id == tenant.id, School.code == code))
+    if school is None:
+        fail(f"school '{code}' bestaat niet in {tenant.key}.")
+    return school
 
 
 def _date(text: str) -> date:
@@ -36,11 +49,14 @@ def calendar() -> None:
 @click.option("--amount", required=True, type=click.IntRange(min=0))
 @click.option("--unit", required=True, type=click.Choice(UNITS))
 @click.option("--legal", is_flag=True, help="Wettelijke termijn: Algemene termijnenwet toepassen.")
+@click.option("--school", "school_code", default=None, help=SCHOOL_HELP)
 @pass_ctx
-def calendar_add(ctx: Context, tenant_key: str, start: str, amount: int, unit: str, legal: bool) -> None:
+def calendar_add(ctx: Context, tenant_key: str, start: str, amount: int, unit: str, legal: bool,
+                 school_code: str | None) -> None:
     """Print de einddatum van een termijn (ISO)."""
     with ctx.db.read() as session:
-        cal = calendar_for(session, tenant_by_key(session, tenant_key))
+        tenant = tenant_by_key(session, tenant_key)
+        cal = calendar_for(session, tenant, _school(session, tenant, school_code))
     try:
         click.echo(cal.add(_date(start), amount, unit, legal=legal).isoformat())
     except CalendarRangeError as exc:
@@ -50,35 +66,54 @@ def calendar_add(ctx: Context, tenant_key: str, start: str, amount: int, unit: s
 @calendar.command("show")
 @click.option("--tenant", "tenant_key", required=True)
 @click.option("--year", required=True, type=int)
+@click.option("--school", "school_code", default=None, help=SCHOOL_HELP)
 @pass_ctx
-def calendar_show(ctx: Context, tenant_key: str, year: int) -> None:
-    """Toon de vrije dagen van een jaar met hun naam."""
+def calendar_show(ctx: Context, tenant_key: str, year: int, school_code: str | None) -> None:
+    """Toon de vrije dagen van een jaar met hun naam, en de dagen die alleen wettelijke termijnen verlengen."""
     with ctx.db.read() as session:
         tenant = tenant_by_key(session, tenant_key)
-        cal = calendar_for(session, tenant)
+        cal = calendar_for(session, tenant, _school(session, tenant, school_code))
     try:
         days = cal.days_off(year)
+        legal_only = cal.legal_only(year)
     except CalendarRangeError as exc:
         fail(str(exc))
-    click.echo(f"{tenant.name} (regio {tenant.region}), {year}: {len(days)} vrije dagen")
+    who = f"{tenant.name}, school {school_code}" if school_code else tenant.name
+    click.echo(f"{who} (regio {cal.region}), {year}: {len(days)} vrije dagen")
     for off in days:
         click.echo(f"{off.date.isoformat()}  {clock.weekday(off.date)}  {off.kind:<14} {off.name}")
+    # Werkdagen here, but a legal term does not end on them (Atw art. 3): say so, they move a deadline.
+    click.echo(f"alleen voor wettelijke termijnen (Atw), verder werkdag: {len(legal_only)}")
+    for day, name in legal_only:
+        click.echo(f"{day.isoformat()}  {clock.weekday(day)}  {'atw':<14} {name}")
 
 
 @calendar.command("day-off")
 @click.option("--tenant", "tenant_key", required=True)
 @click.option("--date", "day", required=True, metavar="JJJJ-MM-DD")
-@click.option("--name", required=True, help="Bv. 'Studiedag' of 'Regionale afwijking voorjaarsvakantie'.")
+@click.option("--name", required=True, help="Bv. 'Studiedag' of 'Carnaval'.")
+@click.option("--school", "school_code", default=None, help="Een vrije dag van alleen deze school.")
 @pass_ctx
-def calendar_day_off(ctx: Context, tenant_key: str, day: str, name: str) -> None:
-    """Voeg een extra vrije dag van dit SWV toe (telt niet als schooldag)."""
+def calendar_day_off(ctx: Context, tenant_key: str, day: str, name: str, school_code: str | None) -> None:
+    """Voeg een extra vrije dag van dit SWV of van een van zijn scholen toe (telt niet als schooldag)."""
     when = _date(day)
     with ctx.db.transaction() as session:
         tenant = tenant_by_key(session, tenant_key)
-        if session.scalar(select(DayOff).where(DayOff.tenant_id == tenant.id, DayOff.date == when)):
-            fail(f"{when.isoformat()} is al een vrije dag van {tenant_key}.")
-        add_day_off(session, tenant, when, name)
-    click.echo(f"{when.isoformat()} ({name}) is een vrije dag van {tenant_key}")
+        school = _school(session, tenant, school_code)
+        if school is not None:
+            row = setting_row(session, tenant, school, create=True)
+            assert row is not None
+            if when.isoformat() in (row.days_off or {}):
+                fail(f"{when.isoformat()} is al een vrije dag van school {school_code}.")
+            row.days_off = {**(row.days_off or {}), when.isoformat(): name}
+            row.updated_at = clock.now()
+            bump_version(tenant)
+        else:
+            if session.scalar(select(DayOff).where(DayOff.tenant_id == tenant.id, DayOff.date == when)):
+                fail(f"{when.isoformat()} is al een vrije dag van {tenant_key}.")
+            add_day_off(session, tenant, when, name)
+    whose = f"school {school_code} in {tenant_key}" if school_code else tenant_key
+    click.echo(f"{when.isoformat()} ({name}) is een vrije dag van {whose}")
 
 
 @click.command("term")

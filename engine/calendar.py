@@ -1,7 +1,17 @@
 """Loket's business calendar: counting kalenderdagen, werkdagen, schooldagen and weken, Dutch style.
 
-Pure: no database, no Flask. Public holidays come from the ``holidays`` package; school holidays come
-from ``engine/data/schoolvakanties.json`` (Rijksoverheid's published dates, per school year and region).
+Pure: no database, no Flask. Which list each answer uses:
+
+- ``legal=True`` (the end of a legal term): ``legal_days.atw_shift``, the Algemene termijnenwet's own list
+  (art. 3 lid 1 and 2, 5 May and Goede Vrijdag every year, plus the equated days of lid 3). No SWV rule
+  changes it.
+- ``werkdagen``: Monday to Friday minus the feestdagen of Atw art. 3 lid 1 and 2 (``legal_days.statutory_days``)
+  as the SWV's ``CalendarRules`` say: 5 May and Goede Vrijdag are days off unless the SWV makes them werkdagen.
+  An equated day (lid 3) is a werkdag.
+- ``schooldagen``: werkdagen outside the region's school holidays (``engine/data/schoolvakanties.json``; the
+  advisory periods as the rules switch them on or off) and outside the SWV's or school's extra days off.
+
+Nothing here comes from the ``holidays`` package: a library upgrade must never move a date.
 """
 
 from __future__ import annotations
@@ -9,26 +19,49 @@ from __future__ import annotations
 import json
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from importlib import resources
 from types import MappingProxyType
 
-import holidays
+from .legal_days import BEVRIJDINGSDAG, GOEDE_VRIJDAG, CalendarRangeError, atw_shift, equated_days, statutory_days
+
+__all__ = ["CalendarRangeError", "atw_shift", "BusinessCalendar", "CalendarRules", "load_school_holidays"]
 
 UNITS = ("kalenderdagen", "werkdagen", "schooldagen", "weken")
 REGIONS = ("noord", "midden", "zuid")
-VACATIONS = ("herfstvakantie", "kerstvakantie", "voorjaarsvakantie", "meivakantie", "zomervakantie")
+VACATIONS = ("herfstvakantie", "kerstvakantie", "voorjaarsvakantie", "meivakantie", "meivakantie-week2",
+             "zomervakantie")
+DATA_FILE = "engine/data/schoolvakanties.json"
 
 FEESTDAG = "feestdag"
 SCHOOLVAKANTIE = "schoolvakantie"
 VRIJE_DAG = "vrije dag"
 _KIND_ORDER = {FEESTDAG: 0, SCHOOLVAKANTIE: 1, VRIJE_DAG: 2}
+_NAMES = {"meivakantie-week2": "Meivakantie (adviesweek)"}
 
 
-class CalendarRangeError(ValueError):
-    """A school-day question about a date outside the school years Loket ships."""
+@dataclass(frozen=True)
+class CalendarRules:
+    """An SWV's (or a school's) own rules on top of the shipped data. The defaults are what Loket assumes
+    for education when nobody has said otherwise: 5 May and Goede Vrijdag are days off (no werkdag, no
+    schooldag), and each advisory school holiday counts as the data file's ``standaard`` says.
+
+    ``advisory`` holds (key, on) pairs; a key is a period (``meivakantie-week2``) or a period in one school
+    year (``voorjaarsvakantie:2026-2027``), which wins over the period alone."""
+
+    may5_off: bool = True
+    good_friday_off: bool = True
+    advisory: frozenset[tuple[str, bool]] = field(default_factory=frozenset)
+
+    def counts(self, key: str, schooljaar: str, default: bool) -> bool:
+        """Whether the advisory period ``key`` of ``schooljaar`` is a holiday under these rules."""
+        chosen = dict(self.advisory)
+        return chosen.get(f"{key}:{schooljaar}", chosen.get(key, default))
+
+
+DEFAULT_RULES = CalendarRules()
 
 
 @dataclass(frozen=True)
@@ -47,6 +80,9 @@ class SchoolHoliday:
     region: str
     first: date  # inclusive (a Saturday)
     last: date  # inclusive (a Sunday)
+    key: str = ""  # the data file's key: "kerstvakantie", "meivakantie-week2"
+    advisory: bool = False  # an advisory period an SWV or school may switch on or off
+    default: bool = True  # whether it counts as a holiday when nobody has said otherwise
 
 
 @dataclass(frozen=True)
@@ -55,9 +91,11 @@ class SchoolHolidays:
 
     bron: str
     versie: str
+    controle: str
     schooljaren: tuple[str, ...]
     periods: tuple[SchoolHoliday, ...]
     covered: Mapping[str, tuple[date, date]]  # region -> first and last day whose school holidays are known
+    advisory: Mapping[str, bool]  # advisory period -> counted by default
 
     def range_error(self, what: str) -> CalendarRangeError:
         return CalendarRangeError(
@@ -70,6 +108,7 @@ class SchoolHolidays:
 def load_school_holidays() -> SchoolHolidays:
     """Read and check engine/data/schoolvakanties.json once per process."""
     raw = json.loads((resources.files("engine") / "data" / "schoolvakanties.json").read_text("utf-8"))
+    advisory = {k: v["standaard"] == "aan" for k, v in raw["adviesvakanties"].items() if k in VACATIONS}
     periods = []
     for schooljaar, vacations in raw["schooljaren"].items():
         for vacation, per_region in vacations.items():
@@ -81,7 +120,9 @@ def load_school_holidays() -> SchoolHolidays:
                 if last < first:
                     where = f"{schooljaar}/{vacation}/{region}"
                     raise ValueError(f"schoolvakanties.json: {where} eindigt voor het begint")
-                periods.append(SchoolHoliday(schooljaar, vacation.capitalize(), region, first, last))
+                name = _NAMES.get(vacation, vacation.capitalize())
+                periods.append(SchoolHoliday(schooljaar, name, region, first, last, vacation,
+                                             vacation in advisory, advisory.get(vacation, True)))
     # Known from the day after the summer before the first school year up to the end of the last summer:
     # beyond that a school day could be a holiday we have not been told about.
     covered = {
@@ -94,47 +135,51 @@ def load_school_holidays() -> SchoolHolidays:
     return SchoolHolidays(
         bron=raw["bron"],
         versie=raw["versie"],
+        controle=raw["controle"],
         schooljaren=tuple(raw["schooljaren"]),
         periods=tuple(sorted(periods, key=lambda p: (p.first, p.region))),
         covered=MappingProxyType(covered),
+        advisory=MappingProxyType(advisory),
     )
 
 
 @lru_cache(maxsize=256)
-def _public_holidays(year: int) -> Mapping[date, str]:
-    # language="nl" explicitly: without it `holidays` picks the name language from the process locale.
-    return MappingProxyType(dict(holidays.NL(years=year, language="nl")))
+def _days_off_by_law(year: int, may5_off: bool, good_friday_off: bool) -> Mapping[date, str]:
+    """The feestdagen that are no werkdag under the SWV's rules (Atw art. 3 lid 1 and 2, less its choices)."""
+    days = dict(statutory_days(year))
+    for day, name in list(days.items()):
+        if (name == BEVRIJDINGSDAG and not may5_off) or (name == GOEDE_VRIJDAG and not good_friday_off):
+            del days[day]
+    return MappingProxyType(days)
 
 
 @lru_cache(maxsize=256)
-def _atw_holidays(year: int) -> frozenset[date]:
-    # Art. 3 Atw names 5 May every year; `holidays` makes it public only in lustrum years, so add it here.
-    return frozenset(_public_holidays(year)) | {date(year, 5, 5)}
-
-
-@lru_cache(maxsize=256)
-def _workdays(year: int) -> tuple[int, ...]:
+def _workdays(year: int, may5_off: bool = True, good_friday_off: bool = True) -> tuple[int, ...]:
     """Ordinals of the werkdagen in ``year``, ascending (for bisecting)."""
-    off = _public_holidays(year)
+    off = _days_off_by_law(year, may5_off, good_friday_off)
     return tuple(d.toordinal() for d in _days_of(year) if d.weekday() < 5 and d not in off)
 
 
-@cache
-def _vacation_days(region: str) -> Mapping[date, str]:
-    days = {}
+@lru_cache(maxsize=64)
+def _vacation_days(region: str, rules: CalendarRules = DEFAULT_RULES) -> Mapping[date, str]:
+    days: dict[date, str] = {}
     for period in load_school_holidays().periods:
-        if period.region == region:
-            for n in range((period.last - period.first).days + 1):
-                days[period.first + timedelta(days=n)] = period.name
+        if period.region != region:
+            continue
+        if period.advisory and not rules.counts(period.key, period.schooljaar, period.default):
+            continue
+        for n in range((period.last - period.first).days + 1):
+            days.setdefault(period.first + timedelta(days=n), period.name)
     return MappingProxyType(days)
 
 
 @lru_cache(maxsize=1024)
-def _schooldays(region: str, extra: frozenset[date], year: int) -> tuple[int, ...]:
+def _schooldays(region: str, extra: frozenset[date], year: int,
+                rules: CalendarRules = DEFAULT_RULES) -> tuple[int, ...]:
     """Ordinals of the schooldagen in ``year`` that fall inside the covered range, ascending."""
     first, last = load_school_holidays().covered[region]
-    off = _vacation_days(region).keys() | extra
-    days = (date.fromordinal(o) for o in _workdays(year))
+    off = _vacation_days(region, rules).keys() | extra
+    days = (date.fromordinal(o) for o in _workdays(year, rules.may5_off, rules.good_friday_off))
     return tuple(d.toordinal() for d in days if first <= d <= last and d not in off)
 
 
@@ -156,17 +201,11 @@ def _nth_after(start: date, amount: int, days_in_year: Callable[[int], Sequence[
     return date.fromordinal(ordinals[i + amount - 1])
 
 
-def atw_shift(day: date) -> date:
-    """Atw art. 1: an end on a Saturday, Sunday or Atw holiday moves to the next day that is none of those."""
-    while day.weekday() >= 5 or day in _atw_holidays(day.year):
-        day += timedelta(days=1)
-    return day
-
-
 class BusinessCalendar:
-    """The calendar of one SWV: its school-holiday region plus the extra days off it has set."""
+    """The calendar of one SWV or school: its school-holiday region, its rules and its extra days off."""
 
-    def __init__(self, region: str, extra_days_off: Mapping[date, str] | None = None) -> None:
+    def __init__(self, region: str, extra_days_off: Mapping[date, str] | None = None,
+                 rules: CalendarRules | None = None) -> None:
         if region not in REGIONS:
             raise ValueError(f"Onbekende regio {region!r}: kies uit {', '.join(REGIONS)}.")
         extra = dict(extra_days_off or {})
@@ -174,13 +213,14 @@ class BusinessCalendar:
             if not isinstance(day, date) or isinstance(day, datetime):
                 raise ValueError(f"Een vrije dag moet een datum zijn, geen {day!r}.")
         self.region = region
+        self.rules = rules or DEFAULT_RULES
         self.extra_days_off: Mapping[date, str] = MappingProxyType(extra)
         self._extra = frozenset(extra)
         self._school = load_school_holidays()
         self._covered = self._school.covered[region]
 
     def __repr__(self) -> str:
-        return f"BusinessCalendar({self.region!r}, {len(self._extra)} vrije dagen)"
+        return f"BusinessCalendar({self.region!r}, {len(self._extra)} vrije dagen, {self.rules})"
 
     def add(self, start: date, amount: int, unit: str, legal: bool = False) -> date:
         """The end of a term of ``amount`` ``unit`` starting on ``start``; ``legal`` applies the Atw."""
@@ -195,7 +235,7 @@ class BusinessCalendar:
         elif unit == "weken":
             end = start + timedelta(weeks=amount)
         elif unit == "werkdagen":
-            end = _nth_after(start, amount, _workdays) if amount else start
+            end = _nth_after(start, amount, self._workdays) if amount else start
         else:
             self._check_covered(start)
             end = _nth_after(start, amount, self._schooldays) if amount else start
@@ -220,26 +260,41 @@ class BusinessCalendar:
         return day
 
     def is_workday(self, day: date) -> bool:
-        """Monday to Friday and not a public holiday."""
-        return day.weekday() < 5 and day not in _public_holidays(day.year)
+        """Monday to Friday and not a feestdag that is a day off under this calendar's rules."""
+        return day.weekday() < 5 and day not in self._law_off(day.year)
 
     def is_schoolday(self, day: date) -> bool:
-        """A werkdag outside the region's school holidays and the SWV's extra days off."""
+        """A werkdag outside the region's school holidays and the extra days off."""
         self._check_covered(day)
         ordinals = self._schooldays(day.year)
         i = bisect_left(ordinals, day.toordinal())
         return i < len(ordinals) and ordinals[i] == day.toordinal()
 
     def days_off(self, year: int) -> list[DayOffEntry]:
-        """Every public holiday, school-holiday day and extra day off in calendar year ``year``, by date."""
+        """Every feestdag, school-holiday day and extra day off in calendar year ``year`` under this
+        calendar's rules, by date."""
         first, last = self._covered
         if first > date(year, 1, 1) or last < date(year, 12, 31):
             raise self._school.range_error(f"heel {year}")
-        result = [DayOffEntry(d, name, FEESTDAG) for d, name in _public_holidays(year).items()]
-        vacation = _vacation_days(self.region)
+        result = [DayOffEntry(d, name, FEESTDAG) for d, name in self._law_off(year).items()]
+        vacation = _vacation_days(self.region, self.rules)
         result += [DayOffEntry(d, vacation[d], SCHOOLVAKANTIE) for d in _days_of(year) if d in vacation]
         result += [DayOffEntry(d, name, VRIJE_DAG) for d, name in self.extra_days_off.items() if d.year == year]
         return sorted(result, key=lambda off: (off.date, _KIND_ORDER[off.kind], off.name))
+
+    def legal_only(self, year: int) -> list[tuple[date, str]]:
+        """The days in ``year`` that end no legal term but are werkdagen here: equated days (Atw art. 3 lid 3)
+        and the feestdagen this calendar's rules make werkdagen (5 May, Goede Vrijdag)."""
+        law_off = self._law_off(year)
+        days = dict(equated_days(year))
+        days.update({d: name for d, name in statutory_days(year).items() if d not in law_off and d.weekday() < 5})
+        return sorted(days.items())
+
+    def _law_off(self, year: int) -> Mapping[date, str]:
+        return _days_off_by_law(year, self.rules.may5_off, self.rules.good_friday_off)
+
+    def _workdays(self, year: int) -> tuple[int, ...]:
+        return _workdays(year, self.rules.may5_off, self.rules.good_friday_off)
 
     def _check_covered(self, day: date) -> None:
         first, last = self._covered
@@ -250,4 +305,10 @@ class BusinessCalendar:
         # Reached when a count runs on past the last known school holiday: name the first unknown day.
         if year > self._covered[1].year:
             raise self._school.range_error((self._covered[1] + timedelta(days=1)).isoformat())
-        return _schooldays(self.region, self._extra, year)
+        return _schooldays(self.region, self._extra, year, self.rules)
+
+
+def covered_until() -> dict[str, tuple[str, date]]:
+    """What the school-holiday data covers, per region, for the renewal check: name -> (file, last day)."""
+    data = load_school_holidays()
+    return {f"schoolvakanties regio {r}": (DATA_FILE, data.covered[r][1]) for r in REGIONS}

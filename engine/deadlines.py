@@ -11,11 +11,11 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import clock
 from .calendar import UNITS, BusinessCalendar
+from .calendar_settings import calendar_for  # noqa: F401  (the SWV's calendar; re-exported)
 from .clock import TZ, local_date
 from .models import Case, DayOff, Tenant
 from .sandbox import SandboxEnvironment
@@ -27,22 +27,6 @@ def end_of_day(day: date) -> datetime:
 
 def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), TZ).astimezone(UTC)
-
-
-_calendars: dict[tuple[str, int, str, int], BusinessCalendar] = {}
-
-
-def calendar_for(session: Session, tenant: Tenant) -> BusinessCalendar:
-    """The SWV's calendar, cached per process; adding a day off bumps ``calendar_version`` in the tenant's
-    settings (see ``add_day_off``), which every process sees on the tenant row it loads anyway."""
-    version = int((tenant.settings or {}).get("calendar_version", 0))
-    key = (str(session.get_bind().engine.url), tenant.id, tenant.region, version)
-    found = _calendars.get(key)
-    if found is None:
-        with session.no_autoflush:
-            extra = {d.date: d.name for d in session.scalars(select(DayOff).where(DayOff.tenant_id == tenant.id))}
-        found = _calendars[key] = BusinessCalendar(tenant.region, extra)
-    return found
 
 
 def add_day_off(session: Session, tenant: Tenant, day: date, name: str) -> None:

@@ -338,6 +338,25 @@ class DayOff(Base):
     name: Mapped[str] = mapped_column(String(200))
 
 
+class CalendarSetting(Base):
+    """An SWV's own calendar rules (``school_id`` empty) or one school's (engine.calendar_settings): its
+    municipalities, 5 May and Goede Vrijdag as werkdag or day off, advisory holidays switched on or off; for a
+    school also its own region and days off. Empty means: as the SWV (for a school) or Loket's default."""
+
+    __tablename__ = "calendar_settings"
+    __table_args__ = (UniqueConstraint("tenant_id", "school_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
+    gemeenten: Mapped[list[Any]] = mapped_column(default=list)
+    region: Mapped[str | None] = mapped_column(String(10))
+    may5_off: Mapped[bool | None] = mapped_column(Boolean)
+    good_friday_off: Mapped[bool | None] = mapped_column(Boolean)
+    advisory: Mapped[dict[str, Any]] = mapped_column(default=dict)  # "meivakantie-week2[:2026-2027]" -> on
+    days_off: Mapped[dict[str, Any]] = mapped_column(default=dict)  # a school's own: "2027-02-08" -> name
+    updated_at: Mapped[datetime]
+
+
 class Counter(Base):
     """Numbering that must be gap-free and unique per SWV, e.g. TLV numbers per year."""
 

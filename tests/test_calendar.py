@@ -13,6 +13,7 @@ from engine.calendar import (
     UNITS,
     BusinessCalendar,
     CalendarRangeError,
+    CalendarRules,
     DayOffEntry,
     load_school_holidays,
 )
@@ -33,9 +34,10 @@ D = date.fromisoformat
         ("2026-12-22", 7, "2027-01-04", "Fri 1 Jan Nieuwjaarsdag, weekend: Mon 4 Jan 2027"),
         ("2025-12-23", 2, "2025-12-29", "Christmas 2025 on Thu/Fri, then the weekend"),
         ("2026-04-24", 1, "2026-04-28", "Fri -> weekend -> Mon 27 April Koningsdag -> Tue"),
-        ("2026-05-04", 1, "2026-05-05", "5 May 2026 is not a day off: not a lustrum year"),
-        ("2025-05-02", 1, "2025-05-06", "5 May 2025 is a day off: 2025 is a lustrum year"),
-        ("2026-05-13", 1, "2026-05-15", "Thu 14 May Hemelvaartsdag; the Friday after is a working day"),
+        ("2026-05-04", 1, "2026-05-06", "5 May is a day off in education every year (Loket's default)"),
+        ("2025-05-02", 1, "2025-05-06", "Fri 2 May, weekend, Mon 5 May 2025 off -> Tue 6"),
+        ("2026-05-13", 1, "2026-05-15", "Thu 14 May Hemelvaartsdag; the equated Friday after is a werkdag"),
+        ("2026-01-01", 1, "2026-01-02", "Fri 2 Jan 2026 is equated for the Atw only: a werkdag"),
         ("2026-03-09", 5, "2026-03-16", "a plain week"),
         ("2029-12-24", 1, "2029-12-27", "beyond the shipped school years werkdagen still work"),
         ("2026-02-21", 0, "2026-02-21", "zero returns the start, even on a Saturday"),
@@ -51,9 +53,11 @@ def test_werkdagen(start, amount, expected, why):
         ("2026-04-27", False),  # Koningsdag, Monday
         ("2025-04-26", False),  # Koningsdag moved to Saturday because 27 April 2025 is a Sunday
         ("2025-04-28", True),  # the Monday after: no "observed" holiday
-        ("2026-05-05", True),  # Bevrijdingsdag outside a lustrum year
-        ("2025-05-05", False),  # lustrum year
-        ("2026-04-03", False),  # Goede vrijdag: the `holidays` NL public calendar lists it
+        ("2026-05-05", False),  # Bevrijdingsdag: a day off in education every year, unless the SWV says otherwise
+        ("2025-05-05", False),
+        ("2027-05-05", False),
+        ("2026-04-03", False),  # Goede Vrijdag: a day off unless the SWV says otherwise
+        ("2026-05-15", True),  # equated with a feestdag for legal terms only (Atw art. 3 lid 3)
         ("2026-04-06", False),  # Tweede paasdag
         ("2026-05-25", False),  # Tweede pinksterdag
         ("2026-12-24", True),
@@ -82,10 +86,14 @@ def test_is_workday(day, expected):
         ("2026-02-20", 6, "weken", True, "2026-04-07", "Goede vrijdag, Easter weekend, Tweede paasdag"),
         ("2026-05-10", 14, "kalenderdagen", True, "2026-05-26", "Whit Sunday and Monday -> Tue"),
         ("2026-12-11", 14, "kalenderdagen", True, "2026-12-28", "Christmas Fri/Sat, Sunday -> Mon"),
-        ("2026-05-07", 1, "weken", True, "2026-05-15", "Hemelvaartsdag Thu 14 May -> Fri"),
+        # The finding of the legal review: Hemelvaart Thu 14 May, and Fri 15 May 2026 is equated by the Besluit
+        # gelijkstelling (Atw art. 3 lid 3), so the legal term runs to Monday 18 May.
+        ("2026-05-07", 1, "weken", True, "2026-05-18", "Hemelvaart Thu 14, equated Fri 15 May -> Mon 18"),
+        ("2026-04-02", 6, "weken", True, "2026-05-18", "bezwaartermijn from Thu 2 April 2026: Mon 18 May"),
+        ("2026-05-07", 1, "weken", False, "2026-05-14", "a policy term ends on Hemelvaart itself"),
         ("2026-03-02", 6, "weken", True, "2026-04-13", "an ordinary Monday does not move"),
         ("2026-02-21", 0, "werkdagen", True, "2026-02-23", "zero on a Saturday, legal: Monday"),
-        ("2031-03-24", 6, "weken", True, "2031-05-06", "any year: Mon 5 May 2031 (no lustrum) -> Tue"),
+        ("2028-03-24", 6, "weken", True, "2028-05-08", "Fri 5 May 2028 (no lustrum), weekend -> Mon 8"),
     ],
 )
 def test_calendar_days_weeks_and_atw(start, amount, unit, legal, expected, why):
@@ -112,8 +120,8 @@ def test_calendar_days_weeks_and_atw(start, amount, unit, legal, expected, why):
         ("zuid", "2026-07-08", 3, "2026-08-24"),
         # Kerstvakantie 19 Dec 2026 - 3 Jan 2027, the same everywhere.
         ("midden", "2026-12-17", 2, "2027-01-04"),
-        # Meivakantie 25 Apr - 3 May 2026; 5 May is a school day.
-        ("zuid", "2026-04-23", 3, "2026-05-05"),
+        # Meivakantie 25 Apr - 3 May 2026; 5 May is no school day by default.
+        ("zuid", "2026-04-23", 3, "2026-05-06"),
         ("noord", "2024-09-02", 0, "2024-09-02"),
     ],
 )
@@ -137,7 +145,7 @@ def test_extra_days_off_skip_schooldagen_but_not_werkdagen():
         ("midden", "2026-02-16", False),  # voorjaarsvakantie midden
         ("noord", "2026-02-16", True),
         ("noord", "2026-02-23", False),  # voorjaarsvakantie noord
-        ("midden", "2026-05-05", True),
+        ("midden", "2026-05-05", False),  # 5 May: a day off in education by default
         ("midden", "2026-04-27", False),  # Koningsdag (and meivakantie)
         ("zuid", "2025-12-29", False),  # kerstvakantie
         ("zuid", "2024-08-19", True),  # first school day in zuid after summer 2024
@@ -182,10 +190,11 @@ def test_range_error_names_the_date():
 
 FEESTDAGEN_2026 = {
     D("2026-01-01"): "Nieuwjaarsdag",
-    D("2026-04-03"): "Goede vrijdag",
+    D("2026-04-03"): "Goede Vrijdag",
     D("2026-04-05"): "Eerste paasdag",
     D("2026-04-06"): "Tweede paasdag",
     D("2026-04-27"): "Koningsdag",
+    D("2026-05-05"): "Bevrijdingsdag",
     D("2026-05-14"): "Hemelvaartsdag",
     D("2026-05-24"): "Eerste pinksterdag",
     D("2026-05-25"): "Tweede pinksterdag",
@@ -232,7 +241,7 @@ def test_days_off_2025_kings_day_on_saturday_and_liberation_day():
     assert feestdagen[D("2025-04-26")] == "Koningsdag"
     assert D("2025-04-27") not in feestdagen
     assert feestdagen[D("2025-05-05")] == "Bevrijdingsdag"
-    assert D("2026-05-05") not in FEESTDAGEN_2026
+    assert FEESTDAGEN_2026[D("2026-05-05")] == "Bevrijdingsdag"  # every year, not only in lustrum years
 
 
 # --- the data file -----------------------------------------------------------------------------------------
@@ -244,15 +253,16 @@ def test_school_holiday_data_is_complete_and_shaped_like_rijksoverheids():
     assert data.versie
     assert data.schooljaren == ("2024-2025", "2025-2026", "2026-2027", "2027-2028")
     lengths = {"Kerstvakantie": 16, "Zomervakantie": 44}
-    in_order = ["Herfstvakantie", "Kerstvakantie", "Voorjaarsvakantie", "Meivakantie", "Zomervakantie"]
+    in_order = ["Herfstvakantie", "Kerstvakantie", "Voorjaarsvakantie", "Meivakantie", "Meivakantie (adviesweek)",
+                "Zomervakantie"]
     for p in data.periods:
         assert (p.first.weekday(), p.last.weekday()) == (5, 6), p  # Saturday through Sunday
         assert (p.last - p.first).days + 1 == lengths.get(p.name, 9), p
     for schooljaar in data.schooljaren:
         for region in REGIONS:
             names = [p.name for p in data.periods if p.schooljaar == schooljaar and p.region == region]
-            assert names == in_order, (schooljaar, region)
-        for name in ("Kerstvakantie", "Meivakantie"):  # fixed nationally
+            assert sorted(names) == sorted(in_order), (schooljaar, region)  # the adviesweek may come first
+        for name in ("Kerstvakantie", "Meivakantie", "Meivakantie (adviesweek)"):  # the same nationally
             spans = {(p.first, p.last) for p in data.periods if p.schooljaar == schooljaar and p.name == name}
             assert len(spans) == 1, (schooljaar, name)
 
@@ -294,16 +304,18 @@ def test_a_years_days_are_worked_out_once_not_per_count(monkeypatch):
     """Every action counts several terms, so a count looks the year up instead of listing its days again.
     How long a count takes is bench/business_calendar.py's figure: tests never assert on time."""
     import engine.calendar as module
+    import engine.legal_days as legal
 
-    built = []  # every year whose days or public holidays were worked out
-    days_of, nl = module._days_of, module.holidays.NL
+    built = []  # every year whose days were listed
+    days_of = module._days_of
     monkeypatch.setattr(module, "_days_of", lambda year: built.append(year) or days_of(year))
-    monkeypatch.setattr(module.holidays, "NL", lambda **kw: built.append(kw["years"]) or nl(**kw))
-    for table in (module._public_holidays, module._atw_holidays, module._workdays, module._schooldays):
+    for table in (legal.statutory_days, legal.equated_days, legal.atw_days, module._days_off_by_law,
+                  module._workdays, module._vacation_days, module._schooldays):
         table.cache_clear()  # start cold, so the warm-up below must build the tables
+    rules = CalendarRules(may5_off=False, advisory=frozenset({("meivakantie-week2", True)}))
 
     def counts() -> tuple[date, date]:
-        calendar = BusinessCalendar("zuid", {D("2026-03-13"): "Studiedag"})  # the same SWV's calendar, made anew
+        calendar = BusinessCalendar("zuid", {D("2026-03-13"): "Studiedag"}, rules)  # made anew, as per action
         return (calendar.add(D("2026-03-02"), 30, "werkdagen", legal=True),
                 calendar.add(D("2026-03-02"), 30, "schooldagen"))
 
