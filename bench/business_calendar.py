@@ -19,10 +19,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import calendar as module  # noqa: E402
-from engine.calendar import BusinessCalendar  # noqa: E402
+from engine import legal_days  # noqa: E402
+from engine.calendar import BusinessCalendar, CalendarRules  # noqa: E402
 
 START = date(2026, 3, 2)
 DAYS_OFF = {date(2026, 3, 13): "Studiedag"}
+# An SWV with its own rules, so the per-rules tables are what is measured (5 May a werkdag, adviesweek on).
+RULES = CalendarRules(may5_off=False, advisory=frozenset({("meivakantie-week2", True)}))
+TABLES = (legal_days.statutory_days, legal_days.equated_days, legal_days.atw_days, module._days_off_by_law,
+          module._workdays, module._vacation_days, module._schooldays)
 TERMS = [("kalenderdagen", 30, False), ("weken", 6, True), ("werkdagen", 30, True), ("schooldagen", 30, False)]
 
 
@@ -31,16 +36,16 @@ def cold() -> None:
     for unit, amount, legal in TERMS:
         lags = []
         for _ in range(20):
-            for table in (module._public_holidays, module._atw_holidays, module._workdays, module._schooldays):
+            for table in TABLES:
                 table.cache_clear()
             t0 = time.perf_counter()
-            BusinessCalendar("zuid", DAYS_OFF).add(START, amount, unit, legal=legal)
+            BusinessCalendar("zuid", DAYS_OFF, RULES).add(START, amount, unit, legal=legal)
             lags.append(time.perf_counter() - t0)
         report(f"cold {unit}", lags)
 
 
 def warm(counts: int) -> None:
-    calendar = BusinessCalendar("zuid", DAYS_OFF)
+    calendar = BusinessCalendar("zuid", DAYS_OFF, RULES)
     for unit, amount, legal in TERMS:
         calendar.add(START, amount, unit, legal=legal)
         lags = []

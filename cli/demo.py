@@ -8,12 +8,15 @@ import click
 from sqlalchemy import select
 
 from engine import auth, clock
+from engine.calendar_settings import setting_row
 from engine.db import Database
 from engine.models import School, Tenant, User
+from engine.regions import region_of
 
 DEMO_PASSWORD = "loket-demo-2026"
 TOKEN_NAME = "demo"
-TENANT = ("sterk-vo", "Sterk VO Utrecht en Stichtse Vecht", "midden")
+TENANT = ("sterk-vo", "Sterk VO Utrecht en Stichtse Vecht")
+GEMEENTEN = ["Utrecht", "Stichtse Vecht"]  # set up by its municipalities: the region (midden) follows from them
 SCHOOLS = [("16PX00", "Christelijk College Zeist"), ("20LJ00", "Utrechts Stedelijk Gymnasium")]
 USERS = [
     ("zoco@ccz.demo.loket.nl", "school", "16PX00"),
@@ -28,7 +31,8 @@ USERS = [
 
 
 def create_demo(db: Database) -> None:
-    key, name, region = TENANT
+    key, name = TENANT
+    region, _ = region_of(GEMEENTEN)
     with db.transaction() as session:
         now = clock.now()
         tenant = session.scalar(select(Tenant).where(Tenant.key == key))
@@ -39,6 +43,7 @@ def create_demo(db: Database) -> None:
             tenant = Tenant(key=key, name=name, region=region, settings={"terms": terms}, created_at=now)
             session.add(tenant)
             session.flush()
+            setting_row(session, tenant, create=True).gemeenten = list(GEMEENTEN)  # type: ignore[union-attr]
         schools = {}
         for code, school_name in SCHOOLS:
             school = session.scalar(select(School).where(School.tenant_id == tenant.id, School.code == code))

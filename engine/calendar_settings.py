@@ -21,7 +21,9 @@ from .models import CalendarSetting, DayOff, School, Tenant
 # "--zonder carnaval": in zuid the advisory voorjaarsvakantie is the carnavalsvakantie.
 ADVISORY_ALIASES = {"carnaval": "voorjaarsvakantie", "carnavalsvakantie": "voorjaarsvakantie"}
 
-_calendars: dict[tuple[str, int, int | None, str, int], BusinessCalendar] = {}
+# Keyed by the tenant's creation moment too: a database emptied and filled again (tests, a restored backup) may
+# give a new SWV an old id and version, and must not get the old SWV's calendar.
+_calendars: dict[tuple[str, int, str, int | None, str, int], BusinessCalendar] = {}
 
 
 def bump_version(tenant: Tenant) -> None:
@@ -66,7 +68,8 @@ def rules_from(swv: CalendarSetting | None, school: CalendarSetting | None = Non
 def calendar_for(session: Session, tenant: Tenant, school: School | None = None) -> BusinessCalendar:
     """The calendar of the SWV, or of one of its schools, cached per process and calendar version."""
     version = int((tenant.settings or {}).get("calendar_version", 0))
-    key = (str(session.get_bind().engine.url), tenant.id, school.id if school else None, tenant.region, version)
+    key = (str(session.get_bind().engine.url), tenant.id, str(tenant.created_at), school.id if school else None,
+           tenant.region, version)
     found = _calendars.get(key)
     if found is None:
         swv_row = setting_row(session, tenant)
