@@ -12,7 +12,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The browser assets (web/static/dist/, not in git): npm ci from package-lock.json, then esbuild. Made again when
+# the lock file or a source in web/assets/ changes. Node and npm come from Debian when they are missing.
+ASSETS := web/static/dist/.built
+$(ASSETS): package.json package-lock.json $(wildcard web/assets/*)
+	command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	npm ci --no-audit --no-fund
+	npm run build
+	touch $(ASSETS)
+
+# The browser tests (tests/browser) drive Debian's chromium through Playwright; Playwright's own browser download
+# is never used.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+install: $(STAMP) $(ASSETS) $(CHROMIUM)
 
 # `make run PORT=8080` serves on another port; without PORT, LOKET_PORT (or 8000) decides.
 run: install
@@ -33,4 +48,4 @@ bench: install
 	$(BIN)/python bench/api.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules web/static/dist tests/artifacts

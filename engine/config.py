@@ -24,6 +24,10 @@ class Settings:
     smtp_url: str | None = field(default_factory=lambda: os.environ.get("LOKET_SMTP_URL") or None)
     # A case that activates one task more often than this stops with an incident (runaway loop guard).
     max_activations: int = field(default_factory=lambda: int(os.environ.get("LOKET_MAX_ACTIVATIONS", "50")))
+    # The web app: a session ends after this many minutes without a request; its cookie is sent over HTTPS only
+    # when LOKET_SECURE_COOKIES is set (behind TLS, as in production).
+    session_idle_minutes: int = field(default_factory=lambda: int(os.environ.get("LOKET_SESSION_IDLE_MINUTES") or 30))
+    secure_cookies: bool = field(default_factory=lambda: os.environ.get("LOKET_SECURE_COOKIES", "") not in ("", "0"))
     # Seconds a SQLite write waits for another process's write lock before it gives up (the API answers 503).
     sqlite_busy_timeout: float = field(default_factory=lambda: sqlite_busy_timeout())
     # Documents on cases: stored by sha256 in this folder (outside the web root), at most this many bytes each.

@@ -5,59 +5,29 @@ Every row that holds case data carries a ``tenant_id``; queries always filter on
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+# The column types and the declarative Base live in engine.orm, the web app's tables in engine.models_web (this
+# module is at its size limit); re-exported here, so the schema is whole wherever callers import it from.
+from .models_web import LoginAttempt, TaskDraft  # noqa: F401
+from .orm import Base, JSONType, UTCDateTime  # noqa: F401
 from .vocabulary import ROLES  # noqa: F401  (re-exported: the CLI offers them as choices)
 
 REGIONS = ("noord", "midden", "zuid")
-
-
-class UTCDateTime(TypeDecorator):
-    """Always timezone-aware UTC in Python, whatever the database keeps (SQLite keeps naive text)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; use engine.clock.now()")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-# JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
-JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
-
-
-class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}
 
 
 class Tenant(Base):

@@ -101,14 +101,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     intake.install(app)
     _register_errors(app)
 
-    @app.get("/")
-    def index():
-        # The case worker's screens come with the inbox; until then, point people to the API.
-        return (
-            "<!doctype html><html lang=nl><meta charset=utf-8><title>Loket</title>"
-            "<h1>Loket</h1><p>Loket draait. De API staat op <a href=/api/v1/openapi.json>/api/v1</a> "
-            "(OpenAPI); gebruik een API-token: <code>Authorization: Bearer &lt;token&gt;</code>.</p></html>"
-        )
+    from . import ui  # the case worker's pages (login, inbox, task forms, ...): web/ui
+
+    ui.install(app, settings)
 
     return app
 

@@ -1,0 +1,56 @@
+"""Concepts: what a user typed into a task's form and saved without completing it. One per task and user; kept
+until the task is completed (or the user saves over it). A draft is no input to the case: it is not an event and
+the case's history does not change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from . import clock
+from .auth import Actor
+from .models import Task
+from .models_web import TaskDraft
+
+MAX_DRAFT_CHARS = 200_000  # a concept is what a person typed; the form's own limits are checked at completion
+
+
+def load(session: Session, actor: Actor, task_id: str) -> TaskDraft | None:
+    if actor.user_id is None:
+        return None
+    return session.get(TaskDraft, (task_id, actor.user_id))
+
+
+def save(session: Session, actor: Actor, task: Task, data: dict[str, Any]) -> TaskDraft:
+    """Keep ``data`` as the actor's concept for the task (the caller checked the actor may work on it)."""
+    if actor.user_id is None:
+        raise ValueError("alleen een gebruiker bewaart een concept")
+    if len(repr(data)) > MAX_DRAFT_CHARS:
+        raise ValueError("het concept is te groot")
+    draft = session.get(TaskDraft, (task.id, actor.user_id))
+    if draft is None:
+        draft = TaskDraft(task_id=task.id, user_id=actor.user_id, tenant_id=task.tenant_id, case_id=task.case_id,
+                          data=data, saved_at=clock.now())
+        session.add(draft)
+    else:
+        draft.data, draft.saved_at = data, clock.now()
+    session.flush()
+    return draft
+
+
+def discard(session: Session, task_id: str, user_id: int | None = None) -> int:
+    """Drop the task's concepts (one user's, or everyone's once the task is done); how many were dropped."""
+    query = delete(TaskDraft).where(TaskDraft.task_id == task_id)
+    if user_id is not None:
+        query = query.where(TaskDraft.user_id == user_id)
+    return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+
+
+def saved_for(session: Session, actor: Actor, task_ids: list[str]) -> set[str]:
+    """Which of these tasks the actor has a concept of (for the inbox)."""
+    if not task_ids or actor.user_id is None:
+        return set()
+    return set(session.scalars(select(TaskDraft.task_id).where(TaskDraft.user_id == actor.user_id,
+                                                                TaskDraft.task_id.in_(task_ids))))

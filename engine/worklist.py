@@ -1,0 +1,172 @@
+"""The inbox as the web page shows it: engine.inbox's scopes (mine, my team's lane, all) with the page's extra
+filters (school, free text on the pupil's name and the case number), sorts, the counts per tab, and per row what a
+case worker needs to pick a task (pupil's initials, route, school, who claimed it) in the same statement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from . import clock
+from .auth import Actor
+from .errors import BadRequest
+from .inbox import SCOPES
+from .models import Case, Route, School, Task, User
+from .vocabulary import OPEN_TASK
+
+SORTS = ("termijn", "nieuwste", "dossier")
+MAX_TEXT = 100
+
+
+@dataclass(frozen=True)
+class Filters:
+    route: str | None = None
+    school_id: int | None = None
+    overdue: bool | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    task: Task
+    pupil: dict[str, Any] | None
+    school: str | None
+    route_title: str
+    assignee: str | None
+
+    @property
+    def initials(self) -> str:
+        """The pupil as the inbox shows it: initials only (never a name in full, never a BSN)."""
+        return initials(self.pupil)
+
+
+def initials(pupil: dict[str, Any] | None) -> str:
+    """``Sanne de Vries`` -> ``S.d.V.``: the first letter of every word of the name, capitals for first and last."""
+    if not isinstance(pupil, dict):
+        return "?"
+    words = f"{pupil.get('voornaam') or ''} {pupil.get('achternaam') or ''}".split()
+    if not words:
+        return "?"
+    letters = [w[0].upper() if n in (0, len(words) - 1) else w[0].lower() for n, w in enumerate(words)]
+    return "".join(f"{letter}." for letter in letters)
+
+
+def lanes(actor: Actor) -> set[str]:
+    return set(getattr(actor, "roles", None) or ()) | {actor.role}
+
+
+def _scope(actor: Actor, scope: str) -> list[ColumnElement[bool]]:
+    """The tabs, as engine.inbox has them: mine (claimed by me), role (open in my lanes, free or mine), all."""
+    if scope not in SCOPES:
+        raise BadRequest(f"Onbekende scope '{scope}'; kies uit {', '.join(SCOPES)}.")
+    where: list[ColumnElement[bool]] = [Task.tenant_id == actor.tenant_id, Task.status.in_(OPEN_TASK)]
+    if actor.role == "school":
+        where.append(Task.school_id == actor.school_id)
+    if scope == "mine":
+        where.append(Task.assignee_id == actor.user_id)
+    elif scope == "role":
+        where.append(and_(Task.lane.in_(sorted(lanes(actor))),
+                          or_(Task.assignee_id.is_(None), Task.assignee_id == actor.user_id)))
+    return where
+
+
+def _filters(filters: Filters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if filters.route:
+        where.append(Task.route_key == filters.route)
+    if filters.school_id is not None:
+        where.append(Task.school_id == filters.school_id)
+    if filters.overdue is not None:
+        now = clock.now()
+        where.append(and_(Task.due_at.is_not(None), Task.due_at < now) if filters.overdue
+                     else or_(Task.due_at.is_(None), Task.due_at >= now))
+    text = (filters.text or "").strip()[:MAX_TEXT]
+    if text:
+        words = text.lower().replace("#", " ").split()
+        for word in words:
+            match: list[ColumnElement[bool]] = [_name(part).contains(word, autoescape=True)
+                                                for part in ("voornaam", "achternaam")]
+            if word.isdigit() and len(word) <= 9:
+                match.append(Task.case_id == int(word))
+            where.append(or_(*match))
+    return where
+
+
+def _name(part: str) -> ColumnElement[str]:
+    return func.lower(cast(Case.data[("leerling", part)].as_string(), String))
+
+
+def _needs_case(filters: Filters) -> bool:
+    return bool((filters.text or "").strip())
+
+
+def search(session: Session, actor: Actor, *, scope: str = "role", filters: Filters | None = None,
+           sort: str = "termijn", limit: int = 25, offset: int = 0) -> tuple[list[Row], int]:
+    """One page of the tab ``scope`` and how many tasks it holds in all."""
+    filters = filters or Filters()
+    if sort not in SORTS:
+        raise BadRequest(f"Onbekende sortering '{sort}'; kies uit {', '.join(SORTS)}.")
+    if not 1 <= limit <= 200 or offset < 0:
+        raise BadRequest("limit moet tussen 1 en 200 liggen en offset mag niet negatief zijn.")
+    where = _scope(actor, scope) + _filters(filters)
+    counted = select(func.count()).select_from(Task)
+    if _needs_case(filters):
+        counted = counted.join(Case, Case.id == Task.case_id)
+    total = session.scalar(counted.where(*where)) or 0
+    order: Any = {
+        "termijn": [Task.escalated.desc(), Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id],
+        "nieuwste": [Task.created_at.desc(), Task.id],
+        "dossier": [Task.case_id, Task.created_at, Task.id],
+    }[sort]
+    query = (
+        select(Task, Case.data["leerling"], School.name, Route.title, User.email)
+        .join(Case, Case.id == Task.case_id)
+        .outerjoin(School, School.id == Task.school_id)
+        .outerjoin(Route, Route.key == Task.route_key)
+        .outerjoin(User, User.id == Task.assignee_id)
+        .where(*where).order_by(*order).limit(limit).offset(offset)
+    )
+    rows = [Row(task, pupil, school, title or task.route_key, email)
+            for task, pupil, school, title, email in session.execute(query)]
+    return rows, total
+
+
+def counts(session: Session, actor: Actor, filters: Filters | None = None) -> dict[str, int]:
+    """How many tasks each tab holds with these filters."""
+    filters = filters or Filters()
+    out = {}
+    for scope in SCOPES:
+        query = select(func.count()).select_from(Task)
+        if _needs_case(filters):
+            query = query.join(Case, Case.id == Task.case_id)
+        out[scope] = session.scalar(query.where(*_scope(actor, scope), *_filters(filters))) or 0
+    return out
+
+
+def choices(session: Session, actor: Actor) -> tuple[list[tuple[str, str]], list[tuple[int, str]]]:
+    """The routes and schools the filters offer: (key, title) and (id, name); a school user sees only its own."""
+    routes = [(key, title) for key, title in session.execute(select(Route.key, Route.title).order_by(Route.title))]
+    query = select(School.id, School.name).where(School.tenant_id == actor.tenant_id).order_by(School.name)
+    if actor.role == "school":
+        query = query.where(School.id == actor.school_id)
+    return routes, [(sid, name) for sid, name in session.execute(query)]
+
+
+def due_badge(task: Task, now: datetime | None = None) -> tuple[str, str] | None:
+    """(text, look) of a task's due badge: the word carries the meaning, the colour only repeats it."""
+    if task.status not in OPEN_TASK:
+        return None
+    now = now or clock.now()
+    if task.escalated:
+        return "geëscaleerd", "danger"
+    if task.due_at is not None and task.due_at < now:
+        return "te laat", "danger"
+    if task.warn_at is not None and task.warn_at <= now:
+        return "bijna", "warning"
+    if task.due_at is not None:
+        return f"termijn {clock.format_date(task.due_at)}", "neutral"
+    return None
