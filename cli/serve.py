@@ -213,18 +213,19 @@ def arbiter_class() -> type:
             deadline = time.monotonic() + 10
             while pid and self._alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
+            if pid:
+                self.log.info("scheduler (pid %s) gestopt", pid)
 
         def _alive(self, pid: int) -> bool:
             try:
-                done, status = os.waitpid(pid, os.WNOHANG)
+                done, _ = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:  # already reaped (by gunicorn's waitpid(-1))
                 return False
-            if done:
-                self.log.info("scheduler (pid %s) gestopt (status %s)", pid, status)
             return not done
 
         def _reap_scheduler(self) -> None:
             if self.scheduler_pid and not self._alive(self.scheduler_pid):
+                self.log.warning("scheduler (pid %s) gestopt; wordt opnieuw gestart", self.scheduler_pid)
                 self.scheduler_pid = 0
 
         def _keep_scheduler(self) -> None:

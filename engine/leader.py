@@ -24,7 +24,7 @@ from typing import IO, Protocol
 
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 log = logging.getLogger("loket.leader")
@@ -66,9 +66,9 @@ class PostgresLeadership:
             else:
                 self._leading = bool(self._conn.execute(text("SELECT pg_try_advisory_lock(:key)"),
                                                         {"key": self.key}).scalar())
-        except DBAPIError as exc:
+        except SQLAlchemyError as exc:
             if self._leading:
-                log.warning("verbinding van de leider verbroken: %s", str(exc.orig or exc).splitlines()[0])
+                log.warning("verbinding van de leider verbroken: %s", (str(exc).splitlines() or [""])[0])
             self._drop()
         return self._leading
 
@@ -76,7 +76,7 @@ class PostgresLeadership:
         if self._conn is not None and self._leading:
             try:
                 self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
-            except DBAPIError:
+            except SQLAlchemyError:
                 pass  # the connection is gone, and the lock with it
         self._drop()
         self._engine.dispose()
@@ -86,7 +86,7 @@ class PostgresLeadership:
         if self._conn is not None:
             try:
                 self._conn.close()
-            except DBAPIError:
+            except SQLAlchemyError:
                 pass
             self._conn = None
 

@@ -9,6 +9,7 @@ The three are for load balancers, orchestrators and Prometheus, not for users: n
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 import uuid
@@ -58,7 +59,7 @@ def install(app: Flask, database: Database) -> None:
         access.log(logging.DEBUG if request.path in QUIET else logging.INFO,
                    "%s %s %s", request.method, request.path, response.status_code,
                    extra={"status": response.status_code, "duration_ms": round(seconds * 1000, 1),
-                          "user_id": g.get("loket_user_id")})
+                          "user_id": g.get("loket_user_id"), "worker": os.getpid()})
         return response
 
     @app.get("/healthz")
