@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # only an annotation here; the runtime is passed in
 EVENT_LABELS: dict[str, str] = {
     EventType.CASE_STARTED: "Dossier gestart", EventType.TASK_CLAIMED: "Taak opgepakt",
     EventType.TASK_UNCLAIMED: "Taak vrijgegeven", EventType.TASK_COMPLETED: "Taak afgerond",
+    EventType.TASK_DELEGATED: "Taak overgedragen",
     EventType.TIMER_FIRED: "Timer afgegaan", EventType.DEADLINE_WARNED: "Termijnwaarschuwing",
     EventType.DEADLINE_ESCALATED: "Termijn verstreken", EventType.CASE_SUSPENDED: "Opgeschort",
     EventType.CASE_RESUMED: "Hervat", EventType.CASE_EXTENDED: "Verlengd",

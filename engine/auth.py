@@ -130,9 +130,11 @@ def normalise_email(email: str) -> str:
 
 
 def check_roles_school(roles: tuple[str, ...], school_code: str | None) -> None:
-    """Several roles for one user, but a school user is only that: a school belongs to no SWV-wide role."""
-    if Role.SCHOOL in roles and len(roles) > 1:
-        raise ValueError("de rol school gaat niet samen met andere rollen; maak een aparte gebruiker.")
+    """Several roles for one user, but a school user and an auditor hold only that one."""
+    # A school user works for one school; an auditor reads and changes nothing: neither holds a second role.
+    for alone in (Role.SCHOOL, Role.AUDITOR):
+        if alone in roles and len(roles) > 1:
+            raise ValueError(f"de rol {alone} gaat niet samen met andere rollen; maak een aparte gebruiker.")
     check_role_school(roles[0], school_code)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import clock
-from .models import Case, OutboxMessage, Task, User
+from .models import Case, OutboxMessage, Task, User, UserRole
 from .vocabulary import OutboxStatus, Role
 
 
@@ -23,7 +23,8 @@ def recipients(session: Session, tenant_id: int, role: str, school_id: int | Non
 
 
 def _recipients(session: Session, tenant_id: int, role: str, school_id: int | None) -> list[str]:
-    query = select(User.email).where(User.tenant_id == tenant_id, User.role == role, User.active.is_(True))
+    holds = select(UserRole.user_id).where(UserRole.role == role)  # any of the user's roles (migration 0005)
+    query = select(User.email).where(User.tenant_id == tenant_id, User.id.in_(holds), User.active.is_(True))
     if role == Role.SCHOOL:
         query = query.where(User.school_id == school_id)
     with session.no_autoflush:

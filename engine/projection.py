@@ -184,6 +184,10 @@ def apply(projection: Projection, event: EventLike, after: After | None = None) 
         task = p.open_task(event.task_id)
         p.set(task, "assignee_id", None)
         p.set(task, "status", TaskStatus.READY)
+    elif kind == EventType.TASK_DELEGATED:
+        task = p.open_task(event.task_id)
+        p.set(task, "assignee_id", payload["to"])
+        p.set(task, "status", TaskStatus.CLAIMED)
     elif kind == EventType.DEADLINE_WARNED:
         p.open_task(event.task_id)
         _fire(p, event, DeadlineKind.WARNING, event.task_id)

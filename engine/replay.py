@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from .cases import Runtime
 
 # Events that change no engine state, only the projection (or nothing).
-PASSIVE = frozenset({EventType.TASK_CLAIMED, EventType.TASK_UNCLAIMED, EventType.DEADLINE_WARNED,
-                     EventType.DEADLINE_ESCALATED, EventType.CASE_SUSPENDED, EventType.CASE_EXTENDED,
-                     EventType.DOCUMENT_ADDED, EventType.DATA_PURGED})
+PASSIVE = frozenset({EventType.TASK_CLAIMED, EventType.TASK_UNCLAIMED, EventType.TASK_DELEGATED,
+                     EventType.DEADLINE_WARNED, EventType.DEADLINE_ESCALATED, EventType.CASE_SUSPENDED,
+                     EventType.CASE_EXTENDED, EventType.DOCUMENT_ADDED, EventType.DATA_PURGED})
 LABELS: dict[str, str] = {EventType.INCIDENT: "incident", EventType.CASE_COMPLETED: "afronding van het dossier"}
 
 
@@ -216,6 +216,9 @@ class Run:
             return self._task_not_open(row)
         if row.type == EventType.TASK_CLAIMED:
             self.emails[row.actor_id] = row.actor
+        elif row.type == EventType.TASK_DELEGATED:
+            payload = row.payload or {}
+            self.emails[payload.get("to")] = payload.get("to_email") or ""
         elif row.type == EventType.DOCUMENT_ADDED:
             payload = row.payload or {}
             self.documents.append({"seq": row.seq, "at": row.at.isoformat(), "actor": row.actor,

@@ -61,6 +61,7 @@ class EventType(StrEnum):
     CASE_STARTED = "case_started"
     TASK_CLAIMED = "task_claimed"
     TASK_UNCLAIMED = "task_unclaimed"
+    TASK_DELEGATED = "task_delegated"  # a claimed task handed to a named colleague (payload: to, to_email)
     TASK_COMPLETED = "task_completed"
     TIMER_FIRED = "timer_fired"
     DEADLINE_WARNED = "deadline_warned"

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import jsonschema
 import pytest
 
-from engine import services
-from engine.models import Tenant
+from engine import clock, services
+from engine.models import Tenant, User
 from tests.helpers import call, do, open_task, task_id, to_besluit
 
 SPEC = "/api/v1/openapi.json"
@@ -128,6 +128,16 @@ def _task(c: Ctx):
 @calls("POST", "/api/v1/tasks/{task_id}/claim")
 def _claim(c: Ctx):
     return c.call("school", "POST", f"/api/v1/tasks/{task_id(c.runtime, c.started(), 'aanmelding')}/claim")
+
+
+@calls("POST", "/api/v1/tasks/{task_id}/delegate")
+def _delegate(c: Ctx):
+    task = task_id(c.runtime, c.started(), "aanmelding")
+    c.call("school", "POST", f"/api/v1/tasks/{task}/claim")
+    with c.runtime.db.transaction() as session:  # a colleague at the same school
+        session.add(User(tenant_id=c.world.tenant_id, email="mentor@16px00.test", role="school", password_hash="x",
+                         school_id=c.world.schools["16PX00"], active=True, created_at=clock.now()))
+    return c.call("school", "POST", f"/api/v1/tasks/{task}/delegate", {"user": "mentor@16px00.test"})
 
 
 @calls("POST", "/api/v1/tasks/{task_id}/unclaim")

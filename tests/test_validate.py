@@ -266,3 +266,31 @@ def test_a_declared_retention_period_is_accepted(tmp_path):
 def test_a_broken_retention_declaration_is_named(tmp_path, props, gist):
     problems = problems_of(_with_retention(tmp_path, *props))
     assert [(p.element, gist in p.message) for p in problems] == [("ok", True)], problems
+
+
+
+# --- separated duties (separateFrom) ---------------------------------------------------------------
+
+BEOORDELING_FORM = '<spiffworkflow:property name="formJsonSchemaFilename" value="beoordeling.json" />'
+
+
+def separated(tmp_path: Path, value: str) -> Path:
+    return variant(tmp_path, BEOORDELING_FORM,
+                   f'{BEOORDELING_FORM}<spiffworkflow:property name="separateFrom" value="{value}" />')
+
+
+@pytest.mark.parametrize(("value", "gist"), [
+    ("dossiercheck", "separateFrom 'dossiercheck' is geen gebruikerstaak van deze route (bekend: aanvraag, "
+                     "beoordeling)"),
+    ("aanvraag, wacht", "separateFrom 'wacht' is geen gebruikerstaak van deze route (bekend: aanvraag, beoordeling)"),
+    ("", "separateFrom is leeg: noem de gebruikerstaken, bv. dossiercheck,besluit"),
+    ("aanvraag,beoordeling", "separateFrom noemt de taak zelf ('beoordeling')"),
+])
+def test_separate_from_names_other_user_tasks_of_the_route(tmp_path, value, gist):
+    problems = problems_of(separated(tmp_path, value))
+    assert [(p.element, p.message) for p in problems] == [("beoordeling", gist)]
+
+
+def test_separate_from_on_other_user_tasks_is_valid(tmp_path):
+    result = check(separated(tmp_path, "aanvraag"), known_handlers=HANDLERS)
+    assert result.problems == [] and result.ok

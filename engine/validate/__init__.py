@@ -33,6 +33,7 @@ from .declarations import (
     rule_end_events,
     rule_forms,
     rule_retention,
+    rule_separated_duties,
     rule_service_tasks,
 )
 from .document import Document, Problem, bpmn_tag, local_name, with_ids
@@ -91,6 +92,7 @@ RULES: list[Callable[[Document], Iterable[Problem]]] = [
     rule_properties,
     rule_forms,
     rule_deadlines,
+    rule_separated_duties,
     rule_end_events,
     rule_retention,
     rule_gateways,

@@ -143,6 +143,26 @@ def rule_deadlines(doc: Document) -> Iterator[Problem]:
             yield doc.problem(task, f"deadlineLegal moet true of false zijn, niet '{props['deadlineLegal']}'")
 
 
+def rule_separated_duties(doc: Document) -> Iterator[Problem]:
+    """separateFrom names other user tasks of the same process, whose doers may not do this one (engine.duties)."""
+    for process in doc.processes:
+        tasks = {task.get("id") for task in process.iter(bpmn_tag("userTask"))}
+        for task in process.iter(bpmn_tag("userTask")):
+            value = properties(task).get("separateFrom")
+            if value is None:
+                continue
+            names = [name.strip() for name in value.split(",")]
+            if not any(names):
+                yield doc.problem(task, "separateFrom is leeg: noem de gebruikerstaken, bv. dossiercheck,besluit")
+                continue
+            for name in names:
+                if name == task.get("id"):
+                    yield doc.problem(task, f"separateFrom noemt de taak zelf ('{name}')")
+                elif name not in tasks:
+                    yield doc.problem(task, f"separateFrom '{name}' is geen gebruikerstaak van deze route "
+                                            f"(bekend: {', '.join(sorted(tasks))})")
+
+
 def rule_end_events(doc: Document) -> Iterator[Problem]:
     for end in doc.each("endEvent"):
         outcome = properties(end).get("outcome")

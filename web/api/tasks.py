@@ -1,13 +1,13 @@
-"""The inbox and the work on one task: claim, unclaim, complete."""
+"""The inbox and the work on one task: claim, unclaim, delegate, complete."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
-from engine import access
+from engine import access, delegation
 from engine.auth import Actor
 from engine.inbox import SCOPES, inbox
 from engine.present import task_json
@@ -48,6 +48,24 @@ def list_tasks(query: dict[str, Any]) -> tuple[list[dict[str, Any]], int, dict[s
     return body, 200, {"X-Total-Count": str(total)}
 
 
+class UserRef(fields.Field):
+    """A user by id (an integer) or by e-mail address (a string)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int | str:
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID:
+            return value
+        if isinstance(value, str) and 1 <= len(value.strip()) <= 254:
+            return value.strip()
+        raise ValidationError("Geef het id (een getal) of het e-mailadres van een collega.")
+
+
+class DelegateSchema(StrictSchema):
+    user = UserRef(required=True, metadata={
+        "description": "De collega: zijn id of e-mailadres.",
+        "oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                  {"type": "string", "minLength": 1, "maxLength": 254}]})
+
+
 def _task_response(task_id: str, actor: Actor) -> dict[str, Any]:
     rt = runtime()
     with rt.db.read() as session:
@@ -78,6 +96,17 @@ def claim(task_id: UUID) -> dict[str, Any]:
 def unclaim(task_id: UUID) -> dict[str, Any]:
     actor = current_actor()
     runtime().unclaim(actor, str(task_id))
+    return _task_response(str(task_id), actor)
+
+
+@blp.route("/tasks/<uuid:task_id>/delegate", methods=["POST"])
+@blp.arguments(DelegateSchema)
+@blp.response(200, TaskSchema)
+def delegate(body: dict[str, Any], task_id: UUID) -> dict[str, Any]:
+    """Draag een taak die u heeft geclaimd over aan een collega met de rol van de taak (en bij een schooltaak van
+    dezelfde school); de taak staat daarna op zijn naam. Functiescheiding geldt ook voor de collega."""
+    actor = current_actor()
+    delegation.delegate(runtime(), actor, str(task_id), body["user"])
     return _task_response(str(task_id), actor)
 
 
