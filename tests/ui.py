@@ -54,3 +54,14 @@ def web_client(app, world, role: str):
     response = login(client, world[role].email)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+def make_app(runtime, settings, db):
+    """The whole app (pages and API) on the test's runtime, every user with PASSWORD. A page test module makes its
+    fixture with it: ``@pytest.fixture def web_app(runtime, settings, db, world): return make_app(runtime, ...)``."""
+    from web import create_app
+
+    give_passwords(db)
+    app = create_app(settings, db)
+    app.extensions["loket"] = runtime
+    return app
