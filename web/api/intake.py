@@ -119,6 +119,10 @@ def _query_names(view: Any) -> frozenset[str]:
 def check_request() -> None:
     """Flask ``before_request``: refuse what no API operation can take, before authentication and the view."""
     view = current_app.view_functions.get(request.endpoint or "")
+    upload = getattr(view, "loket_upload", False) and request.method in _BODY_METHODS
+    if upload:  # a file upload (web.api.documents, the case page): multipart, with the document size limit
+        g.loket_upload_limit = current_app.extensions["loket"].settings.max_document_bytes
+        request.max_content_length = g.loket_upload_limit + UPLOAD_OVERHEAD
     if not hasattr(view, "_apidoc"):
         return  # not an API operation: the index page, the OpenAPI document, an unknown URL (404)
     allowed = _query_names(view)
@@ -131,9 +135,7 @@ def check_request() -> None:
     g.loket_body = missing
     if request.method not in _BODY_METHODS:
         return
-    if getattr(view, "loket_upload", False):  # a file upload (web.api.documents): multipart, its own size limit
-        g.loket_upload_limit = current_app.extensions["loket"].settings.max_document_bytes
-        request.max_content_length = g.loket_upload_limit + UPLOAD_OVERHEAD
+    if upload:
         if request.mimetype != "multipart/form-data":
             raise UnsupportedMediaType("Stuur het bestand als multipart/form-data, in het veld file.")
         return

@@ -5,7 +5,7 @@ import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
 import "bpmn-js/dist/assets/diagram-js.css";
 import "./viewer.css";
 
-const LABELS = { done: "✓ afgerond", open: "▶ nu", waiting: "⏱ wacht", error: "✗ fout" };
+const LABELS = { done: "✓ afgerond", open: "▶ nu", waiting: "◐ wacht", error: "✗ fout" };
 
 async function show(container) {
   const states = JSON.parse(container.dataset.states || "{}");
