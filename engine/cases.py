@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import bpmn, clock, deadlines, events, firing, forms, permissions, projection
+from . import bpmn, clock, deadlines, documents, events, firing, forms, permissions, projection
 from .auth import Actor, require_role
 from .config import Settings
 from .db import Database
@@ -155,6 +155,7 @@ class Runtime:
                 raise Conflict(f"Deze taak is geclaimd door {task.assignee.email}.")  # type: ignore[union-attr]
             form = self.form(case.route_version, task.name)
             data = forms.validate(form, data)
+            documents.require(session, case.id, form)  # the documents the form asks for (x-loket-documents): 422
             work = self.recorder.open(session, case)
             workflow = self.recorder.workflow(work)
             spiff_task = workflow.get_task_from_id(UUID(task.id))

@@ -213,3 +213,29 @@ def test_a_form_can_require_documents(docs_runtime, world, case_id):
     documents.add(docs_runtime, world["consulent"], case_id, name="advies.docx", data=DOCX, kind="advies")
     with docs_runtime.db.read() as session:
         documents.require(session, case_id, form)  # all there: no error
+
+
+def test_completing_a_task_needs_the_documents_its_form_names(client, docs_runtime, world, case_id, sample,
+                                                              monkeypatch):
+    from tests.helpers import do, open_task
+
+    shipped = docs_runtime.form
+
+    def asking(version, name):  # the dossiercheck's form as a route would declare it: the OPP and an advice
+        form = shipped(version, name)
+        return {**form, documents.REQUIRED_KEYWORD: ["opp", "advies"]} if name == "dossiercheck" else form
+
+    monkeypatch.setattr(docs_runtime, "form", asking)
+    do(docs_runtime, world, "school", case_id, "aanmelding", sample["aanmelding"])
+    check = open_task(docs_runtime, case_id, "dossiercheck").id
+    refused = call(client, world, "consulent", "POST", f"/api/v1/tasks/{check}/complete",
+                   {"data": {"dossier_compleet": True}})
+    assert refused.status_code == 422 and refused.json["error"]["code"] == "invalid_data"
+    assert set(refused.json["error"]["details"]) == {"documenten.opp", "documenten.advies"}
+    assert "opp" in refused.json["error"]["details"]["documenten.opp"][0]
+    assert upload(client, world, "school", case_id, PDF, kind="opp").status_code == 201
+    assert upload(client, world, "consulent", case_id, DOCX, "advies.docx", kind="advies").status_code == 201
+    done = call(client, world, "consulent", "POST", f"/api/v1/tasks/{check}/complete",
+                {"data": {"dossier_compleet": True}})
+    assert done.status_code == 200, done.json
+    assert replayed(docs_runtime, case_id).consistent
