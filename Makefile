@@ -39,13 +39,20 @@ test: install
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 -q
 
-bench: install
+# The load test's own tools (locust), kept out of `make install`: only `make bench` needs them.
+BENCH := $(VENV)/.bench-installed
+$(BENCH): pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH)
+
+bench: install $(BENCH)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/growth.py
 	$(BIN)/python bench/business_calendar.py
 	test ! -f bench/audit.py || $(BIN)/python bench/audit.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache node_modules web/static/dist tests/artifacts

@@ -234,7 +234,9 @@ def arbiter_class() -> type:
                 return
             env = {**os.environ, "LOKET_SCHEDULER_PARENT": str(os.getpid())}
             argv = [sys.executable, "-c", "import cli; cli.run()", "scheduler"]
-            self.scheduler_pid = os.posix_spawn(sys.executable, argv, env)
+            # The scheduler serves no requests: it does not keep the listening socket open.
+            closed = [(os.POSIX_SPAWN_CLOSE, listener.fileno()) for listener in self.LISTENERS]
+            self.scheduler_pid = os.posix_spawn(sys.executable, argv, env, file_actions=closed)
             self.scheduler_started = time.monotonic()
             self.log.info("scheduler gestart (pid %s)", self.scheduler_pid)
 
