@@ -9,16 +9,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from . import clock
+from . import clock, duties, visibility
 from .auth import Actor
 from .errors import BadRequest
 from .inbox import SCOPES
-from .models import Case, Route, School, Task, User
-from .vocabulary import OPEN_TASK
+from .models import Case, Route, School, Task, User, UserRole
+from .vocabulary import OPEN_TASK, Role
 
 SORTS = ("termijn", "nieuwste", "dossier")
+# The case a row's pupil comes from, under its own name: the scope's subqueries (separated duties) read Case too,
+# and must not be correlated to this join.
+_CASE = aliased(Case, name="inbox_case")
 MAX_TEXT = 100
 
 
@@ -48,29 +51,26 @@ def initials(pupil: dict[str, Any] | None) -> str:
     """``Sanne de Vries`` -> ``S.d.V.``: the first letter of every word of the name, capitals for first and last."""
     if not isinstance(pupil, dict):
         return "?"
-    words = f"{pupil.get('voornaam') or ''} {pupil.get('achternaam') or ''}".split()
+    words = " ".join(str(pupil.get(k) or "") for k in ("voornaam", "tussenvoegsel", "achternaam")).split()
     if not words:
         return "?"
     letters = [w[0].upper() if n in (0, len(words) - 1) else w[0].lower() for n, w in enumerate(words)]
     return "".join(f"{letter}." for letter in letters)
 
 
-def lanes(actor: Actor) -> set[str]:
-    return set(getattr(actor, "roles", None) or ()) | {actor.role}
-
-
-def _scope(actor: Actor, scope: str) -> list[ColumnElement[bool]]:
-    """The tabs, as engine.inbox has them: mine (claimed by me), role (open in my lanes, free or mine), all."""
+def _scope(session: Session, actor: Actor, scope: str) -> list[ColumnElement[bool]]:
+    """The tabs, exactly as engine.inbox has them: mine (claimed by me), role (open in one of my lanes, free or
+    mine, not kept from me by separated duties), all (every open task of a case I may read)."""
     if scope not in SCOPES:
         raise BadRequest(f"Onbekende scope '{scope}'; kies uit {', '.join(SCOPES)}.")
-    where: list[ColumnElement[bool]] = [Task.tenant_id == actor.tenant_id, Task.status.in_(OPEN_TASK)]
-    if actor.role == "school":
+    where = [Task.tenant_id == actor.tenant_id, Task.status.in_(OPEN_TASK), visibility.task_scope(actor)]
+    if Role.SCHOOL in actor.roles:
         where.append(Task.school_id == actor.school_id)
     if scope == "mine":
         where.append(Task.assignee_id == actor.user_id)
     elif scope == "role":
-        where.append(and_(Task.lane.in_(sorted(lanes(actor))),
-                          or_(Task.assignee_id.is_(None), Task.assignee_id == actor.user_id)))
+        where += [Task.lane.in_(sorted(actor.roles)),
+                  or_(Task.assignee_id.is_(None), Task.assignee_id == actor.user_id), ~duties.blocked(session, actor)]
     return where
 
 
@@ -97,7 +97,7 @@ def _filters(filters: Filters) -> list[ColumnElement[bool]]:
 
 
 def _name(part: str) -> ColumnElement[str]:
-    return func.lower(cast(Case.data[("leerling", part)].as_string(), String))
+    return func.lower(cast(_CASE.data[("leerling", part)].as_string(), String))
 
 
 def _needs_case(filters: Filters) -> bool:
@@ -112,10 +112,10 @@ def search(session: Session, actor: Actor, *, scope: str = "role", filters: Filt
         raise BadRequest(f"Onbekende sortering '{sort}'; kies uit {', '.join(SORTS)}.")
     if not 1 <= limit <= 200 or offset < 0:
         raise BadRequest("limit moet tussen 1 en 200 liggen en offset mag niet negatief zijn.")
-    where = _scope(actor, scope) + _filters(filters)
+    where = _scope(session, actor, scope) + _filters(filters)
     counted = select(func.count()).select_from(Task)
     if _needs_case(filters):
-        counted = counted.join(Case, Case.id == Task.case_id)
+        counted = counted.join(_CASE, _CASE.id == Task.case_id)
     total = session.scalar(counted.where(*where)) or 0
     order: Any = {
         "termijn": [Task.escalated.desc(), Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id],
@@ -123,8 +123,8 @@ def search(session: Session, actor: Actor, *, scope: str = "role", filters: Filt
         "dossier": [Task.case_id, Task.created_at, Task.id],
     }[sort]
     query = (
-        select(Task, Case.data["leerling"], School.name, Route.title, User.email)
-        .join(Case, Case.id == Task.case_id)
+        select(Task, _CASE.data["leerling"], School.name, Route.title, User.email)
+        .join(_CASE, _CASE.id == Task.case_id)
         .outerjoin(School, School.id == Task.school_id)
         .outerjoin(Route, Route.key == Task.route_key)
         .outerjoin(User, User.id == Task.assignee_id)
@@ -142,8 +142,8 @@ def counts(session: Session, actor: Actor, filters: Filters | None = None) -> di
     for scope in SCOPES:
         query = select(func.count()).select_from(Task)
         if _needs_case(filters):
-            query = query.join(Case, Case.id == Task.case_id)
-        out[scope] = session.scalar(query.where(*_scope(actor, scope), *_filters(filters))) or 0
+            query = query.join(_CASE, _CASE.id == Task.case_id)
+        out[scope] = session.scalar(query.where(*_scope(session, actor, scope), *_filters(filters))) or 0
     return out
 
 
@@ -151,7 +151,7 @@ def choices(session: Session, actor: Actor) -> tuple[list[tuple[str, str]], list
     """The routes and schools the filters offer: (key, title) and (id, name); a school user sees only its own."""
     routes = [(key, title) for key, title in session.execute(select(Route.key, Route.title).order_by(Route.title))]
     query = select(School.id, School.name).where(School.tenant_id == actor.tenant_id).order_by(School.name)
-    if actor.role == "school":
+    if Role.SCHOOL in actor.roles:
         query = query.where(School.id == actor.school_id)
     return routes, [(sid, name) for sid, name in session.execute(query)]
 
@@ -170,3 +170,17 @@ def due_badge(task: Task, now: datetime | None = None) -> tuple[str, str] | None
     if task.due_at is not None:
         return f"termijn {clock.format_date(task.due_at)}", "neutral"
     return None
+
+
+def colleagues(session: Session, actor: Actor, task: Task) -> list[tuple[int, str]]:
+    """Whom the actor could hand the task to (engine.delegation checks it again): active users of the SWV holding
+    the task's lane, of the task's school for a school task, the actor not included. (id, e-mail), by address."""
+    query = select(User.id, User.email).where(User.tenant_id == actor.tenant_id, User.active.is_(True))
+    if actor.user_id is not None:
+        query = query.where(User.id != actor.user_id)
+    if task.lane:
+        query = query.where(or_(User.role == task.lane, User.id.in_(
+            select(UserRole.user_id).where(UserRole.role == task.lane))))
+    if task.lane == Role.SCHOOL:
+        query = query.where(User.school_id == task.school_id)
+    return [(uid, email) for uid, email in session.execute(query.order_by(User.email).limit(200))]

@@ -13,12 +13,14 @@ from typing import Any
 from uuid import UUID
 
 from flask import flash, redirect, render_template, request
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from engine import clock, drafts, permissions, worklist
+from engine import clock, delegation, drafts, duties, permissions, worklist
 from engine.errors import Conflict, InvalidData, LoketError
-from engine.vocabulary import OPEN_TASK
+from engine.models import User
+from engine.vocabulary import OPEN_TASK, Role
 
 from . import bp, current_actor, hidden_if_forbidden, is_htmx, record_read, runtime
 from .errors import page
@@ -258,15 +260,18 @@ def panel_context(task_id: str, data: dict[str, Any] | None = None, errors: dict
                 else None, "status": case.status, "initials": worklist.initials(pupil),
                 "assignee": task.assignee.email if task.assignee else None}
         open_ = task.status in OPEN_TASK
-        may = open_ and permissions.may_work(actor, task)
+        apart = duties.kept_apart(session, actor, case, task.name) if open_ else []
+        may = open_ and permissions.may_work(actor, task) and not apart
         mine = task.assignee_id is not None and task.assignee_id == actor.user_id
-        beheerder = "beheerder" in (getattr(actor, "roles", None) or {actor.role})
+        beheerder = Role.BEHEERDER in actor.roles
+        others = worklist.colleagues(session, actor, task) if may and mine else []
     record_read(f"task:{task.name}", case.id)
     shown = data if data is not None else (draft.data if draft is not None else {})
     fields = form_fields(schema, shown, errors)
     return {
         "task": task, "info": info, "badge": worklist.due_badge(task), "open": open_, "may_work": may, "mine": mine,
         "may_release": open_ and task.assignee_id is not None and (mine or beheerder),
+        "kept_apart": apart, "colleagues": others,
         "fields": fields, "labels": labels(fields), "errors": errors or {}, "message": message,
         "draft_saved": draft.saved_at if draft is not None and data is None else None,
         "format_moment": clock.format_moment,
@@ -302,6 +307,24 @@ def claim(task_id: UUID) -> Any:
 def release(task_id: UUID) -> Any:
     runtime().unclaim(current_actor(), str(task_id))
     return _after(str(task_id), ("ok", "De taak is vrijgegeven; een collega kan haar nu oppakken."))
+
+
+@bp.route("/tasks/<uuid:task_id>/overdragen", methods=["POST"])
+def hand_over(task_id: UUID) -> Any:
+    """Delegate a task the user claimed to a colleague of the same role (POST /api/v1/tasks/{id}/delegate too)."""
+    tid = str(task_id)
+    chosen = request.form.get("collega", "")
+    if not chosen.isdigit() or len(chosen) > 9:
+        return _panel(tid, 422, message=("error", "Kies de collega aan wie u de taak overdraagt."))
+    rt = runtime()
+    try:
+        delegation.delegate(rt, current_actor(), tid, int(chosen))
+    except InvalidData as exc:
+        problems = " ".join(m for messages in exc.details.values() for m in messages) or exc.message
+        return _panel(tid, 422, message=("error", problems))
+    with rt.db.read() as session:
+        who = session.scalar(select(User.email).where(User.id == int(chosen))) or "uw collega"
+    return _after(tid, ("ok", f"De taak is overgedragen aan {who}."))
 
 
 def _after(task_id: str, message: tuple[str, str]) -> Any:
