@@ -10,7 +10,7 @@ from sqlalchemy import select
 from engine import auth, clock
 from engine.calendar_settings import setting_row
 from engine.db import Database
-from engine.models import School, Tenant, User
+from engine.models import School, Tenant, User, UserRole
 from engine.regions import region_of
 
 DEMO_PASSWORD = "loket-demo-2026"
@@ -22,12 +22,18 @@ USERS = [
     ("zoco@ccz.demo.loket.nl", "school", "16PX00"),
     ("zoco@usg.demo.loket.nl", "school", "20LJ00"),
     ("consulent@demo.loket.nl", "consulent", None),
+    ("ortho@demo.loket.nl", "consulent", None),  # also on the commission: EXTRA_ROLES
     ("commissie@demo.loket.nl", "commissie", None),
     ("bestuurder@demo.loket.nl", "bestuurder", None),
     ("procesbeheer@demo.loket.nl", "procesbeheerder", None),
     ("auditor@demo.loket.nl", "auditor", None),
     ("beheer@demo.loket.nl", "beheerder", None),
 ]
+
+
+# A small SWV's orthopedagoog works as consulent and sits on the commission; separated duties keep her from deciding
+# a case whose dossiercheck or knooppuntoverleg she did.
+EXTRA_ROLES = {"ortho@demo.loket.nl": ("commissie",)}
 
 
 def create_demo(db: Database) -> None:
@@ -59,15 +65,17 @@ def create_demo(db: Database) -> None:
             if user is None:
                 user = User(tenant_id=tenant.id, email=email, role=role,
                             school_id=schools[school_code].id if school_code else None,
-                            password_hash=auth.hash_password(DEMO_PASSWORD), active=True, created_at=now)
+                            password_hash=auth.hash_password(DEMO_PASSWORD), active=True, created_at=now,
+                            role_rows=[UserRole(role=r) for r in (role, *EXTRA_ROLES.get(email, ()))])
                 session.add(user)
                 session.flush()
             if not user.active:  # deactivated on purpose: it stays so, without a token
-                click.echo(f"  {role:<16} {email:<30} niet actief: geen token")
+                click.echo(f"  {role:<20} {email:<30} niet actief: geen token")
                 continue
             revoked += auth.revoke_tokens(session, user.id, name=TOKEN_NAME)
             token = auth.issue_token(session, user, name=TOKEN_NAME)
-            click.echo(f"  {role:<16} {email:<30} token: {token}")
+            roles = ",".join([role, *EXTRA_ROLES.get(email, ())])
+            click.echo(f"  {roles:<20} {email:<30} token: {token}")
         if revoked:
             click.echo(f"de {revoked} demo-tokens van de vorige keer zijn ingetrokken; "
                        f"deze zijn {auth.TOKEN_DAYS} dagen geldig")
