@@ -5,7 +5,8 @@
 Indexes (migration 0005): the list reads ``ix_cases_tenant_opened`` (tenant_id, opened_at, id) in order, newest
 first, and stops at the page; for a school user ``ix_cases_tenant_school_opened`` (tenant_id, school_id,
 opened_at, id). A status filter may use ``ix_cases_tenant_status`` instead. Need to know for leerplicht and
-bestuurder is an EXISTS per case on the tasks (``ix_tasks_lane_case``, ``ix_tasks_escalated_case``). A search on
+bestuurder is an IN over the case ids found from the tasks once per query (``ix_tasks_lane_case``,
+``ix_tasks_assignee``, ``ix_tasks_escalated_case``), checked per case while the index is walked. A search on
 the pupil's name reads the name out of each case's data within the tenant (no index: names are personal data
 kept in the case's JSON, and an SWV holds thousands of cases, not millions); a case number is the primary key.
 """
