@@ -98,3 +98,30 @@ def test_roles_scope_and_csrf(app, world, case_id, runtime):
                           content_type="multipart/form-data")
     assert no_file.status_code == 422 and "Kies een bestand" in no_file.get_data(as_text=True)
     assert len(events_of(runtime, case_id, "document_added")) == 1
+
+
+def test_a_task_that_asks_for_documents_shows_which_are_there(app, world, case_id, runtime, sample, monkeypatch):
+    from tests.helpers import do, open_task
+    from tests.ui import post
+
+    shipped = runtime.form
+
+    def asking(version, name):
+        form = shipped(version, name)
+        return {**form, "x-loket-documents": ["opp", "advies"]} if name == "dossiercheck" else form
+
+    monkeypatch.setattr(runtime, "form", asking)
+    do(runtime, world, "school", case_id, "aanmelding", sample["aanmelding"])
+    task = open_task(runtime, case_id, "dossiercheck").id
+    consulent = web_client(app, world, "consulent")
+    html = consulent.get(f"/tasks/{task}").get_data(as_text=True)
+    assert 'data-kind="opp" data-present="nee"' in html and 'data-kind="advies" data-present="nee"' in html
+    refused = post(consulent, f"/tasks/{task}", {"actie": "afronden", "d.dossier_compleet": "true"},
+                   page=f"/tasks/{task}")
+    assert refused.status_code == 422
+    assert "Voeg eerst een document van het soort &#39;opp&#39; toe" in refused.get_data(as_text=True)
+    assert upload(web_client(app, world, "school"), case_id, PDF, "opp.pdf", "opp").status_code == 303
+    html = consulent.get(f"/tasks/{task}").get_data(as_text=True)
+    assert 'data-kind="opp" data-present="ja"' in html and 'data-kind="advies" data-present="nee"' in html
+    # A task whose form asks for none shows nothing of it.
+    assert "documents-needed" not in web_client(app, world, "school").get(f"/cases/{case_id}").get_data(as_text=True)

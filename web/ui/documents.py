@@ -9,6 +9,7 @@ from flask import flash, redirect, request
 
 from engine import documents
 from engine.errors import InvalidData, PayloadTooLarge, UnsupportedMediaType
+from engine.models import Case, Task
 
 from ..api.documents import attachment, upload
 from . import bp, current_actor, hidden_if_forbidden, record_read, runtime
@@ -40,3 +41,16 @@ def download_document(document_id: int) -> Any:
         media_type, name, case_id = document.media_type, document.name, document.case_id
     record_read(f"document:{document_id}", case_id)
     return attachment(path, media_type, name)
+
+
+@bp.app_template_global()
+def documents_needed(task: Task) -> list[tuple[str, bool]]:
+    """For the task panel: each kind of document the task's form asks for, and whether the case holds one (the
+    panel is only shown for a task the user may read)."""
+    rt = runtime()
+    with rt.db.read() as session:
+        case = session.get(Case, task.case_id)
+        kinds = documents.required(rt.form(case.route_version, task.name)) if case is not None else []
+        if not kinds:
+            return []
+        return list(documents.presence(kinds, documents.of_case(session, task.case_id)).items())
