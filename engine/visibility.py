@@ -16,8 +16,8 @@ beheerder          every case of the SWV
 leerplicht         the cases it is a party to: a task in its lane (open or done), or one given to it
                    (claimed, or delegated to it)
 bestuurder         the cases with an escalation (an escalated task, or the case's term run out),
-                   and those it is a party to
-procesbeheerder    no case (routes and anonymous figures only), except one it is a party to
+                   and those it is a party to; figures (engine.figures)
+procesbeheerder    no case (routes and anonymous figures, engine.figures), except one it is a party to
 =================  =============================================================================
 """
 

@@ -66,6 +66,12 @@ def _cases(c: Ctx):
     return c.call("school", "GET", "/api/v1/cases?q=sanne&status=open&limit=5")
 
 
+@calls("GET", "/api/v1/figures")
+def _figures(c: Ctx):
+    c.started()
+    return c.call("procesbeheerder", "GET", "/api/v1/figures")
+
+
 @calls("GET", "/api/v1/cases/{case_id}")
 def _case(c: Ctx):
     case_id = c.started()

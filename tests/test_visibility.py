@@ -128,3 +128,19 @@ def test_a_procesbeheerder_sees_routes_not_dossiers(client, world, tlv):
     routes_seen = call(client, world, "procesbeheerder", "GET", "/api/v1/routes")
     assert routes_seen.status_code == 200 and "tlv-vso" in [r["key"] for r in routes_seen.get_json()]
     assert listed(client, world, "procesbeheerder") == ([], [])
+
+
+def test_figures_are_anonymous_counts_for_those_who_steer(runtime, client, world, tlv, sample):
+    with clock.frozen(at("2026-11-02T09:00")):
+        runtime.start_case(world["school"], "tlv-vso", sample["start"])
+    with clock.frozen(at("2026-11-02T09:00") + timedelta(weeks=3)):
+        fire_due(runtime)
+        resp = call(client, world, "procesbeheerder", "GET", "/api/v1/figures")
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json() == [{
+        "route": "tlv-vso", "cases": {"open": 2}, "outcomes": {},
+        "open_tasks": [{"step": "aanmelding", "open": 1, "overdue": 0, "escalated": 0},
+                       {"step": "dossiercheck", "open": 1, "overdue": 1, "escalated": 1}]}]
+    assert "Sanne" not in resp.get_data(as_text=True) and '"id"' not in resp.get_data(as_text=True)
+    for who, status in (("bestuurder", 200), ("auditor", 200), ("school", 403), ("leerplicht", 403)):
+        assert call(client, world, who, "GET", "/api/v1/figures").status_code == status, who

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from engine import access, case_list
+from engine import access, case_list, figures
 from engine.auth import Actor
 from engine.present import case_json
 
@@ -67,6 +67,22 @@ class CaseListSchema(Schema):
     cases = fields.List(fields.Nested(CaseListItemSchema))
 
 
+class StepFiguresSchema(Schema):
+    step = fields.String()
+    open = fields.Integer()
+    overdue = fields.Integer()
+    escalated = fields.Integer()
+
+
+class RouteFiguresSchema(Schema):
+    route = fields.String()
+    cases = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                        metadata={"description": "Aantal dossiers per status."})
+    outcomes = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                           metadata={"description": "Aantal afgesloten dossiers per uitkomst."})
+    open_tasks = fields.List(fields.Nested(StepFiguresSchema))
+
+
 def _case_response(case_id: int, actor: Actor) -> dict[str, Any]:
     rt = runtime()
     with rt.db.read() as session:
@@ -89,6 +105,16 @@ def list_cases(query: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, st
     if query.get("q"):  # a search by name is a look into personal data: who searched for whom
         access.record(runtime().db, actor, f"cases?q={query['q']}", "api")
     return body, 200, {"X-Total-Count": str(page.total)}
+
+
+@blp.route("/figures")
+@blp.response(200, RouteFiguresSchema(many=True))
+def route_figures() -> list[dict[str, Any]]:
+    """Anonieme cijfers per route: dossiers per status en uitkomst, open taken per stap (te laat, geëscaleerd).
+    Voor procesbeheerder, bestuurder, consulent, commissie, auditor en beheerder; geen namen of dossiernummers."""
+    actor = current_actor()
+    with runtime().db.read() as session:
+        return figures.figures(session, actor)
 
 
 @blp.route("/cases", methods=["POST"])
