@@ -13,7 +13,7 @@ import marshmallow as ma
 from apispec import BasePlugin
 from flask import Flask, Response, g, jsonify
 from flask_smorest import Api
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 import handlers  # noqa: F401  (the app factory is an edge of Loket: importing the handlers registers them)
@@ -183,6 +183,23 @@ def _busy(exc: BaseException) -> bool:
         word in str(original).lower() for word in ("database is locked", "database is busy"))
 
 
+def _unreachable(exc: BaseException) -> bool:
+    """PostgreSQL away for a moment (restarted, failed over, a connection cut): the request may be tried again.
+    The pool checks a connection before lending it (pre_ping), so the first request after the database is back
+    gets a fresh one. The causes are followed too: cleaning up after a cut connection can raise an error of its
+    own (SQLAlchemy's PendingRollbackError from a rollback listener), which is still the cut connection."""
+    cause: BaseException | None = exc
+    for _ in range(8):
+        if cause is None:
+            break
+        if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+            return True
+        if isinstance(cause, OperationalError | InterfaceError) and not isinstance(cause.orig, sqlite3.Error):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(LoketError)
     def loket_error(exc: LoketError) -> Response:
@@ -220,6 +237,10 @@ def _register_errors(app: Flask) -> None:
             busy = ServiceUnavailable("De database is even bezet; probeer het over enkele seconden opnieuw. "
                                       "Er is niets gewijzigd.")
             return loket_error(busy)
+        if _unreachable(exc):
+            log.warning("database niet bereikbaar: %s", exc)
+            return loket_error(ServiceUnavailable("De database is even niet bereikbaar; probeer het over enkele "
+                                                  "seconden opnieuw.", retry_after=2))
         log.exception("onverwachte fout")
         from .ops import request_id
 
