@@ -144,7 +144,13 @@ class Runtime:
                 raise Conflict("Deze taak is niet geclaimd.")
             if task.assignee_id != actor.user_id and not actor.has(Role.BEHEERDER):
                 raise Forbidden("Alleen wie de taak claimde, of een beheerder, kan haar vrijgeven.")
-            self.recorder.record(session, self.recorder.open(session, case), EventType.TASK_UNCLAIMED, actor,
+            # The claimer releases it in the lane's role; a beheerder releasing another's claim, as beheerder.
+            worker = actor
+            if task.assignee_id != actor.user_id:
+                worker = actor.acting_as(Role.BEHEERDER)
+            elif task.lane and task.lane in actor.roles:
+                worker = actor.acting_as(task.lane)
+            self.recorder.record(session, self.recorder.open(session, case), EventType.TASK_UNCLAIMED, worker,
                                  task=task)
             return task
 

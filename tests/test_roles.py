@@ -176,3 +176,18 @@ def test_migration_0005_gives_every_user_its_role_and_goes_back(empty_db_url):
             ("a@oud.test", "consulent"), ("b@oud.test", "commissie")]
     engine.dispose()
     command.upgrade(alembic_config(empty_db_url), "head")
+
+
+def test_a_release_is_recorded_in_the_role_it_was_worked_in(runtime, world, sample, client, db):
+    add_user(db, world, "beheer-en-consulent@sterk-vo.test", "beheerder", "consulent")
+    case_id = to_dossiercheck(runtime, world, sample)
+    task_id = open_task(runtime, case_id, "dossiercheck").id
+    for who in ("beheer-en-consulent@sterk-vo.test", "consulent"):
+        assert call(client, world, who, "POST", f"/api/v1/tasks/{task_id}/claim").status_code == 200
+        assert call(client, world, "beheer-en-consulent@sterk-vo.test", "POST",
+                    f"/api/v1/tasks/{task_id}/unclaim").status_code == 200
+    claims = [(e.type, e.actor, e.role) for e in events_of(runtime, case_id) if e.type.startswith("task_")][1:]
+    assert claims == [("task_claimed", "beheer-en-consulent@sterk-vo.test", "consulent"),
+                      ("task_unclaimed", "beheer-en-consulent@sterk-vo.test", "consulent"),
+                      ("task_claimed", "consulent@sterk-vo.test", "consulent"),
+                      ("task_unclaimed", "beheer-en-consulent@sterk-vo.test", "beheerder")]
