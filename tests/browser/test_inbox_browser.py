@@ -52,6 +52,16 @@ def test_a_consulent_claims_and_completes_the_dossiercheck_with_the_keyboard(liv
     assert "task_completed" in event_types(rt, case.id)
 
 
+def test_the_api_docs_render_swagger_ui_from_the_local_build(live, page):
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(live.url) else None)
+    page.goto(f"{live.url}/api/v1/docs")
+    page.locator("#swagger-ui .info .title").wait_for()
+    assert "Loket" in page.locator("#swagger-ui .info .title").inner_text()
+    page.locator("#swagger-ui .opblock").first.wait_for()
+    assert outside == []  # nothing from a CDN or any other host
+
+
 def _open(rt, case_id):
     from tests.helpers import open_tasks
 
