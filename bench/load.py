@@ -1,12 +1,14 @@
 """Load test: 200 simulated case workers (locust) against `loket serve` on 127.0.0.1, on PostgreSQL with several
 gunicorn workers and on SQLite with one; prints throughput, p50, p95 and the error rate per backend.
 
-Each simulated worker walks TLV cases through the REST API as the roles do: start a case as the school, and per
-step take the task from the previous answer (or, for another role's step, from the case as that role opens it),
-claim it and complete it; in between it reads its inbox and opens cases (each case read is an access-log
-write). A think time of 3 to 10 seconds between one person's actions (--think) keeps it a crowd of people
-rather than a flood; --think 1,3 finds where the server saturates. Aim: 0 errors and p95 under 200 ms.
-Figures only, never pass/fail; bounded by --warmup plus --seconds per backend; loopback only.
+The users are spread over --teams SWVs (20: ten case workers per SWV, one user per role per SWV, as
+tests/conftest.make_world makes them). Each simulated worker walks TLV cases through the REST API as the roles
+do: start a case as the school, and per step take the task from the previous answer (or, for another role's
+step, from the case as that role opens it), claim it and complete it; in between it reads its inbox and opens
+cases (each case read is an access-log write). A think time of 3 to 10 seconds between one person's actions
+(--think) keeps it a crowd of people rather than a flood; --think 1,3 finds where the server saturates.
+Aim: 0 errors and p95 under 200 ms. Figures only, never pass/fail; bounded by --warmup plus --seconds per
+backend; loopback only.
 
     .venv/bin/python bench/load.py [--users 200] [--seconds 60] [--think 3,10] [--workers N] [--postgres URL|'']
 """
@@ -18,6 +20,7 @@ from locust import HttpUser, between, task  # isort: skip
 from locust.env import Environment  # isort: skip
 
 import argparse  # noqa: E402
+import itertools  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
 import signal  # noqa: E402
@@ -43,7 +46,10 @@ STEPS = [("school", "aanmelding", AANMELDING), ("consulent", "dossiercheck", {"d
          ("consulent", "knooppuntoverleg", KNOOPPUNT), ("commissie", "besluit", TOEKENNEN),
          ("school", "plaatsing", PLAATSING)]
 READERS = ("consulent", "commissie")
-TOKENS: dict[str, str] = {}  # role -> API token, set before the users start
+TEAMS: list[dict[str, str]] = []  # per SWV: role -> API token, set before the users start
+
+
+_numbers = itertools.count()
 
 
 class CaseWorker(HttpUser):
@@ -52,17 +58,18 @@ class CaseWorker(HttpUser):
     wait_time = between(3, 10)  # main() sets --think
 
     def on_start(self) -> None:
+        self.tokens = TEAMS[next(_numbers) % len(TEAMS)]
         self.case_id: int | None = None
         self.step = 0
         self.offered: list[dict[str, Any]] = []
         self.seen: list[int] = []
 
     def _call(self, role: str, method: str, path: str, name: str, body: Any = None) -> Any:
-        headers = {"Authorization": f"Bearer {TOKENS[role]}"}
+        headers = {"Authorization": f"Bearer {self.tokens[role]}"}
         with self.client.request(method, path, json=body, headers=headers, name=name,
                                  catch_response=True) as answer:
             if not 200 <= answer.status_code < 400:  # 0: no answer at all (refused, reset, timed out)
-                answer.failure(f"{answer.status_code} {answer.text[:120]}")
+                answer.failure(f"{answer.status_code} {answer.text[:120] or answer.error}")
                 return None
             try:
                 return answer.json()
@@ -140,10 +147,8 @@ def run(label: str, url: str, workers: int, args: argparse.Namespace, log_dir: P
     db.upgrade()
     with db.transaction() as session:
         routes.deploy_dir(session, ROOT / "processes")
-    world = make_world(db, key=f"load-{os.getpid()}")
+    TEAMS[:] = [make_world(db, key=f"load-{os.getpid()}-{team}").tokens for team in range(args.teams)]
     db.dispose()
-    TOKENS.clear()
-    TOKENS.update(world.tokens)
     process, port = serve(url, workers, log_dir / f"{label}.log")
     try:
         env = Environment(user_classes=[CaseWorker], host=f"http://127.0.0.1:{port}")
@@ -154,7 +159,7 @@ def run(label: str, url: str, workers: int, args: argparse.Namespace, log_dir: P
         env.stats.reset_all()
         gevent.spawn_later(args.seconds, runner.quit)
         runner.greenlet.join()
-        report(label, workers, args.users, env, args.seconds)
+        report(label, workers, args.users, args.teams, env, args.seconds)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -163,11 +168,11 @@ def run(label: str, url: str, workers: int, args: argparse.Namespace, log_dir: P
             process.kill()
 
 
-def report(label: str, workers: int, users: int, env: Environment, seconds: float) -> None:
+def report(label: str, workers: int, users: int, teams: int, env: Environment, seconds: float) -> None:
     stats = env.stats
     total = stats.total
     errors = total.num_failures / total.num_requests if total.num_requests else 0.0
-    print(f"\n{label}: {workers} werkproces(sen), {users} gebruikers, {seconds:.0f} s")
+    print(f"\n{label}: {workers} werkproces(sen), {users} gebruikers in {teams} SWV's, {seconds:.0f} s")
     print(f"  {'verzoek':<28} {'aantal':>7} {'fout':>5} {'p50 ms':>7} {'p95 ms':>7}")
     for name, entry in sorted(stats.entries.items()):
         print(f"  {name[0]:<28} {entry.num_requests:>7} {entry.num_failures:>5} "
@@ -185,6 +190,7 @@ def main() -> None:
     parser.add_argument("--spawn-rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=60, help="measured, after the warm-up")
     parser.add_argument("--warmup", type=float, default=10)
+    parser.add_argument("--teams", type=int, default=20, help="SWVs the users are spread over")
     parser.add_argument("--think", default="3,10", help="seconds between one user's actions: MIN,MAX")
     parser.add_argument("--workers", type=int, default=None, help="PostgreSQL workers (default: 2 per core)")
     parser.add_argument("--postgres", default=ADMIN_URL, help="admin URL; '' skips PostgreSQL")

@@ -37,6 +37,9 @@ log = logging.getLogger("loket.serve")
 
 # Threads per worker: requests that wait on the database (or on SQLite's one writer) do not hold up the rest.
 DEFAULT_THREADS = 8
+# Seconds an idle kept-alive connection stays open: longer than a proxy's or a client's idle timeout (often 60),
+# so that the client, not Loket, closes it; otherwise a request sent just as Loket closes fails without an answer.
+KEEPALIVE_SECONDS = 75
 # Seconds the master waits before starting a scheduler process again after one ended.
 SCHEDULER_RESTART_SECONDS = 5.0
 
@@ -135,7 +138,7 @@ class GunicornServer:
             "bind": [f"fd://{fd}"], "workers": workers, "threads": threads, "worker_class": "gthread",
             "proc_name": "loket", "errorlog": "-", "accesslog": None, "loglevel": "info",
             "logger_class": json_gunicorn_logger() if fmt == "json" else "gunicorn.glogging.Logger",
-            "graceful_timeout": 20, "keepalive": 5, "control_socket_disable": True,
+            "graceful_timeout": 20, "keepalive": KEEPALIVE_SECONDS, "control_socket_disable": True,
             "child_exit": _child_exit,
         }
 

@@ -38,6 +38,12 @@ def request_id() -> str | None:
     return g.get("loket_request_id")
 
 
+def note_user(user_id: int | None) -> None:
+    """Name the signed-in user in this request's access log line (by id only: never the token or the e-mail).
+    Called where the request's user is known (the API's and the pages' authentication)."""
+    g.loket_user_id = user_id
+
+
 def install(app: Flask, database: Database) -> None:
     """Request ids, access log lines, metrics and the health endpoints on ``app``."""
 
