@@ -9,7 +9,12 @@ whitelist of builtins plus Loket's helpers and the case data, and is bounded per
   Loket's helpers run), so route code never holds a database lock for long;
 - in size: operations that can grow a value go through the guards of ``sandbox_limits``, which refuse a
   result that is too big before computing it; what a script leaves in the case data is measured the same
-  way (shared references can make a small object that serializes to gigabytes).
+  way (shared references can make a small object that serializes to gigabytes);
+- in memory: once route code has run for a moment (``METER_AFTER``), tracemalloc counts what it allocates,
+  and the budget refuses the run once it holds more than ``MAX_BYTES`` more than when metering started
+  (checked on every line of route code; a loop, comprehension or lambda gets a line event per round, so
+  building many values that each pass the size guards is stopped too). What one line does between two
+  checks is bounded by the size guards.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from __future__ import annotations
 import operator
 import os
 import sys
+import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -32,26 +39,68 @@ from . import sandbox_limits as limits
 from .sandbox_limits import MAX_INT_BITS, MAX_ITEMS, SandboxError
 
 __all__ = [
-    "MAX_INT_BITS", "MAX_ITEMS", "MAX_LINES", "MAX_SECONDS", "BASE_GLOBALS", "CaseScriptEngine", "SandboxEnvironment",
-    "SandboxError", "ServiceCallError", "check_source", "compile_expression", "compile_script",
+    "MAX_BYTES", "MAX_INT_BITS", "MAX_ITEMS", "MAX_LINES", "MAX_SECONDS", "BASE_GLOBALS", "CaseScriptEngine",
+    "SandboxEnvironment", "SandboxError", "ServiceCallError", "check_source", "compile_expression", "compile_script",
 ]
 
 MAX_LINES = 100_000  # lines of route code per expression or script
 MAX_SECONDS = float(os.environ.get("LOKET_SANDBOX_SECONDS", "1.0"))  # wall clock per expression or script
+MAX_MEGABYTES = float(os.environ.get("LOKET_SANDBOX_MEGABYTES", "64"))  # memory per expression or script
+MAX_BYTES = int(MAX_MEGABYTES * 1_000_000)
+METER_AFTER = 0.002  # seconds a run goes unmetered (see _Budget)
 ROUTE_CODE = ("<expression>", "<script>")
 
 TOO_LONG = "de route-code duurde te lang en is afgebroken"
+TOO_MUCH_MEMORY = f"de route-code gebruikt te veel geheugen (meer dan {MAX_MEGABYTES:g} MB) en is afgebroken"
+
+
+# --- memory: tracemalloc, on only while route code runs ------------------------------------------------
+
+class _Tracing:
+    """tracemalloc is process-wide and slows every allocation while it is on: it is started by the first run
+    of route code and stopped by the last (several threads may run route code at once). If something else
+    traced already (a developer's profiler), it is left as it was."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs = 0
+        self._ours = False
+
+    def enter(self) -> int:
+        """Start tracing if needed; the bytes traced now (a run counts from here)."""
+        with self._lock:
+            if self._runs == 0 and not tracemalloc.is_tracing():
+                tracemalloc.start(1)
+                self._ours = True
+            self._runs += 1
+            return tracemalloc.get_traced_memory()[0]
+
+    def leave(self) -> None:
+        with self._lock:
+            self._runs -= 1
+            if self._runs == 0 and self._ours:
+                tracemalloc.stop()  # also forgets every trace: the next run starts from nothing
+                self._ours = False
+
+
+_tracing = _Tracing()
 
 
 # --- the budget of one run ------------------------------------------------------------------------------
 
 class _Budget:
     """A trace function that stops runaway route code: lines of route code are counted, and the clock is
-    read on every line and every call (Loket's helpers are trusted to do real work, but not for long)."""
+    read on every line and every call (Loket's helpers are trusted to do real work, but not for long). Once a
+    run has lasted ``METER_AFTER`` seconds its memory is metered too, on every line: an ordinary expression
+    is done long before and pays nothing for tracemalloc; what a run can allocate before then is bounded by
+    the size guards and the machine's memory bandwidth (a few tens of MB in 2 ms)."""
 
     def __init__(self) -> None:
         self.lines = 0
-        self.deadline = time.monotonic() + MAX_SECONDS
+        now = time.monotonic()
+        self.deadline = now + MAX_SECONDS
+        self.meter_from = now + METER_AFTER
+        self.ceiling: int | None = None  # traced bytes past which this run holds too much; None: not metered
 
     def __call__(self, frame: FrameType, event: str, arg: Any) -> Any:
         if event == "call":
@@ -62,9 +111,23 @@ class _Budget:
             return self if code in ROUTE_CODE else None
         if event == "line":
             self.lines += 1
-            if self.lines > MAX_LINES or time.monotonic() > self.deadline:
+            now = time.monotonic()
+            if self.lines > MAX_LINES or now > self.deadline:
                 raise SandboxError(TOO_LONG)
+            if self.ceiling is not None:
+                self.check_memory()
+            elif now >= self.meter_from:
+                self.ceiling = _tracing.enter() + MAX_BYTES
         return self
+
+    def check_memory(self) -> None:
+        if self.ceiling is not None and tracemalloc.get_traced_memory()[0] > self.ceiling:
+            raise SandboxError(TOO_MUCH_MEMORY)
+
+    def close(self) -> None:
+        if self.ceiling is not None:
+            self.ceiling = None
+            _tracing.leave()
 
 
 _PROJECT = str(Path(__file__).resolve().parent.parent) + os.sep
@@ -79,11 +142,15 @@ def _interruptible(filename: str) -> bool:
 
 def _bounded(run: Callable[[], Any]) -> Any:
     previous = sys.gettrace()
-    sys.settrace(_Budget())
+    budget = _Budget()
+    sys.settrace(budget)
     try:
-        return run()
+        result = run()
+        budget.check_memory()  # what the last line made, before it is kept
+        return result
     finally:
         sys.settrace(previous)
+        budget.close()
 
 
 

@@ -11,7 +11,7 @@ import pytest
 from engine import routes
 from engine.config import PROJECT_ROOT
 from engine.models import Tenant
-from tests.helpers import do, load_case, open_task, to_besluit
+from tests.helpers import do, event_types, load_case, open_names, open_task, to_besluit
 
 TLV = PROJECT_ROOT / "processes" / "tlv-vso.bpmn"
 BIG_POWER = "werkdagen(len(str(9**9**9)))"
@@ -73,3 +73,29 @@ def test_ordinary_calendar_terms_with_arithmetic_still_work(runtime, world, samp
     case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
     assert load_case(runtime, case.id).status == "open"
     assert open_task(runtime, case.id, "aanmelding").due_at is not None
+
+
+HOARD = "len([[0] * 999999 for i in range(999)])"  # each list passes the size guards; together 8 GB
+
+
+def test_a_script_that_hoards_memory_becomes_an_incident(runtime, world, sample, tmp_path):
+    deploy_variant(runtime, tmp_path, "aanvulling_rondes = 0", f"aanvulling_rondes = {HOARD}")
+    case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
+    case = load_case(runtime, case.id)
+    assert case.status == "incident"
+    assert case.incident["task"] == "init_teller" and case.incident["type"] == "SandboxError"
+    assert "de route-code gebruikt te veel geheugen (meer dan 64 MB) en is afgebroken" in case.incident["error"]
+
+
+def test_a_gateway_condition_that_hoards_memory_stops_the_case_at_its_step(runtime, world, sample, tmp_path):
+    deploy_variant(runtime, tmp_path, 'besluit == "toekennen"', f'{HOARD} &gt; 0 and besluit == "toekennen"')
+    case_id = to_besluit(runtime, world, sample)
+    do(runtime, world, "commissie", case_id, "besluit", sample["toekennen"])
+    case = load_case(runtime, case_id)
+    assert case.status == "incident" and "te veel geheugen" in case.incident["error"]
+    assert open_names(runtime, case_id) == []  # the gateway did not choose a way: no plaatsing, no TLV
+    assert "tlv" not in case.data
+    assert event_types(runtime, case_id)[-1] == "incident"
+    # A beheerder can retry once the route is fixed; meanwhile another case is served as usual.
+    other = runtime.start_case(world["school"], "tlv-vso", sample["start"])
+    assert load_case(runtime, other.id).status == "open"

@@ -188,3 +188,64 @@ def test_str_is_still_a_type_for_isinstance(env):
 def test_what_a_script_leaves_in_the_case_data_is_measured_even_when_grown_in_place(env):
     with pytest.raises(SandboxError, match="te groot"):
         env.execute("s = 'x' * 100000\nfor i in range(999):\n    documenten.append(s)\n", {"documenten": []})
+
+
+# Each value passes the size guards (8 MB, or half a million short texts), but together they take gigabytes:
+# only the memory budget sees that.
+MANY_BIG_VALUES = [
+    "len([[0] * 999999 for i in range(999)])",
+    "len(list(map(lambda i: [0] * 999999, range(999))))",
+    "len([('ab' * 499999).split('a') for i in range(999)])",
+]
+
+
+@pytest.mark.parametrize("expression", MANY_BIG_VALUES)
+def test_building_many_values_within_the_size_guards_is_stopped_by_the_memory_budget(env, expression):
+    import tracemalloc
+
+    with pytest.raises(SandboxError, match=r"te veel geheugen \(meer dan 64 MB\)"):
+        env.evaluate(expression, {})
+    assert not tracemalloc.is_tracing()  # metering ends with the run: the rest of Loket runs at full speed
+
+
+def test_a_script_that_hoards_memory_in_a_loop_is_stopped(env):
+    with pytest.raises(SandboxError, match="te veel geheugen"):
+        env.execute("lijst = []\nfor i in range(999):\n    lijst.append([i] * 999999)\n", {})
+
+
+def test_the_memory_budget_is_per_run_and_leaves_room_for_ordinary_work(env, monkeypatch):
+    from engine import sandbox
+
+    monkeypatch.setattr(sandbox, "METER_AFTER", 0.0)  # metered from the first line, as a slow run would be
+    # A few MB in all is fine, also many runs in a row (each counts only what it holds itself).
+    for _ in range(20):
+        assert env.evaluate("len([[0] * 99999 for i in range(5)])", {}) == 5
+    with pytest.raises(SandboxError, match="te veel geheugen"):
+        env.evaluate(MANY_BIG_VALUES[0], {})
+
+
+def test_route_code_run_in_several_threads_at_once_is_metered_each(env):
+    """tracemalloc is process-wide: it is on while any thread runs route code long enough, and off after the
+    last. (While it is on, what other threads allocate counts too: a run beside a hoarding one may be refused
+    with it, never let through.)"""
+    import threading
+    import tracemalloc
+
+    outcomes: dict[int, str] = {}
+
+    def run(n: int, expression: str) -> None:
+        try:
+            outcomes[n] = str(env.evaluate(expression, {}))
+        except SandboxError as exc:
+            outcomes[n] = str(exc)
+
+    expressions = [MANY_BIG_VALUES[0], "1 + 1"] * 3
+    threads = [threading.Thread(target=run, args=(n, e)) for n, e in enumerate(expressions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    hoarders = [outcomes[n] for n in range(0, 6, 2)]
+    assert all("te veel geheugen" in o or "te lang" in o for o in hoarders), hoarders
+    assert not tracemalloc.is_tracing()
+    assert env.evaluate("1 + 1", {}) == 2
