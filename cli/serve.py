@@ -120,10 +120,13 @@ def serve(ctx: Context, host: str, port: int, workers: int | None, threads: int,
     server = GunicornServer(ctx, sock.detach(), workers, threads, fmt, with_scheduler)
     click.echo(f"Loket luistert op http://{host}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json; "
                f"{workers} werkproces{'sen' if workers > 1 else ''})")
+    master = os.getpid()
     try:
         server.run()
     finally:
-        if made:
+        # A worker leaves through here too (gunicorn forks it inside run() and it exits with SystemExit): only
+        # the master, last to go, removes the directory that every process writes its metrics to.
+        if made and os.getpid() == master:
             shutil.rmtree(made, ignore_errors=True)
 
 

@@ -109,7 +109,7 @@ def test_two_workers_serve_health_readiness_metrics_and_json_logs(server, world,
 
     # Both workers answer (the kernel hands each new connection to one of them).
     workers = set()
-    for _ in range(200):
+    for _ in range(400):
         status, _, _ = server.get("/api/v1/routes", token=world.tokens["consulent"])
         assert status == 200
         workers = {line["worker"] for line in server.lines() if line.get("path") == "/api/v1/routes"}
@@ -125,6 +125,15 @@ def test_two_workers_serve_health_readiness_metrics_and_json_logs(server, world,
     assert 'loket_tasks_completed_total{task="aanmelding"} 1.0' in metrics
     assert 'loket_http_requests_total{method="POST",route="/api/v1/cases",status="201"} 1.0' in metrics
     assert 'loket_outbox_depth{status="pending"}' in metrics
+
+    # A worker that ends is replaced, and what it counted stays counted.
+    os.kill(min(workers), signal.SIGTERM)
+    deadline = time.monotonic() + WAIT
+    while sum(line["message"].startswith("Booting worker") for line in server.lines()) < 3:
+        assert time.monotonic() < deadline, "no worker came in place of the one that ended"
+        time.sleep(0.1)
+    status, _, body = server.get("/metrics")
+    assert status == 200 and "loket_cases_started_total 1.0" in body.decode()
 
     lines = server.lines()
     mine = [line for line in lines if line.get("request_id") == "verzoek-van-test-1"]
