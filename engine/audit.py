@@ -178,19 +178,33 @@ def _payload_problems(row: Any, purges: dict[int, Any]) -> list[tuple[str, str]]
     return []
 
 
-def timeline(runtime: Runtime, session: Session, case: Case) -> dict[str, Any]:
-    """Every event with actor, role, time, the data submitted and what changed in the case data."""
+def timeline(runtime: Runtime, session: Session, case: Case, offset: int = 0,
+             limit: int | None = None) -> dict[str, Any]:
+    """Every event with actor, role, time, the data submitted and what changed in the case data; with
+    ``offset``/``limit`` one page of them (oldest first), ``total`` the number of events. The chain and the
+    replay still cover the whole history (``intact`` and ``divergence`` are about all events), but only the
+    page's events are copied, titled and compared: a page of a long history costs a page."""
     replayer = Replayer(runtime, session)
     rows = replayer.events(case)
     chain = check_chain(case.id, case.event_seq, case.last_hash, rows)
     broken = {b.seq for b in chain.breaks}
     purged = any(row.purged_at is not None for row in rows)
     steps, divergence = ([], None) if purged else replayer.trace(case, rows)
-    after = {step.seq: step.data for step in steps}
+    page = rows[offset:] if limit is None else rows[offset:offset + limit]
+    # The case data after each replayed event; of the events before the page only the last one is needed, as
+    # what the page's first input changed is measured against it.
+    first = page[0].seq if page else None
+    after: dict[int, Any] = {}
+    before: dict[str, Any] = {}
+    for step in steps:
+        if first is not None and step.seq >= first:
+            after[step.seq] = step.data
+        else:
+            before = step.data or {}
+    del steps
     titles = replayer.specs.get(case.route_version).titles
     out: list[dict[str, Any]] = []
-    before: dict[str, Any] = {}
-    for row in rows:
+    for row in page:
         payload = copy.deepcopy(row.payload) if row.payload is not None else None
         changes = None
         if row.seq in after:
@@ -212,4 +226,4 @@ def timeline(runtime: Runtime, session: Session, case: Case) -> dict[str, Any]:
             "intact": row.seq not in broken,
         })
     return {"case_id": case.id, "intact": chain.intact, "replayed": not purged, "divergence": divergence,
-            "events": out}
+            "total": len(rows), "events": out}

@@ -504,3 +504,34 @@ def test_replay_gets_the_calendar_answers_of_the_time(runtime, world, db):
     with db.read() as session:
         result = audit.replay(runtime, session, session.get(Case, case.id))
     assert result.consistent, result.divergence
+
+
+def test_the_timeline_is_paged_inside_and_a_page_is_that_slice_of_the_whole(client, runtime, world, sample):
+    """A case with a long history (claimed and released 150 times): a page of its timeline is built alone, and is
+    exactly that part of the whole, what each input changed included."""
+    case_id = to_besluit(runtime, world, sample, rounds=2)
+    besluit = task_id(runtime, case_id, "besluit")
+    for _ in range(150):
+        runtime.claim(world["commissie"], besluit)
+        runtime.unclaim(world["commissie"], besluit)
+    do(runtime, world, "commissie", case_id, "besluit", sample["toekennen"])
+    with runtime.db.read() as session:
+        case = session.get(Case, case_id)
+        whole = audit.timeline(runtime, session, case)
+        total = len(whole["events"])
+        completed = max(e["seq"] for e in whole["events"] if e["type"] == "task_completed")
+        assert total > 300 and whole["total"] == total
+        for offset, limit in [(0, 7), (3, 5), (completed - 1, 1), (completed - 2, 3), (total - 4, 10), (total, 5)]:
+            page = audit.timeline(runtime, session, case, offset=offset, limit=limit)
+            assert page["events"] == whole["events"][offset:offset + limit]
+            assert (page["total"], page["intact"], page["divergence"]) == (total, True, None)
+    assert whole["events"][completed - 1]["changes"]  # the besluit's own changes, measured on a page of one
+
+    path = f"/api/v1/cases/{case_id}/events"
+    first = call(client, world, "auditor", "GET", path)
+    assert first.status_code == 200 and first.headers["X-Total-Count"] == str(total)
+    assert [e["seq"] for e in first.json["events"]] == list(range(1, 101))  # a bounded default: 100
+    last = call(client, world, "auditor", "GET", f"{path}?offset={total - 3}&limit=500")
+    assert [e["seq"] for e in last.json["events"]] == [total - 2, total - 1, total]
+    assert last.json["events"] == whole["events"][-3:]
+    assert call(client, world, "auditor", "GET", f"{path}?limit=501").status_code == 422

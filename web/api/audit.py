@@ -41,8 +41,10 @@ class StateQuery(StrictSchema):
 
 
 class EventsQuery(StrictSchema):
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_ID))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500),
+                           metadata={"description": "Hoeveel events (1 tot 500, standaard 100)."})
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_ID),
+                            metadata={"description": "Hoeveel events overslaan (oudste eerst)."})
 
 
 class ExportQuery(StrictSchema):
@@ -109,9 +111,8 @@ def events(query: dict[str, Any], case_id: int) -> tuple[dict[str, Any], int, di
     rt = runtime()
     with rt.db.read() as session:
         case = rt.case_for(session, actor, case_id)
-        body = audit.timeline(rt, session, case)
-    total = len(body["events"])
-    body["events"] = body["events"][query["offset"]:query["offset"] + query["limit"]]
+        body = audit.timeline(rt, session, case, offset=query["offset"], limit=query["limit"])
+    total = body.pop("total")
     _log(actor, "events", case_id)
     return body, 200, {"X-Total-Count": str(total)}
 
