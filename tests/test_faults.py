@@ -84,11 +84,11 @@ class Server:
         self.base = ""
         self.starts = 0
 
-    def start(self) -> None:
+    def start(self, *options: str) -> None:
         port = free_port()  # a new port each time: a killed server's socket may linger
         self.starts += 1
         log = (self.logs / f"serve-{self.starts}.log").open("wb")
-        self.process = subprocess.Popen([*LOKET, "serve", "--port", str(port)], cwd=PROJECT_ROOT,
+        self.process = subprocess.Popen([*LOKET, "serve", "--port", str(port), *options], cwd=PROJECT_ROOT,
                                         env=dict(os.environ, LOKET_DATABASE_URL=self.url), stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
@@ -112,6 +112,22 @@ class Server:
         except ProcessLookupError:
             pass
         self.process.wait(30)
+
+    def workers(self) -> list[int]:
+        """The worker processes serving requests (children of the server that are not its scheduler)."""
+        assert self.process is not None
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+            if parent == self.process.pid and b"scheduler" not in command:
+                found.append(int(entry.name))
+        return found
 
     def log(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.logs.glob("serve-*.log")))
@@ -228,6 +244,28 @@ def test_kill_9_of_the_server_mid_completion_loses_and_doubles_nothing(runtime, 
         killed_at = len(client.acks)
         server.start()
         client.wait_for(killed_at + 3)  # the restarted server takes completions again
+    finally:
+        client.finish()
+        server.kill()
+    assert not client.unexpected, client.unexpected
+    assert_whole(db_url, client.acks)
+
+
+def test_kill_9_of_a_worker_mid_completion_is_replaced_and_loses_nothing(runtime, world, db_url, tmp_path):
+    server = Server(db_url, world.tokens["school"], tmp_path)
+    server.start("--workers", "2")
+    if not server.workers():
+        server.kill()
+        pytest.skip("loket serve heeft geen aparte werkprocessen")
+    client = Client(server, world, allowed={200, 201, 409})
+    client.start()
+    try:
+        client.wait_for(random.randint(3, 9))
+        time.sleep(random.uniform(0, 0.5))
+        os.kill(random.choice(server.workers()), signal.SIGKILL)
+        killed_at = len(client.acks)
+        client.wait_for(killed_at + 5)  # the other worker, and the one started in its place, go on
+        assert server.process is not None and server.process.poll() is None  # the server itself stayed up
     finally:
         client.finish()
         server.kill()
