@@ -19,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import statediff
+from .divergence import Step
 from .events import GENESIS, canonical, chain_hash, sha256
 from .models import Case, Event
-from .replay import NotReplayable, Replay, Replayer, replay, state_at  # noqa: F401  (re-exported)
+from .replay import NotReplayable, Replay, Replayer, Run, replay, state_at  # noqa: F401  (re-exported)
 from .vocabulary import INPUT_EVENTS
 
 if TYPE_CHECKING:
@@ -178,29 +179,55 @@ def _payload_problems(row: Any, purges: dict[int, Any]) -> list[tuple[str, str]]
     return []
 
 
+@dataclass
+class _PageRun(Run):
+    """A replay for one page of the timeline. The case data after each event is what makes a long history
+    big, and a page needs it only for its own events and the one before them: of the earlier events the
+    replay keeps the seq and type (a divergence names its event from them), not the data."""
+
+    keep_from: int = 0
+
+    def feed(self, row: Event) -> bool:
+        ok = super().feed(row)
+        steps = self.steps
+        if len(steps) >= 2 and steps[-1].seq < self.keep_from and steps[-2].data is not None:
+            steps[-2].data = None  # a later event before the page took over as the one the page starts from
+        return ok
+
+
+class _PageReplayer(Replayer):
+    def trace_page(self, case: Case, rows: list[Event], keep_from: int) -> tuple[list[Step], dict[str, Any] | None]:
+        """As ``Replayer.trace``, keeping the case data only from the event before ``keep_from`` on."""
+        run = _PageRun(self.runtime, self.session, case, self.specs.get(case.route_version), trace=True,
+                       keep_from=keep_from)
+        self._play(run, rows, complete=True)
+        return run.steps, run.divergence
+
+
 def timeline(runtime: Runtime, session: Session, case: Case, offset: int = 0,
              limit: int | None = None) -> dict[str, Any]:
     """Every event with actor, role, time, the data submitted and what changed in the case data; with
     ``offset``/``limit`` one page of them (oldest first), ``total`` the number of events. The chain and the
     replay still cover the whole history (``intact`` and ``divergence`` are about all events), but only the
     page's events are copied, titled and compared: a page of a long history costs a page."""
-    replayer = Replayer(runtime, session)
+    replayer = _PageReplayer(runtime, session)
     rows = replayer.events(case)
     chain = check_chain(case.id, case.event_seq, case.last_hash, rows)
     broken = {b.seq for b in chain.breaks}
     purged = any(row.purged_at is not None for row in rows)
-    steps, divergence = ([], None) if purged else replayer.trace(case, rows)
     page = rows[offset:] if limit is None else rows[offset:offset + limit]
+    first = page[0].seq if page else None
+    keep_from = first if first is not None else (rows[-1].seq + 1 if rows else 0)
+    steps, divergence = ([], None) if purged else replayer.trace_page(case, rows, keep_from)
     # The case data after each replayed event; of the events before the page only the last one is needed, as
     # what the page's first input changed is measured against it.
-    first = page[0].seq if page else None
     after: dict[int, Any] = {}
     before: dict[str, Any] = {}
     for step in steps:
         if first is not None and step.seq >= first:
             after[step.seq] = step.data
-        else:
-            before = step.data or {}
+        elif step.data is not None:
+            before = step.data
     del steps
     titles = replayer.specs.get(case.route_version).titles
     out: list[dict[str, Any]] = []

@@ -526,6 +526,11 @@ def test_the_timeline_is_paged_inside_and_a_page_is_that_slice_of_the_whole(clie
             assert page["events"] == whole["events"][offset:offset + limit]
             assert (page["total"], page["intact"], page["divergence"]) == (total, True, None)
     assert whole["events"][completed - 1]["changes"]  # the besluit's own changes, measured on a page of one
+    with runtime.db.read() as session:  # and a page keeps the case data of its own events only, plus one
+        case = session.get(Case, case_id)
+        replayer = audit._PageReplayer(runtime, session)
+        steps, _ = replayer.trace_page(case, replayer.events(case), keep_from=200)
+        assert len(steps) == total and [s.seq for s in steps if s.data is not None] == list(range(199, total + 1))
 
     path = f"/api/v1/cases/{case_id}/events"
     first = call(client, world, "auditor", "GET", path)
