@@ -152,3 +152,26 @@ def test_another_lane_and_the_auditor_read_but_cannot_write(web_app, world, runt
         assert refused.status_code == 403
         assert post(client, f"/tasks/{tid}", {"actie": "concept", "d.toelichting": "x"}).status_code == 403
     assert event_types(runtime, case_id) == before
+
+
+def test_two_roles_work_both_lanes_and_separated_duties_keep_the_besluit_away(web_app, world, runtime, sample, db):
+    from tests.test_roles import ORTHO, add_user
+
+    ortho = add_user(db, world, ORTHO, "consulent", "commissie")
+    give_passwords(db)
+    case_id = _submitted(runtime, world, sample)
+    client = web_client(web_app, world, ORTHO)
+    page = client.get("/").get_data(as_text=True)
+    assert "Rol: consulent, commissie" in page and f"dossier {case_id} — Dossier controleren" in page
+
+    runtime.complete(ortho, task_id(runtime, case_id, "dossiercheck"), {"dossier_compleet": True})
+    runtime.complete(world["consulent"], task_id(runtime, case_id, "knooppuntoverleg"), sample["knooppuntoverleg"])
+    besluit = task_id(runtime, case_id, "besluit")
+    assert f"dossier {case_id} — Besluit TLV" not in client.get("/?tab=team").get_data(as_text=True)
+    shown = client.get(f"/tasks/{besluit}").get_data(as_text=True)
+    assert "U mag deze taak niet doen" in shown and "functiescheiding" in shown and "Afronden" not in shown
+    refused = post(client, f"/tasks/{besluit}/claim")
+    assert refused.status_code == 403 and "functiescheiding" in refused.get_data(as_text=True)
+    # A commissielid who did neither step decides.
+    other = web_client(web_app, world, "commissie").get("/?tab=team").get_data(as_text=True)
+    assert f"dossier {case_id} — Besluit TLV" in other
