@@ -234,7 +234,7 @@ def assert_whole(url: str, acks: list[tuple[int, str]]) -> None:
 
 def test_kill_9_of_the_server_mid_completion_loses_and_doubles_nothing(runtime, world, db_url, tmp_path):
     server = Server(db_url, world.tokens["school"], tmp_path)
-    server.start()
+    server.start("--workers", "2")  # the whole server: master, workers and scheduler, killed together
     client = Client(server, world, allowed={200, 201, 409})
     client.start()
     try:
@@ -242,7 +242,7 @@ def test_kill_9_of_the_server_mid_completion_loses_and_doubles_nothing(runtime, 
         time.sleep(random.uniform(0, 0.5))  # a random moment: often in the middle of a request
         server.kill()
         killed_at = len(client.acks)
-        server.start()
+        server.start("--workers", "2")
         client.wait_for(killed_at + 3)  # the restarted server takes completions again
     finally:
         client.finish()
@@ -394,7 +394,7 @@ def test_postgresql_restarted_under_load_answers_503_then_recovers(cluster, tmp_
     db.dispose()
 
     server = Server(cluster.url, world.tokens["school"], tmp_path)
-    server.start()
+    server.start("--workers", "2")
     client = Client(server, world, allowed={200, 201, 409, 503})  # 503 while the database is away, never 500
     client.start()
     try:
