@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from . import clock, duties, visibility
@@ -58,20 +58,23 @@ def initials(pupil: dict[str, Any] | None) -> str:
     return "".join(f"{letter}." for letter in letters)
 
 
-def _scope(session: Session, actor: Actor, scope: str) -> list[ColumnElement[bool]]:
-    """The tabs, exactly as engine.inbox has them: mine (claimed by me), role (open in one of my lanes, free or
-    mine, not kept from me by separated duties), all (every open task of a case I may read)."""
-    if scope not in SCOPES:
-        raise BadRequest(f"Onbekende scope '{scope}'; kies uit {', '.join(SCOPES)}.")
-    where = [Task.tenant_id == actor.tenant_id, Task.status.in_(OPEN_TASK), visibility.task_scope(actor)]
+@dataclass(frozen=True)
+class Scopes:
+    """The tabs, exactly as engine.inbox has them, built once per request: ``base`` holds for every tab (the SWV,
+    open, a case the actor may read, its own school for a school user); ``tab`` adds each tab's own condition: mine
+    (claimed by me), role (open in one of my lanes, free or mine, not kept from me by separated duties), all."""
+
+    base: list[ColumnElement[bool]]
+    tab: dict[str, ColumnElement[bool]]
+
+
+def scopes(session: Session, actor: Actor) -> Scopes:
+    base = [Task.tenant_id == actor.tenant_id, Task.status.in_(OPEN_TASK), visibility.task_scope(actor)]
     if Role.SCHOOL in actor.roles:
-        where.append(Task.school_id == actor.school_id)
-    if scope == "mine":
-        where.append(Task.assignee_id == actor.user_id)
-    elif scope == "role":
-        where += [Task.lane.in_(sorted(actor.roles)),
-                  or_(Task.assignee_id.is_(None), Task.assignee_id == actor.user_id), ~duties.blocked(session, actor)]
-    return where
+        base.append(Task.school_id == actor.school_id)
+    role = and_(Task.lane.in_(sorted(actor.roles)), or_(Task.assignee_id.is_(None), Task.assignee_id == actor.user_id),
+                ~duties.blocked(session, actor))
+    return Scopes(base, {"mine": Task.assignee_id == actor.user_id, "role": role, "all": true()})
 
 
 def _filters(filters: Filters) -> list[ColumnElement[bool]]:
@@ -105,18 +108,19 @@ def _needs_case(filters: Filters) -> bool:
 
 
 def search(session: Session, actor: Actor, *, scope: str = "role", filters: Filters | None = None,
-           sort: str = "termijn", limit: int = 25, offset: int = 0) -> tuple[list[Row], int]:
-    """One page of the tab ``scope`` and how many tasks it holds in all."""
+           sort: str = "termijn", limit: int = 25, offset: int = 0,
+           tabs: Scopes | None = None, totals: dict[str, int] | None = None) -> tuple[list[Row], dict[str, int]]:
+    """One page of the tab ``scope``, and how many tasks each tab holds with these filters (one statement)."""
     filters = filters or Filters()
+    if scope not in SCOPES:
+        raise BadRequest(f"Onbekende scope '{scope}'; kies uit {', '.join(SCOPES)}.")
     if sort not in SORTS:
         raise BadRequest(f"Onbekende sortering '{sort}'; kies uit {', '.join(SORTS)}.")
     if not 1 <= limit <= 200 or offset < 0:
         raise BadRequest("limit moet tussen 1 en 200 liggen en offset mag niet negatief zijn.")
-    where = _scope(session, actor, scope) + _filters(filters)
-    counted = select(func.count()).select_from(Task)
-    if _needs_case(filters):
-        counted = counted.join(_CASE, _CASE.id == Task.case_id)
-    total = session.scalar(counted.where(*where)) or 0
+    tabs = tabs or scopes(session, actor)
+    where = tabs.base + _filters(filters)
+    totals = totals if totals is not None else counts(session, filters, tabs, where)
     order: Any = {
         "termijn": [Task.escalated.desc(), Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id],
         "nieuwste": [Task.created_at.desc(), Task.id],
@@ -128,23 +132,22 @@ def search(session: Session, actor: Actor, *, scope: str = "role", filters: Filt
         .outerjoin(School, School.id == Task.school_id)
         .outerjoin(Route, Route.key == Task.route_key)
         .outerjoin(User, User.id == Task.assignee_id)
-        .where(*where).order_by(*order).limit(limit).offset(offset)
+        .where(*where, tabs.tab[scope]).order_by(*order).limit(limit).offset(offset)
     )
     rows = [Row(task, pupil, school, title or task.route_key, email)
             for task, pupil, school, title, email in session.execute(query)]
-    return rows, total
+    return rows, totals
 
 
-def counts(session: Session, actor: Actor, filters: Filters | None = None) -> dict[str, int]:
-    """How many tasks each tab holds with these filters."""
-    filters = filters or Filters()
-    out = {}
-    for scope in SCOPES:
-        query = select(func.count()).select_from(Task)
-        if _needs_case(filters):
-            query = query.join(_CASE, _CASE.id == Task.case_id)
-        out[scope] = session.scalar(query.where(*_scope(session, actor, scope), *_filters(filters))) or 0
-    return out
+def counts(session: Session, filters: Filters, tabs: Scopes,
+           where: list[ColumnElement[bool]] | None = None) -> dict[str, int]:
+    """How many tasks each tab holds with these filters, counted in one statement (COUNT ... FILTER per tab)."""
+    where = tabs.base + _filters(filters) if where is None else where
+    query = select(*(func.count().filter(tabs.tab[scope]) for scope in SCOPES)).select_from(Task)
+    if _needs_case(filters):
+        query = query.join(_CASE, _CASE.id == Task.case_id)
+    found = session.execute(query.where(*where)).one()
+    return {scope: int(n or 0) for scope, n in zip(SCOPES, found, strict=True)}
 
 
 def choices(session: Session, actor: Actor) -> tuple[list[tuple[str, str]], list[tuple[int, str]]]:

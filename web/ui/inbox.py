@@ -57,11 +57,15 @@ def inbox() -> Any:
                                overdue=query["overdue"], text=query["q"] or None)
     rt = runtime()
     with rt.db.read() as session:
-        counts = worklist.counts(session, actor, filters)
-        tab = query["tab"] if query["tab"] in SCOPE else ("mijn" if counts["mine"] else "team")
-        query["tab"] = tab
-        rows, total = worklist.search(session, actor, scope=SCOPE[tab], filters=filters, sort=query["sort"],
-                                      limit=PAGE, offset=(query["pagina"] - 1) * PAGE)
+        tabs = worklist.scopes(session, actor)
+        known = None
+        if query["tab"] not in SCOPE:  # no tab chosen: Mijn taken when something is claimed, else Team
+            known = worklist.counts(session, filters, tabs)
+            query["tab"] = "mijn" if known["mine"] else "team"
+        rows, counts = worklist.search(session, actor, scope=SCOPE[query["tab"]], filters=filters,
+                                       sort=query["sort"], limit=PAGE, offset=(query["pagina"] - 1) * PAGE,
+                                       tabs=tabs, totals=known)
+        total = counts[SCOPE[query["tab"]]]
         routes, schools = worklist.choices(session, actor)
         with_draft = drafts.saved_for(session, actor, [r.task.id for r in rows])
     now = clock.now()
