@@ -120,3 +120,17 @@ def test_another_swv_is_not_found(app, db, case_id):
     assert auditor.get(f"/audit/{case_id}").status_code == 404
     assert auditor.get(f"/audit/{case_id}/export.json").status_code == 404
     assert f'href="/audit/{case_id}"' not in auditor.get("/audit").get_data(as_text=True)
+
+
+def test_the_timeline_is_paged_and_the_chooser_offers_every_event(app, world, case_id, monkeypatch):
+    from web.ui import audit as audit_page
+
+    monkeypatch.setattr(audit_page, "PAGE", 1)
+    auditor = web_client(app, world, "auditor")
+    first = auditor.get(f"/audit/{case_id}").get_data(as_text=True)
+    second = auditor.get(f"/audit/{case_id}?pagina=2").get_data(as_text=True)
+    assert re.findall(r'data-seq="(\d+)"', first) == ["1"]
+    assert re.findall(r'data-seq="(\d+)"', second) == ["2"]
+    assert "Pagina 1 van 2 (2 events)" in first
+    assert '<option value="2"' in first  # every event can be chosen, whatever the page
+    assert "onderwijsbehoeften" in second  # what the second event changed, measured against the first

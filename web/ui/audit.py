@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine import access, audit, audit_export, case_list, clock
 from engine.errors import Conflict, Forbidden
-from engine.models import User
+from engine.models import Event, User
 
 from . import bp, current_actor, hidden_if_forbidden, record_read, runtime
 from .case import EVENTS, STATUS, live_states, pupil, steps
@@ -81,7 +81,16 @@ def audit_context(case_id: int, seq: int | None, replayed: dict[str, Any] | None
     rt = runtime()
     with rt.db.read() as session, hidden_if_forbidden():
         case = rt.case_for(session, actor, case_id)
-        history = audit.timeline(rt, session, case)
+        page = _page_number()
+        history = audit.timeline(rt, session, case, offset=(page - 1) * PAGE, limit=PAGE)
+        # Every event for the moment chooser, from the rows alone (the timeline holds one page).
+        titles = {step["id"]: step["title"] for step in steps(case.route_version, {})}
+        choices = []
+        for seq_, type_, at, task_name in session.execute(
+                select(Event.seq, Event.type, Event.at, Event.task_name).where(Event.case_id == case.id)
+                .order_by(Event.seq)):
+            label = EVENTS.get(type_, type_) + (f": {titles.get(task_name, task_name)}" if task_name else "")
+            choices.append((seq_, f"{seq_}. {label} ({clock.format_moment(at)})"))
         chain = audit.verify_case(session, case).to_json()
         states, at_event, state_problem = None, None, None
         if seq is not None:
@@ -99,14 +108,12 @@ def audit_context(case_id: int, seq: int | None, replayed: dict[str, Any] | None
                    "version": case.route_version.number, "status": STATUS.get(case.status, case.status),
                    "steps": diagram_steps, "chain": chain, "access": [access.entry_json(e) for e in entries],
                    "access_total": log_total, "log_page": log_page}
-    page = _page_number()
-    events = history["events"]
+    total = history["total"]
     context.update(
-        events=events[(page - 1) * PAGE:page * PAGE], events_total=len(events), page=page,
-        pages=max(1, -(-len(events) // PAGE)), intact=history["intact"], divergence=history["divergence"],
-        seq=seq, at_event=at_event, state_problem=state_problem, replayed=replayed, describe=_describe,
-        show=_value, format_moment=clock.format_moment, read_label=audit_export.read_label,
-        choices=[(e["seq"], f"{e['seq']}. {_describe(e)} ({clock.format_moment(e['at'])})") for e in events])
+        events=history["events"], events_total=total, page=page, pages=max(1, -(-total // PAGE)),
+        intact=history["intact"], divergence=history["divergence"], seq=seq, at_event=at_event,
+        state_problem=state_problem, replayed=replayed, describe=_describe, show=_value,
+        format_moment=clock.format_moment, read_label=audit_export.read_label, choices=choices)
     return context
 
 
