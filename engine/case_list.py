@@ -9,6 +9,8 @@ bestuurder is an IN over the case ids found from the tasks once per query (``ix_
 ``ix_tasks_assignee``, ``ix_tasks_escalated_case``), checked per case while the index is walked. A search on
 the pupil's name reads the name out of each case's data within the tenant (no index: names are personal data
 kept in the case's JSON, and an SWV holds thousands of cases, not millions); a case number is the primary key.
+Case is ignored for every letter on PostgreSQL; SQLite's lower() folds only A-Z, so there "Özil" is found by
+"Özil" or "zil", not by "özil".
 """
 
 from __future__ import annotations
