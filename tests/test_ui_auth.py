@@ -170,3 +170,24 @@ def test_the_api_docs_page_serves_swagger_ui_from_the_local_build(web_app):
     page = web_app.test_client().get("/api/v1/docs").get_data(as_text=True)
     assert "/static/dist/api-docs.js" in page and "/static/dist/swagger-ui.css" in page
     assert 'data-spec="/api/v1/openapi.json"' in page and "cdn" not in page.lower()
+
+
+def test_migration_0006_adds_the_web_tables_and_goes_back(empty_db_url):
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from engine.db import alembic_config, upgrade
+
+    def tables() -> set[str]:
+        engine = create_engine(empty_db_url)
+        try:
+            return set(inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+
+    upgrade(empty_db_url)
+    assert {"login_attempts", "task_drafts"} <= tables()
+    command.downgrade(alembic_config(empty_db_url), "0005")
+    assert not {"login_attempts", "task_drafts"} & tables()
+    command.upgrade(alembic_config(empty_db_url), "head")
+    assert {"login_attempts", "task_drafts"} <= tables()
