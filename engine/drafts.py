@@ -13,6 +13,7 @@ from . import clock
 from .auth import Actor
 from .models import Task
 from .models_web import TaskDraft
+from .vocabulary import OPEN_TASK
 
 MAX_DRAFT_CHARS = 200_000  # a concept is what a person typed; the form's own limits are checked at completion
 
@@ -46,6 +47,14 @@ def discard(session: Session, task_id: str, user_id: int | None = None) -> int:
     if user_id is not None:
         query = query.where(TaskDraft.user_id == user_id)
     return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+
+
+def discard_closed(session: Session, case_id: int) -> int:
+    """Drop the concepts of the case's tasks that are no longer open (completed, or cancelled by the step that was
+    just taken, e.g. a boundary event); how many were dropped."""
+    closed = select(Task.id).where(Task.case_id == case_id, Task.status.not_in(OPEN_TASK))
+    query = delete(TaskDraft).where(TaskDraft.case_id == case_id, TaskDraft.task_id.in_(closed))
+    return int(session.execute(query.execution_options(synchronize_session=False)).rowcount)  # type: ignore[attr-defined]
 
 
 def saved_for(session: Session, actor: Actor, task_ids: list[str]) -> set[str]:

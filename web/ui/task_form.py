@@ -266,14 +266,14 @@ def panel_context(task_id: str, data: dict[str, Any] | None = None, errors: dict
         beheerder = Role.BEHEERDER in actor.roles
         others = worklist.colleagues(session, actor, task) if may and mine else []
     record_read(f"task:{task.name}", case.id)
-    shown = data if data is not None else (draft.data if draft is not None else {})
+    shown = data if data is not None else (draft.data if draft is not None and open_ else {})
     fields = form_fields(schema, shown, errors)
     return {
         "task": task, "info": info, "badge": worklist.due_badge(task), "open": open_, "may_work": may, "mine": mine,
         "may_release": open_ and task.assignee_id is not None and (mine or beheerder),
         "kept_apart": apart, "colleagues": others,
         "fields": fields, "labels": labels(fields), "errors": errors or {}, "message": message,
-        "draft_saved": draft.saved_at if draft is not None and data is None else None,
+        "draft_saved": draft.saved_at if draft is not None and data is None and open_ else None,
         "format_moment": clock.format_moment,
     }
 
@@ -360,6 +360,7 @@ def submit(task_id: UUID) -> Any:
         return _conflict(tid, data, exc)
     with rt.db.transaction() as session:
         drafts.discard(session, tid)  # the task is done: nobody's concept of it is of use any more
+        drafts.discard_closed(session, done.task.case_id)  # nor of a task the step cancelled
     done_message = f"Taak afgerond: {done.task.title} (dossier {done.task.case_id})."
     following = done.next_tasks[0].id if done.next_tasks else None
     if not is_htmx():
