@@ -78,6 +78,9 @@ def test_a_posted_form_reads_back_as_the_data_the_engine_takes(runtime, world, s
     renamed = MultiDict([(k.replace("adviezen.0.", "adviezen.zz.").replace("adviezen.1.", "adviezen.aa."), v)
                          for k, v in form.items(multi=True)])
     assert parse(schema, renamed)["adviezen"] == sample["aanmelding"]["adviezen"]
+    numbers = {"type": "object", "properties": {"n": {"type": "integer"}, "x": {"type": "number"}}}
+    assert parse(numbers, MultiDict({"d.n": "12", "d.x": "3,5"})) == {"n": 12, "x": 3.5}
+    assert parse(numbers, MultiDict({"d.n": "twaalf", "d.x": ""})) == {"n": "twaalf"}  # kept; the engine says why
     dossier = _schema(runtime, case.id, "dossiercheck")
     assert parse(dossier, MultiDict({"d.dossier_compleet": "false", "d.ontbrekend": "OPP"})) == {
         "dossier_compleet": False, "ontbrekend": "OPP"}

@@ -51,6 +51,15 @@ def test_a_consulent_claims_and_completes_the_dossiercheck_with_the_keyboard(liv
     assert "knooppuntoverleg" in open_names(rt, case.id)
     assert "task_completed" in event_types(rt, case.id)
 
+    # A list of objects gets rows added and removed in place (app.js), each row its own fields.
+    rows = page.locator("#veld-deelnemers [data-row]")
+    assert rows.count() == 1
+    page.get_by_role("button", name="Voeg toe: deelnemers").click()
+    assert rows.count() == 2
+    rows.nth(1).get_by_label("Naam").fill("Extra deelnemer")
+    page.get_by_role("button", name="Verwijder deze rij").click()
+    assert rows.count() == 1
+
 
 def test_the_api_docs_render_swagger_ui_from_the_local_build(live, page):
     outside = []
