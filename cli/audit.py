@@ -211,17 +211,20 @@ def retention_run(ctx: Context, now_text: str | None, dry_run: bool) -> None:
     """Verwijder of anonimiseer de persoonsgegevens van gesloten dossiers na hun bewaartermijn."""
     from engine.retention import run_retention
 
-    result = run_retention(ctx.db, moment(now_text, "--now"), dry_run=dry_run)
+    result = run_retention(ctx.db, moment(now_text, "--now"), dry_run=dry_run, settings=ctx.settings)
     verb = "zou verwijderen" if dry_run else "verwijderd"
     for item in result.purged:
         click.echo(f"dossier {item.case_id}: {verb} ({item.rule}; termijn verstreken op "
-                   f"{clock.format_date(item.due_at)})")
+                   f"{clock.format_date(item.due_at)}; {item.documents} document(en))")
     for case_id, message in result.errors:
         click.echo(f"dossier {case_id}: fout: {message}", err=True)
     for route in sorted(result.without_policy):
         click.echo(f"route {route} heeft geen bewaartermijn (property retentionPeriod); niets verwijderd",
                    err=True)
     click.echo(f"{len(result.purged)} dossier(s) {verb}, {result.waiting} gesloten dossier(s) binnen de termijn")
+    files = "" if dry_run else f"{result.files} bestand(en) van documenten, "
+    click.echo(f"ook {verb}: {files}{result.logins} inlogpoging(en) ouder dan {ctx.settings.login_attempts_days} "
+               f"dagen, {result.drafts} concept(en) van taken die niet meer open zijn")
     if result.errors:
         sys.exit(1)
 

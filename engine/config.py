@@ -35,6 +35,11 @@ class Settings:
     max_document_bytes: int = field(
         default_factory=lambda: int(os.environ.get("LOKET_MAX_DOCUMENT_BYTES") or 20_000_000))
 
+    # Retention of the login log (engine.logins): tries older than this many days are removed by `loket retention
+    # run`. The lockout looks back 15 minutes; the rest is for an investigation after the fact. At least 1.
+    login_attempts_days: int = field(
+        default_factory=lambda: max(1, int(os.environ.get("LOKET_LOGIN_ATTEMPTS_DAYS") or 90)))
+
 
 def documents_dir() -> Path:
     instance = Path(os.environ.get("LOKET_INSTANCE", PROJECT_ROOT / "instance"))

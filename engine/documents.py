@@ -142,7 +142,10 @@ class BlobStore:
         sha256 = hashlib.sha256(data).hexdigest()
         final = self.path(sha256)
         if final.exists():
-            return sha256  # the same bytes are already there (content-addressed)
+            # The same bytes are already there (content-addressed). Touched, so that retention, which removes a
+            # blob no row references any more, leaves alone one that an upload is about to reference again.
+            os.utime(final)
+            return sha256
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".upload-")
         try:
@@ -155,6 +158,18 @@ class BlobStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return sha256
+
+    def discard(self, sha256: str, younger_than: float) -> bool:
+        """Remove a blob unless it was written or touched after ``younger_than`` (a timestamp): an upload of the
+        same bytes may be about to reference it. Whether it was removed."""
+        path = self.path(sha256)
+        try:
+            if path.stat().st_mtime > younger_than:
+                return False
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
 
 def store(runtime: Runtime) -> BlobStore:
@@ -215,6 +230,24 @@ def get(session: Session, actor: Actor, document_id: int) -> Document:
         raise NotFound(f"Document {document_id} bestaat niet.")
     permissions.case_for(session, actor, document.case_id)
     return document
+
+
+def forget_case(session: Session, case_id: int) -> list[str]:
+    """Retention: remove the case's document rows; the sha256 of each, so the caller can remove the bytes that no
+    other row references once this is committed (BlobStore.discard)."""
+    rows = of_case(session, case_id)
+    for document in rows:
+        session.delete(document)
+    session.flush()
+    return [document.sha256 for document in rows]
+
+
+def unreferenced(session: Session, shas: Iterable[str]) -> set[str]:
+    """Of these sha256, the ones no document row of any case (any SWV: the store is shared) refers to."""
+    wanted = set(shas)
+    if not wanted:
+        return set()
+    return wanted - set(session.scalars(select(Document.sha256).where(Document.sha256.in_(wanted)).distinct()))
 
 
 def blob_path(runtime: Runtime, document: Document) -> Path:

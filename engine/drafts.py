@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -55,6 +55,23 @@ def discard_closed(session: Session, case_id: int) -> int:
     closed = select(Task.id).where(Task.case_id == case_id, Task.status.not_in(OPEN_TASK))
     query = delete(TaskDraft).where(TaskDraft.case_id == case_id, TaskDraft.task_id.in_(closed))
     return int(session.execute(query.execution_options(synchronize_session=False)).rowcount)  # type: ignore[attr-defined]
+
+
+def forget_case(session: Session, case_id: int) -> int:
+    """Retention: drop every concept of the case's tasks (a purged case keeps no typed text); how many."""
+    query = delete(TaskDraft).where(TaskDraft.case_id == case_id).execution_options(synchronize_session=False)
+    return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+
+
+def forget_closed(session: Session, *, dry_run: bool = False) -> int:
+    """Retention: drop every concept whose task is no longer open (done, cancelled or gone) in any case; how many.
+    Completing a task drops its case's closed concepts already; this catches the rest (a timer that cancelled a
+    task, a case closed by a step without a completion, concepts older than that rule)."""
+    stale = TaskDraft.task_id.not_in(select(Task.id).where(Task.status.in_(OPEN_TASK)))
+    if dry_run:
+        return int(session.scalar(select(func.count()).select_from(TaskDraft).where(stale)) or 0)
+    return int(session.execute(delete(TaskDraft).where(stale)  # type: ignore[attr-defined]
+                               .execution_options(synchronize_session=False)).rowcount)
 
 
 def saved_for(session: Session, actor: Actor, task_ids: list[str]) -> set[str]:

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -95,6 +95,15 @@ def attempts(session: Session, email: str, limit: int = 50) -> list[LoginAttempt
     """The latest tries for an address, newest first."""
     return list(session.scalars(select(LoginAttempt).where(LoginAttempt.email == email.strip().lower())
                                 .order_by(LoginAttempt.at.desc(), LoginAttempt.id.desc()).limit(limit)))
+
+
+def forget_before(session: Session, cutoff: datetime, *, dry_run: bool = False) -> int:
+    """Retention: remove the tries older than ``cutoff`` (Settings.login_attempts_days ago); how many. The lockout
+    looks back WINDOW only; the rest of the log is kept for an investigation, not for ever."""
+    old = LoginAttempt.at < cutoff
+    if dry_run:
+        return int(session.scalar(select(func.count()).select_from(LoginAttempt).where(old)) or 0)
+    return int(session.execute(delete(LoginAttempt).where(old)).rowcount)  # type: ignore[attr-defined]
 
 
 def _note(session: Session, email: str, user: User | None, now: datetime, outcome: str, address: str | None) -> None:

@@ -13,6 +13,13 @@ An SWV may set its own period per route in its settings: ``{"retention": {"tlv-v
 A purge empties every event payload (``purged_at`` set; the chain covers only the payload's hash, so it still
 verifies), anonymises the case's data and engine state and the text of its sent messages, and appends a
 ``data_purged`` event that says what was purged, when and by which rule. Only closed cases are purged.
+
+With the case go its documents (the ``documents`` rows, and each stored file that no remaining row of any case
+references) and any concepts of its tasks. What stays is the minimal register: the case row with its kept keys,
+the events without payloads, the tasks, the ``data_purged`` record and the access log.
+
+Each run also removes what is not tied to one case's term: login attempts older than
+``Settings.login_attempts_days`` (90 by default) and concepts of tasks that are no longer open.
 """
 
 from __future__ import annotations
@@ -28,8 +35,9 @@ from sqlalchemy import CursorResult, Table, exists, func, null, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import bpmn, clock, events
+from . import bpmn, clock, documents, drafts, events, logins
 from .auth import system_actor
+from .config import Settings
 from .db import Database
 from .models import Case, Event, OutboxMessage, RouteVersion
 from .vocabulary import CaseStatus, EventType, OutboxStatus
@@ -119,6 +127,7 @@ class Purged:
     term_start: datetime
     due_at: datetime
     events: int
+    documents: int = 0  # document rows removed with the case
 
 
 @dataclass
@@ -129,11 +138,18 @@ class RetentionReport:
     waiting: int = 0  # closed cases whose term has not passed yet
     without_policy: set[str] = field(default_factory=set)  # routes that declare no term
     errors: list[tuple[int | None, str]] = field(default_factory=list)
+    files: int = 0  # stored documents removed from disk (no case refers to their bytes any more)
+    logins: int = 0  # login attempts past Settings.login_attempts_days
+    drafts: int = 0  # concepts of tasks that are no longer open
 
 
-def run_retention(db: Database, now: datetime | None = None, *, dry_run: bool = False) -> RetentionReport:
+def run_retention(db: Database, now: datetime | None = None, *, dry_run: bool = False,
+                  settings: Settings | None = None) -> RetentionReport:
     """Purge every closed case whose term has passed; each case in its own transaction. Safe to run from
-    several schedulers at once: a case purged by another run is skipped."""
+    several schedulers at once: a case purged by another run is skipped. Then remove old login attempts and the
+    concepts of tasks that are no longer open. ``settings``: where documents are stored and how long login
+    attempts are kept (default: from the environment)."""
+    settings = settings or Settings()
     # UTC, as the database gives it back: the chain hashes the moment as text.
     now = (now or clock.now()).astimezone(UTC)
     report = RetentionReport(now, dry_run)
@@ -157,24 +173,58 @@ def run_retention(db: Database, now: datetime | None = None, *, dry_run: bool = 
                 due.append((case.id, policy, start, until))
             else:
                 report.waiting += 1
+    blobs = documents.BlobStore(settings.documents_dir)
     for case_id, policy, start, until in due:
         if dry_run:
-            report.purged.append(Purged(case_id, policy.rule, start, until, 0))
+            with db.read() as session:
+                held = len(documents.of_case(session, case_id))
+            report.purged.append(Purged(case_id, policy.rule, start, until, 0, held))
             continue
+        shas: list[str] = []
         try:
             with db.transaction() as session:
                 current = session.get(Case, case_id)  # None: deleted since it was found due
-                count = purge_case(session, current, policy, start, until, now) if current is not None else None
+                count = purge_case(session, current, policy, start, until, now, shas) if current is not None else None
         except StaleDataError:
             continue  # another run purged (or touched) it at the same moment
         if count is not None:
-            report.purged.append(Purged(case_id, policy.rule, start, until, count))
+            report.purged.append(Purged(case_id, policy.rule, start, until, count, len(shas)))
+            report.files += _discard_blobs(db, blobs, shas, now)
+    _sweep(db, settings, now, report)
     return report
 
 
+# A stored file touched this recently is kept even when no row refers to it: an upload of the same bytes may be
+# between writing them and committing its row (documents.add). A later purge of a case that holds them removes it.
+BLOB_GRACE = timedelta(hours=1)
+
+
+def _discard_blobs(db: Database, blobs: documents.BlobStore, shas: list[str], now: datetime) -> int:
+    """Remove the files of a purged case's documents that no remaining row references (after its commit)."""
+    with db.read() as session:
+        orphans = documents.unreferenced(session, shas)
+    younger_than = (now - BLOB_GRACE).timestamp()  # the run's moment: the clock itself, unless simulated (--now)
+    return sum(blobs.discard(sha, younger_than) for sha in sorted(orphans))
+
+
+def _sweep(db: Database, settings: Settings, now: datetime, report: RetentionReport) -> None:
+    """What is not tied to one case's term: login attempts past their period, concepts of closed tasks."""
+    cutoff = now - timedelta(days=settings.login_attempts_days)
+    if report.dry_run:
+        with db.read() as session:
+            report.logins = logins.forget_before(session, cutoff, dry_run=True)
+            report.drafts = drafts.forget_closed(session, dry_run=True)
+        return
+    with db.transaction() as session:
+        report.logins = logins.forget_before(session, cutoff)
+        report.drafts = drafts.forget_closed(session)
+
+
 def purge_case(session: Session, case: Case, policy: Policy, start: datetime, until: datetime,
-               now: datetime) -> int | None:
-    """Purge one case inside the caller's transaction; None if it was purged already."""
+               now: datetime, shas: list[str] | None = None) -> int | None:
+    """Purge one case inside the caller's transaction; None if it was purged already. The sha256 of the removed
+    documents are added to ``shas`` (one per row): their files go once this commits, if no other case holds the
+    same bytes."""
     if case.status != CaseStatus.CLOSED or session.scalar(
             select(Event.id).where(Event.case_id == case.id, Event.type == EventType.DATA_PURGED).limit(1)):
         return None
@@ -192,10 +242,15 @@ def purge_case(session: Session, case: Case, policy: Policy, start: datetime, un
                                                          OutboxMessage.status != OutboxStatus.PENDING)
                              .values(subject=PURGED_TEXT, body=PURGED_TEXT))
     messages = result.rowcount if isinstance(result, CursorResult) else 0
+    removed = documents.forget_case(session, case.id)
+    if shas is not None:
+        shas.extend(removed)
+    concepts = drafts.forget_case(session, case.id)
     events.append(session, case, EventType.DATA_PURGED, system_actor(case.tenant_id), now, payload={
         "rule": policy.rule, "route": policy.route, "version": policy.version, "period": policy.period,
         "from": policy.start or "sluiting", "term_start": start.isoformat(), "due_at": until.isoformat(),
         "purged_seqs": seqs, "anonymised": ["gegevens", "engine-toestand", f"berichten ({messages})"],
+        "removed": [f"documenten ({len(removed)})", f"concepten ({concepts})"],
         "kept": sorted(kept),
     })
     session.flush()

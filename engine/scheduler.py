@@ -225,7 +225,7 @@ class Scheduler:
         try:
             from .retention import run_retention
 
-            run_retention(self.runtime.db, clock.now())
+            run_retention(self.runtime.db, clock.now(), settings=self.runtime.settings)
         except Exception:
             log.exception("bewaartermijnen toepassen mislukt")
 

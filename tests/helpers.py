@@ -66,6 +66,19 @@ def to_besluit(runtime, world, sample, rounds: int = 0) -> int:
     return case.id
 
 
+# The smallest file Loket keeps as a PDF (its type is read from the content).
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def add_document(runtime, world, role: str, case_id: int, kind: str | None = "opp", data: bytes = PDF,
+                 name: str = "opp.pdf"):
+    """The user with ``role`` adds a document to the case (stored under ``runtime.settings.documents_dir``:
+    give the runtime a folder of the test's own first, e.g. the ``documents`` fixture of test_retention)."""
+    from engine import documents
+
+    return documents.add(runtime, world[role], case_id, name=name, data=data, kind=kind)
+
+
 def load_case(runtime, case_id: int) -> Case:
     with runtime.db.read() as session:
         return session.get(Case, case_id)

@@ -3,18 +3,22 @@ and what was purged, when and by which rule is itself on record."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
-from engine import audit, audit_export, bpmn, clock
+from engine import audit, audit_export, bpmn, clock, documents
+from engine.config import Settings
 from engine.definition import load_definition
-from engine.models import Case, Event, OutboxMessage, Tenant
+from engine.models import Case, Event, OutboxMessage, Task, Tenant
+from engine.models_web import LoginAttempt, TaskDraft
 from engine.replay import NotReplayable
 from engine.retention import add_period, run_retention
-from tests.helpers import cli, do, to_besluit, verified
+from tests.helpers import PDF, add_document, cli, do, to_besluit, verified
 
 T0 = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
 THREE_YEARS = datetime(2029, 10, 5, 9, 0, tzinfo=UTC)
@@ -150,3 +154,100 @@ def test_an_swv_sets_its_own_term(runtime, world, sample, db):
         session.get(Tenant, world.tenant_id).settings = {"retention": {"tlv-vso": "P1Y"}}
     [purged] = run_retention(db, T0 + timedelta(days=366)).purged
     assert purged.case_id == case_id and "P1Y" in purged.rule
+
+
+# ---------------------------------------------------------------- what goes with a purged case, and the sweeps
+
+
+@pytest.fixture
+def documents_dir(runtime, tmp_path):
+    """The runtime stores documents in a folder of this test's own."""
+    runtime.settings = dataclasses.replace(runtime.settings, documents_dir=tmp_path / "documents")
+    return runtime.settings.documents_dir
+
+
+def stored(runtime, sha256: str):
+    return documents.store(runtime).path(sha256)
+
+
+def test_a_purge_takes_the_documents_and_files_no_other_case_holds(runtime, world, sample, db, documents_dir):
+    shared = PDF + b"% het OPP, ook in een ander dossier\n"
+    with clock.frozen(T0 - timedelta(days=30)):
+        case_id = to_besluit(runtime, world, sample)
+        own = add_document(runtime, world, "school", case_id, "opp", PDF + b"% alleen hier\n")
+        late = add_document(runtime, world, "consulent", case_id, "advies", PDF + b"% net opnieuw geupload\n")
+        both = add_document(runtime, world, "school", case_id, "groeidocument", shared)
+        other = runtime.start_case(world["school"], "tlv-vso", sample["start"])  # still open: never purged
+        kept = add_document(runtime, world, "school", other.id, "opp", shared)
+    with clock.frozen(T0):
+        do(runtime, world, "commissie", case_id, "besluit", sample["toekennen"])
+    with clock.frozen(T0 + timedelta(days=30)):
+        do(runtime, world, "school", case_id, "plaatsing", sample["plaatsing"])
+    with db.transaction() as session:  # a concept left on a closed task (from before concepts went at completion)
+        task = session.scalars(select(Task).where(Task.case_id == case_id, Task.name == "besluit")).one()
+        session.add(TaskDraft(task_id=task.id, user_id=world["commissie"].user_id, tenant_id=world.tenant_id,
+                              case_id=case_id, data={"toelichting": "Sanne de Vries"}, saved_at=T0))
+    moment = THREE_YEARS + timedelta(days=1)
+    # An upload of the same bytes touched this file a moment ago: it is about to be referenced again.
+    os.utime(stored(runtime, late.sha256), (moment.timestamp() - 60, moment.timestamp() - 60))
+
+    dry = run_retention(db, moment, dry_run=True, settings=runtime.settings)
+    assert [p.documents for p in dry.purged] == [3] and all(stored(runtime, d.sha256).exists()
+                                                            for d in (own, late, both))
+    report = run_retention(db, moment, settings=runtime.settings)
+    [purged] = report.purged
+    assert purged.case_id == case_id and purged.documents == 3 and report.files == 1
+
+    with db.read() as session:
+        assert documents.of_case(session, case_id) == []
+        assert [d.id for d in documents.of_case(session, other.id)] == [kept.id]
+        assert session.scalars(select(TaskDraft).where(TaskDraft.case_id == case_id)).all() == []
+    assert not stored(runtime, own.sha256).exists()  # gone from disk
+    assert stored(runtime, both.sha256).read_bytes() == shared  # the open case still holds these bytes
+    assert stored(runtime, late.sha256).exists()  # touched within the grace period
+    with db.read() as session:  # the open case's document still downloads
+        assert documents.blob_path(runtime, documents.get(session, world["school"], kept.id)).exists()
+    case, rows = load(db, case_id)
+    assert rows[-1].payload["removed"] == ["documenten (3)", "concepten (1)"]
+    assert all(r.payload is None for r in rows if r.type == "document_added")  # names and hashes purged too
+    assert verified(db, case_id).intact and verified(db, other.id).intact
+    assert case.status == "closed" and case.data["besluit"] == "toekennen"  # the minimal register stays
+
+
+def test_old_login_attempts_and_concepts_of_closed_tasks_go_on_every_run(runtime, world, sample, db, db_url):
+    now = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+    case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
+    with db.transaction() as session:
+        for days in (400, 91, 89, 0):
+            session.add(LoginAttempt(email="juf@school.nl", at=now - timedelta(days=days), outcome="mislukt"))
+        aanmelding = session.scalars(select(Task).where(Task.case_id == case.id)).one()
+        session.add(TaskDraft(task_id=aanmelding.id, user_id=world["school"].user_id, tenant_id=world.tenant_id,
+                              case_id=case.id, data={"toelichting": "half af"}, saved_at=now))
+        session.add(TaskDraft(task_id="00000000-0000-0000-0000-000000000000", user_id=world["school"].user_id,
+                              tenant_id=world.tenant_id, case_id=case.id, data={"toelichting": "weg"}, saved_at=now))
+
+    def left() -> tuple[list[int], list[str]]:
+        with db.read() as session:
+            ages = [(now - a.at.replace(tzinfo=UTC)).days for a in session.scalars(select(LoginAttempt))]
+            return sorted(ages), [d.data["toelichting"] for d in session.scalars(select(TaskDraft))]
+
+    dry = run_retention(db, now, dry_run=True, settings=runtime.settings)
+    assert (dry.logins, dry.drafts) == (2, 1) and left() == ([0, 89, 91, 400], ["half af", "weg"])
+    report = run_retention(db, now, settings=runtime.settings)
+    assert (report.logins, report.drafts) == (2, 1)
+    assert left() == ([0, 89], ["half af"])  # the open task keeps its concept; the lockout its recent tries
+
+    result = cli(db_url, "retention", "run", "--now", "2027-03-01T13:00")
+    assert result.exit_code == 0, result.output
+    assert "0 inlogpoging(en) ouder dan 90 dagen, 0 concept(en)" in result.output
+    shorter = dataclasses.replace(runtime.settings, login_attempts_days=30)
+    assert run_retention(db, now, settings=shorter).logins == 1 and left()[0] == [0]
+
+
+def test_the_login_period_is_a_setting_of_at_least_a_day(monkeypatch):
+    monkeypatch.setenv("LOKET_LOGIN_ATTEMPTS_DAYS", "365")
+    assert Settings().login_attempts_days == 365
+    monkeypatch.setenv("LOKET_LOGIN_ATTEMPTS_DAYS", "0")  # never shorter than the lockout looks back
+    assert Settings().login_attempts_days == 1
+    monkeypatch.delenv("LOKET_LOGIN_ATTEMPTS_DAYS")
+    assert Settings().login_attempts_days == 90
