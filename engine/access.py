@@ -35,6 +35,38 @@ CHANNELS = ("api", "cli", "web")
 # The chain of the entries written before chains per case existed: one per SWV.
 LEGACY = "swv"
 
+# Every kind of read the loggers write (``what``), with how the audit views and the PDF say it in Dutch
+# (engine.audit_export.read_label). A kind that takes an argument ends in its separator: "task:" is logged as
+# "task:besluit" and reads "taak besluit". A new kind of read belongs here first: tests/test_access_labels.py walks
+# every logging call in web/, engine/ and cli/ and fails on a kind that is missing.
+READ_KINDS: dict[str, str] = {
+    "case": "dossier",
+    "cases": "lijst van dossiers",
+    "cases?q=": "dossiers gezocht op '{}'",
+    "documents": "lijst van documenten",
+    "document:": "document {} (inhoud)",
+    "task:": "taak {}",
+    "events": "geschiedenis",
+    "state": "toestand",
+    "state@": "toestand op {}",  # a moment (ISO); read_label shows it in Dutch time
+    "state#": "toestand na event {}",
+    "replay": "opnieuw afgespeeld",
+    "verify": "hash-keten gecontroleerd",
+    "export:": "export ({})",
+    "access-log": "toegangslog",
+}
+
+
+def read_kind(what: str) -> tuple[str, str] | None:
+    """The registered kind of a logged read and its argument ("task:besluit" -> ("task:", "besluit")), or None
+    for a code no logger writes today (entries are permanent: an old or odd one is shown as it is)."""
+    if what in READ_KINDS:
+        return what, ""
+    for kind in READ_KINDS:
+        if kind[-1] in ":@#=" and what.startswith(kind):
+            return kind, what[len(kind):]
+    return None
+
 
 def entry_hash(prev_hash: str, *, tenant_id: int, case_id: int | None, user_id: int | None, actor: str, role: str,
                at: datetime, what: str, channel: str) -> str:

@@ -221,21 +221,14 @@ def render_pdf(document: dict[str, Any], *, compress: bool = True) -> bytes:
     return bytes(pdf.output())
 
 
-READ_LABELS = {"case": "dossier", "events": "geschiedenis", "replay": "opnieuw afgespeeld",
-               "access-log": "toegangslog", "state": "toestand"}
-
-
 def read_label(what: str) -> str:
-    """An access-log code ('task:besluit', 'state@2026-...', 'export:pdf') in words."""
-    if what.startswith("task:"):
-        return f"taak {what[5:]}"
-    if what.startswith("export:"):
-        return f"export ({what[7:]})"
-    if what.startswith("state@"):
-        return f"toestand op {local(what[6:])}"
-    if what.startswith("state#"):
-        return f"toestand na event {what[6:]}"
-    return READ_LABELS.get(what, what)
+    """An access-log code ('task:besluit', 'state@2026-...', 'document:12') in words (engine.access.READ_KINDS);
+    a code of no known kind as it is."""
+    found = access.read_kind(what)
+    if found is None:
+        return what
+    kind, argument = found
+    return access.READ_KINDS[kind].format(local(argument) if kind == "state@" else argument)
 
 
 def _verification(document: dict[str, Any]) -> list[tuple[str, str]]:
