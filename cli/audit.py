@@ -245,3 +245,4 @@ def retention_show(ctx: Context) -> None:
             except ValueError as exc:
                 text = f"fout: {exc}"
             click.echo(f"{version.route.key} v{version.number}: {text}")
+    click.echo(f"inlogpogingen: {ctx.settings.login_attempts_days} dagen bewaard (LOKET_LOGIN_ATTEMPTS_DAYS)")

@@ -73,7 +73,7 @@ PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 def add_document(runtime, world, role: str, case_id: int, kind: str | None = "opp", data: bytes = PDF,
                  name: str = "opp.pdf"):
     """The user with ``role`` adds a document to the case (stored under ``runtime.settings.documents_dir``:
-    give the runtime a folder of the test's own first, e.g. the ``documents`` fixture of test_retention)."""
+    give the runtime a folder of the test's own first, e.g. the ``documents_dir`` fixture of test_retention)."""
     from engine import documents
 
     return documents.add(runtime, world[role], case_id, name=name, data=data, kind=kind)

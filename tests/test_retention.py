@@ -19,6 +19,7 @@ from engine.models_web import LoginAttempt, TaskDraft
 from engine.replay import NotReplayable
 from engine.retention import add_period, run_retention
 from tests.helpers import PDF, add_document, cli, do, to_besluit, verified
+from tests.ui import give_passwords, web_client
 
 T0 = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
 THREE_YEARS = datetime(2029, 10, 5, 9, 0, tzinfo=UTC)
@@ -170,7 +171,8 @@ def stored(runtime, sha256: str):
     return documents.store(runtime).path(sha256)
 
 
-def test_a_purge_takes_the_documents_and_files_no_other_case_holds(runtime, world, sample, db, documents_dir):
+def test_a_purge_takes_the_documents_and_files_no_other_case_holds(client, runtime, world, sample, db,
+                                                                  documents_dir):
     shared = PDF + b"% het OPP, ook in een ander dossier\n"
     with clock.frozen(T0 - timedelta(days=30)):
         case_id = to_besluit(runtime, world, sample)
@@ -213,6 +215,14 @@ def test_a_purge_takes_the_documents_and_files_no_other_case_holds(runtime, worl
     assert verified(db, case_id).intact and verified(db, other.id).intact
     assert case.status == "closed" and case.data["besluit"] == "toekennen"  # the minimal register stays
 
+    give_passwords(db)  # in the browser: the purged case still shows, without its documents
+    auditor = web_client(client.application, world, "auditor")
+    page = auditor.get(f"/cases/{case_id}?tab=documenten")
+    assert page.status_code == 200 and "opp.pdf" not in page.get_data(as_text=True)
+    assert auditor.get(f"/audit/{case_id}").status_code == 200
+    assert auditor.get(f"/documenten/{own.id}").status_code == 404
+    assert auditor.get(f"/documenten/{kept.id}").status_code == 200
+
 
 def test_old_login_attempts_and_concepts_of_closed_tasks_go_on_every_run(runtime, world, sample, db, db_url):
     now = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
@@ -240,6 +250,7 @@ def test_old_login_attempts_and_concepts_of_closed_tasks_go_on_every_run(runtime
     result = cli(db_url, "retention", "run", "--now", "2027-03-01T13:00")
     assert result.exit_code == 0, result.output
     assert "0 inlogpoging(en) ouder dan 90 dagen, 0 concept(en)" in result.output
+    assert "inlogpogingen: 90 dagen bewaard" in cli(db_url, "retention", "show").output
     shorter = dataclasses.replace(runtime.settings, login_attempts_days=30)
     assert run_retention(db, now, settings=shorter).logins == 1 and left()[0] == [0]
 
