@@ -93,16 +93,20 @@ class Server:
                                         stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log()
-            try:
-                if http(base, "GET", "/api/v1/routes", self.token)[0] == 200:
-                    self.base = base
-                    return
-            except Down:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"loket serve kwam niet op:\n{self.log()}")
+        try:
+            while time.monotonic() < deadline:
+                assert self.process.poll() is None, self.log()
+                try:
+                    if http(base, "GET", "/api/v1/routes", self.token)[0] == 200:
+                        self.base = base
+                        return
+                except Down:
+                    pass
+                time.sleep(0.1)
+            raise AssertionError(f"loket serve kwam niet op:\n{self.log()}")
+        except BaseException:
+            self.kill()  # a server that did not come up is not left behind
+            raise
 
     def kill(self) -> None:
         """kill -9 of the server (and any worker processes it has)."""
@@ -206,9 +210,9 @@ class Client(threading.Thread):
         assert len(self.acks) >= count, f"{len(self.acks)} completions, {count} expected"
 
     def finish(self) -> None:
+        """Stop the loop (no assertion here: it runs in a ``finally`` that must still stop the server)."""
         self.stop.set()
         self.join(60)
-        assert self.error is None, self.error
 
 
 def completions(url: str) -> Counter[str]:
@@ -247,6 +251,7 @@ def test_kill_9_of_the_server_mid_completion_loses_and_doubles_nothing(runtime, 
     finally:
         client.finish()
         server.kill()
+    assert client.error is None, client.error
     assert not client.unexpected, client.unexpected
     assert_whole(db_url, client.acks)
 
@@ -269,6 +274,7 @@ def test_kill_9_of_a_worker_mid_completion_is_replaced_and_loses_nothing(runtime
     finally:
         client.finish()
         server.kill()
+    assert client.error is None, client.error
     assert not client.unexpected, client.unexpected
     assert_whole(db_url, client.acks)
 
@@ -405,5 +411,6 @@ def test_postgresql_restarted_under_load_answers_503_then_recovers(cluster, tmp_
     finally:
         client.finish()
         server.kill()
+    assert client.error is None, client.error
     assert not client.unexpected, (client.unexpected, server.log())
     assert_whole(cluster.url, client.acks)
