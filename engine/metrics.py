@@ -94,6 +94,8 @@ def _before_execute(conn: Any, clauseelement: Any, multiparams: Any, params: Any
 
 
 def _clear(conn: Any) -> None:
+    if conn.invalidated:  # a cut connection (database restarted) has no info to clear, and must not raise here
+        return
     conn.info.pop(_PENDING, None)
     conn.info.pop(_MARKS, None)
 
