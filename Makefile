@@ -50,6 +50,7 @@ bench: install $(BENCH)
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/growth.py
 	$(BIN)/python bench/business_calendar.py
+	$(BIN)/python bench/case_list.py
 	test ! -f bench/audit.py || $(BIN)/python bench/audit.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/load.py
