@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from . import clock, duties, visibility
@@ -12,6 +12,10 @@ from .models import Task
 from .vocabulary import OPEN_TASK, Role
 
 SCOPES = ("mine", "role", "all")
+# Escalated first, then by term (none last), then oldest. Escalated as a CASE, not the column: ordered by the
+# column itself, SQLite walks ix_tasks_escalated_case for the order and reads every task of the SWV from the
+# table; this way it reads the open tasks from ix_tasks_open_inbox and sorts those (the same order).
+URGENT_FIRST = (case((Task.escalated, 0), else_=1), Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
 
 
 def inbox(session: Session, actor: Actor, *, scope: str = "role", route: str | None = None,
@@ -37,9 +41,9 @@ def inbox(session: Session, actor: Actor, *, scope: str = "role", route: str | N
         where.append(and_(Task.due_at.is_not(None), Task.due_at < now) if overdue
                      else or_(Task.due_at.is_(None), Task.due_at >= now))
     total = session.scalar(select(func.count()).select_from(Task).where(*where))
-    rows = session.scalars(
-        select(Task).where(*where)
-        .order_by(Task.escalated.desc(), Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
-        .limit(limit).offset(offset)
-    )
+    order = URGENT_FIRST
+    # The page's ids from the tasks alone (ix_tasks_open_inbox holds every column this reads), then the page's
+    # tasks with their assignee: loaded for the page, not for every open task before the sort.
+    page = select(Task.id).where(*where).order_by(*order).limit(limit).offset(offset)
+    rows = session.scalars(select(Task).where(Task.id.in_(page.scalar_subquery())).order_by(*order))
     return list(rows), total or 0

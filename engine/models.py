@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -134,12 +135,22 @@ class RouteVersion(Base):
     route: Mapped[Route] = relationship(lazy="joined")
 
 
+# engine.name_search's expression for PostgreSQL as PostgreSQL writes it back (so the schema comparison agrees).
+_PUPIL_NAME = ("lower((((COALESCE(data #>> '{leerling,voornaam}'::text[], ''::text) || ' '::text) || "
+               "COALESCE(data #>> '{leerling,tussenvoegsel}'::text[], ''::text)) || ' '::text) || "
+               "COALESCE(data #>> '{leerling,achternaam}'::text[], ''::text))")
+
+
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (Index("ix_cases_tenant_status", "tenant_id", "status"),
                       # The case list, newest first (engine.case_list; migration 0005).
                       Index("ix_cases_tenant_opened", "tenant_id", "opened_at", "id"),
-                      Index("ix_cases_tenant_school_opened", "tenant_id", "school_id", "opened_at", "id"))
+                      Index("ix_cases_tenant_school_opened", "tenant_id", "school_id", "opened_at", "id"),
+                      # The pupil's name search on PostgreSQL (engine.name_search; migration 0009, which makes
+                      # SQLite's own version of it, an expression index its schema comparison leaves aside).
+                      Index("ix_cases_pupil_name", text(_PUPIL_NAME), postgresql_using="gin",
+                            postgresql_ops={"": "gin_trgm_ops"}).ddl_if(dialect="postgresql"))
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
@@ -181,6 +192,11 @@ class Task(Base):
         # Need to know (engine.visibility; migration 0005): cases a lane is party to, cases with an escalation.
         Index("ix_tasks_lane_case", "tenant_id", "lane", "case_id"),
         Index("ix_tasks_escalated_case", "tenant_id", "escalated", "case_id"),
+        # The inbox's counts and page ids from the index alone; separated duties (migration 0009). The pupil's
+        # name index (ix_cases_pupil_name, engine.name_search) differs per database and lives in 0009 only.
+        Index("ix_tasks_open_inbox", "tenant_id", "status", "lane", "assignee_id", "school_id", "route_key", "name",
+              "case_id", "escalated", "due_at", "created_at", "id"),
+        Index("ix_tasks_case_done", "case_id", "completed_by", "name"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow's task uuid
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
