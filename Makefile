@@ -49,6 +49,7 @@ bench: install $(BENCH)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/growth.py
+	$(BIN)/python bench/inbox.py
 	$(BIN)/python bench/business_calendar.py
 	$(BIN)/python bench/case_list.py
 	test ! -f bench/audit.py || $(BIN)/python bench/audit.py
