@@ -141,6 +141,7 @@ def test_two_workers_serve_health_readiness_metrics_and_json_logs(server, world,
     assert mine[0]["logger"] == "loket.http" and mine[0]["level"] == "info"
     assert {"time", "message", "method", "path", "status", "duration_ms", "worker"} <= set(mine[0])
     assert (mine[0]["method"], mine[0]["path"], mine[0]["status"]) == ("GET", "/api/v1/routes", 200)
+    assert mine[0]["user_id"] == world["school"].user_id  # who asked, by id only
     log = server.log.read_text()
     assert not any(token in log for token in world.tokens.values())  # never a token in the log
     assert sample["start"]["leerling"]["achternaam"] not in log  # nor pupil data

@@ -14,6 +14,7 @@ from engine.auth import Actor, authenticate
 from engine.cases import Runtime
 from engine.errors import BadRequest, Unauthorized
 
+from .. import ops
 from . import intake
 
 # Ids and offsets stop where PostgreSQL's integer does (SQLite's is wider): past it, a lookup is a 404 and an
@@ -57,7 +58,9 @@ def current_actor() -> Actor:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Geef een API-token mee: Authorization: Bearer <token>.")
     with runtime().db.read() as session:
-        return authenticate(session, token.strip())
+        actor = authenticate(session, token.strip())
+    ops.note_user(actor.user_id)
+    return actor
 
 
 class StrictSchema(Schema):

@@ -18,6 +18,7 @@ from engine import clock, logins
 from engine.auth import actor_for
 from engine.models import User
 
+from .. import ops
 from . import PUBLIC, bp, is_htmx, runtime
 
 log = logging.getLogger("loket.web.auth")
@@ -72,6 +73,7 @@ def _who_is_there() -> Response | None:
             _ = user.tenant, user.school, user.roles  # loaded while the session is open
             db.expunge(user)
         g.loket_user, g.loket_actor = user, actor_for(user)
+        ops.note_user(user.id)
         session["seen"] = now
     if g.loket_actor is None and request.endpoint not in PUBLIC and request.blueprint == "ui":
         return _to_login()
