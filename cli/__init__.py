@@ -174,7 +174,8 @@ def processes_list(ctx: Context) -> None:
 
 @processes.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def processes_validate(paths: tuple[Path, ...]) -> None:
+@click.option("--strict", is_flag=True, help="Weiger ook bij waarschuwingen (zoals bij publiceren).")
+def processes_validate(paths: tuple[Path, ...], strict: bool) -> None:
     """Controleer routes zonder ze te deployen; één regel per probleem."""
     from engine.validate import check
 
@@ -185,8 +186,8 @@ def processes_validate(paths: tuple[Path, ...]) -> None:
             click.echo(str(problem), err=True)
         for warning in result.warnings:  # worth fixing, but no reason to refuse the route
             click.echo(str(warning), err=True)
-        problems += len(result.problems)
-        if result.ok:
+        problems += len(result.problems) + (len(result.warnings) if strict else 0)
+        if result.ok and not (strict and result.warnings):
             warned = f" ({len(result.warnings)} waarschuwingen)" if result.warnings else ""
             click.echo(f"{path}: in orde{warned}")
     if problems:
@@ -195,8 +196,9 @@ def processes_validate(paths: tuple[Path, ...]) -> None:
 
 @processes.command("deploy")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Weiger ook bij waarschuwingen (zoals bij publiceren).")
 @pass_ctx
-def processes_deploy(ctx: Context, paths: tuple[Path, ...]) -> None:
+def processes_deploy(ctx: Context, paths: tuple[Path, ...], strict: bool) -> None:
     """Deploy routes als nieuwe, onveranderlijke versie (standaard: alles in processes/)."""
     from engine import routes
 
@@ -204,7 +206,7 @@ def processes_deploy(ctx: Context, paths: tuple[Path, ...]) -> None:
     try:
         with ctx.db.transaction() as session:
             for path in files:
-                d = routes.deploy(session, path)
+                d = routes.deploy(session, path, strict=strict)  # the web publish's code path (engine.publish)
                 click.echo(f"route {d.key} v{d.number} {'gedeployed' if d.created else 'ongewijzigd'} "
                            f"({d.sha256[:12]})")
     except routes.RouteInvalid as exc:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 # The column types and the declarative Base live in engine.orm, the web app's tables in engine.models_web (this
 # module is at its size limit); re-exported here, so the schema is whole wherever callers import it from.
+from .models_routes import RouteDraft  # noqa: F401
 from .models_web import LoginAttempt, TaskDraft  # noqa: F401
 from .orm import Base, JSONType, UTCDateTime  # noqa: F401
 from .vocabulary import ROLES  # noqa: F401  (re-exported: the CLI offers them as choices)
@@ -131,6 +132,10 @@ class RouteVersion(Base):
     # SpiffWorkflow's serialized spec (and subprocess specs), stored once per version.
     spec: Mapped[str] = mapped_column(Text, deferred=True)
     deployed_at: Mapped[datetime]
+    # Who published it (from a draft, engine.publish) and why; none for a deploy from the command line.
+    published_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", name="fk_route_versions_published_by_id_users"))
+    note: Mapped[str | None] = mapped_column(Text)
 
     route: Mapped[Route] = relationship(lazy="joined")
 

@@ -8,51 +8,18 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import bpmn, clock
+from . import bpmn
 from .errors import NotFound
 from .models import Case, Route, RouteVersion
-from .validate import CheckResult, Problem, check
+from .publish import Deployment, RouteInvalid, publish  # noqa: F401  (RouteInvalid: re-exported)
+from .validate import check
 from .vocabulary import CaseStatus
 
 
-class RouteInvalid(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class Deployment:
-    key: str
-    number: int
-    sha256: str
-    created: bool  # False when identical content was already deployed
-
-
-def deploy(session: Session, path: Path) -> Deployment:
-    """Deploy one route file as a new version; identical content is a no-op. Raises RouteInvalid."""
-    result: CheckResult = check(path)
-    source, parsed = result.source, result.parsed
-    if not result.ok or source is None or parsed is None:  # an ok result has both: this says so to mypy
-        raise RouteInvalid(result.problems)
-    existing = session.scalar(select(RouteVersion).where(RouteVersion.sha256 == source.sha256))
-    if existing is not None:
-        return Deployment(existing.route.key, existing.number, existing.sha256, created=False)
-    route = session.scalar(select(Route).where(Route.key == source.key))
-    now = clock.now()
-    if route is None:
-        route = Route(key=source.key, title=parsed.title, created_at=now)
-        session.add(route)
-        session.flush()
-    route.title = parsed.title
-    number = (session.scalar(select(func.max(RouteVersion.number)).where(RouteVersion.route_id == route.id)) or 0) + 1
-    version = RouteVersion(
-        route_id=route.id, number=number, sha256=source.sha256, process_id=parsed.process_id, title=parsed.title,
-        bpmn=source.bpmn.decode(), forms=source.forms, spec=bpmn.dump_spec(parsed), deployed_at=now,
-    )
-    session.add(version)
-    session.flush()
-    return Deployment(route.key, number, source.sha256, created=True)
+def deploy(session: Session, path: Path, strict: bool = False) -> Deployment:
+    """Deploy one route file as a new version; identical content is a no-op. Raises RouteInvalid. The same code
+    path as the web publish of a draft (engine.publish)."""
+    return publish(session, check(path), strict=strict)
 
 
 def deploy_dir(session: Session, directory: Path) -> list[Deployment]:

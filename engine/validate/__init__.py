@@ -5,8 +5,9 @@
 can end, service tasks name a registered handler), the BPMN 2.0 schema and SpiffWorkflow's own parser,
 and reports every problem it finds in plain Dutch. It never raises for bad input: a process owner edits
 routes, and a process owner should get a list of things to fix, not a traceback. Besides problems (which
-stop a deploy) it reports warnings (which do not): form fields without an upper bound (``maxLength`` for a
-text, ``maxItems`` for a list), in the same ``file: field: message`` form.
+stop a deploy) it reports warnings (which do not, unless strict): form fields without an upper bound
+(``maxLength`` for a text, ``maxItems`` for a list), in the same ``file: field: message`` form, and exclusive
+gateways without a default whose conditions may all be false (``coverage``).
 
 This module is the entry point and decides the order in which problems are told; the rules live by job in
 ``document`` (the file as the rules read it), ``structure``, ``declarations`` (forms, deadlines, outcomes,
@@ -27,6 +28,7 @@ from lxml import etree
 from engine import services
 from engine.bpmn import NS, ParsedRoute, executable_process_ids, parse_xml
 
+from .coverage import coverage_warnings, rule_deadline_samples
 from .declarations import (
     form_warnings,
     rule_deadlines,
@@ -99,6 +101,7 @@ RULES: list[Callable[[Document], Iterable[Problem]]] = [
     rule_route_code,
     rule_service_tasks,
     rule_loops,
+    rule_deadline_samples,
 ]
 
 
@@ -154,7 +157,7 @@ def check(path: Path, known_handlers: set[str] | None = None) -> CheckResult:
 
     forms = {name: form.schema for name, form in doc.forms.items() if form.schema is not None}
     problems = _in_document_order(problems, root)
-    warnings = list(form_warnings(doc))
+    warnings = [*form_warnings(doc), *coverage_warnings(doc)]
     return CheckResult(_source(path, bpmn, forms), parsed if not problems else None, problems, warnings)
 
 
