@@ -21,6 +21,7 @@ from engine.errors import LoketError
 from .audit import audit, retention
 from .backup import backup, restore
 from .context import Context, cli_actor, fail, pass_ctx
+from .scenarios import processes_test
 from .serve import scheduler, serve
 from .tenants import schools, tenants
 from .terms import calendar, outbox, tenants_term
@@ -349,4 +350,5 @@ main.add_command(audit)
 main.add_command(retention)
 main.add_command(backup)
 main.add_command(restore)
+processes.add_command(processes_test)  # loket processes test (cli/scenarios.py)
 tenants.add_command(tenants_term)

@@ -1,0 +1,319 @@
+"""One scenario's steps, run against its world through the same Runtime a real action uses, with the clock frozen
+at the scenario's moment and moved only by ``let`` and ``at`` (each move followed by a scheduler sweep, as
+``loket scheduler --once --now`` does). After every step it observes, in Dutch, what happened: the events the
+step caused, the tasks that came and their terms, terms that moved, escalations and warnings that fired.
+A failed expectation or an unexpected refusal stops the scenario with a message naming what happened instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from . import clock, documents
+from .auth import Actor
+from .cases import Runtime
+from .clock import TZ, format_moment
+from .deadlines import Terms
+from .errors import LoketError
+from .models import Case, Event, Task, Tenant
+from .scenario_format import LET, Step
+from .scenario_world import World
+from .scheduler import fire_due
+from .vocabulary import OPEN_TASK, EventType, TaskStatus
+
+# The smallest file Loket keeps as a PDF (its type is read from the content): what ``upload`` adds.
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+class StepFailed(Exception):
+    """The step did not go as the scenario says; the message is Dutch and says what happened instead."""
+
+
+@dataclass(frozen=True)
+class TaskView:
+    name: str
+    lane: str | None
+    due: datetime | None
+    warn: datetime | None
+    escalated: bool
+    assignee: str | None
+
+    def __str__(self) -> str:
+        due = f", termijn tot {moment(self.due)}" if self.due else ""
+        flags = (", geëscaleerd" if self.escalated else "") + (f", geclaimd door {self.assignee}"
+                                                              if self.assignee else "")
+        return f"{self.name} ({self.lane or '-'}{due}{flags})"
+
+
+def moment(value: datetime | None) -> str:
+    """A moment as the report writes it: ``vr 13-02-2026 23:59`` (Dutch time)."""
+    if value is None:
+        return "-"
+    return f"{clock.weekday(clock.local_date(value))} {format_moment(value)}"
+
+
+def parse_when(text: str) -> datetime:
+    """``2026-03-02T14:00`` (Dutch time without a zone) or ``2026-03-02`` (that day at 09:00, office hours)."""
+    if len(text) == 10:
+        return datetime.combine(datetime.fromisoformat(text).date(), time(9, 0), TZ).astimezone(UTC)
+    return clock.parse_local(text.replace(" ", "T")).astimezone(UTC)
+
+
+class Steps:
+    """The state of one running scenario: its world, runtime, clock and case."""
+
+    def __init__(self, world: World, runtime: Runtime, now: datetime) -> None:
+        self.world, self.runtime, self.now = world, runtime, now
+        self.case_id: int | None = None
+        self.school_id: int | None = None
+        self._seq = 0
+        self._seen: dict[str, TaskView] = {}
+        self._case_due: datetime | None = None
+
+    # ------------------------------------------------------------------ actions
+
+    def start(self, role: str, data: dict[str, Any]) -> None:
+        with clock.frozen(self.now):
+            case = self.runtime.start_case(self.world.actor(role, None), self.world.route.key, data)
+        self.case_id, self.school_id = case.id, case.school_id
+
+    def run(self, step: Step) -> None:
+        spec, action = step.spec, step.action
+        if action == "expect":
+            self.expect(spec["expect"])
+            return
+        if action in ("let", "at"):
+            self._move(self._let(spec["let"]) if action == "let" else parse_when(spec["at"]))
+            return
+        refused = spec.get("refused")
+        try:
+            with clock.frozen(self.now):
+                self._act(action, spec)
+        except LoketError as exc:
+            if refused and refused.lower() in exc.message.lower():
+                return
+            raise StepFailed(f"geweigerd: {exc.message}" + (f" (verwacht: '{refused}')" if refused else "")) from None
+        if refused:
+            raise StepFailed(f"verwacht: geweigerd met '{refused}', maar de stap lukte")
+
+    def _act(self, action: str, spec: dict[str, Any]) -> None:
+        assert self.case_id is not None
+        who = spec.get("as")
+        if action in ("complete", "claim"):
+            task = self._open_task(spec[action])
+            actor = self._actor(who or task.lane or "beheerder")
+            if action == "claim":
+                self.runtime.claim(actor, task.id)
+            else:
+                self.runtime.complete(actor, task.id, spec.get("with") or {})
+        elif action == "suspend":
+            self.runtime.suspend(self._actor(who or "consulent"), self.case_id, spec["suspend"])
+        elif action == "resume":
+            self.runtime.resume(self._actor(who or "consulent"), self.case_id, spec["resume"])
+        elif action == "extend":
+            extend = spec["extend"]
+            self.runtime.extend(self._actor(who or "consulent"), self.case_id, extend["weeks"], extend["reason"])
+        elif action == "upload":
+            name = spec.get("name") or f"{spec['upload']}.pdf"
+            documents.add(self.runtime, self._actor(who or "school"), self.case_id, name=name, data=PDF,
+                          kind=spec["upload"])
+
+    def _actor(self, name: str) -> Actor:
+        return self.world.actor(name, self.school_id)
+
+    def _open_task(self, name: str) -> Task:
+        with self.world.db.read() as session:
+            tasks = list(session.scalars(select(Task).where(Task.case_id == self.case_id, Task.name == name,
+                                                            Task.status.in_(OPEN_TASK))))
+        if not tasks:
+            raise StepFailed(f"taak {name} staat niet open; open zijn: {self._open_names() or 'geen taken'}")
+        return tasks[0]
+
+    def _let(self, text: str) -> datetime:
+        match = LET.match(text)
+        assert match is not None  # the schema checked it
+        amount, unit = int(match.group(1)), match.group(2)
+        if unit == "uren":
+            return self.now + timedelta(hours=amount)
+        with self.world.db.read() as session:
+            tenant = session.get(Tenant, self.world.tenant_id)
+            assert tenant is not None
+            with clock.frozen(self.now):
+                # As a term of that length started now would end: at the end of its last day.
+                end = Terms(session, tenant).forward()["kalenderdagen" if unit == "dagen" else unit](amount)
+        return datetime.fromisoformat(end).astimezone(UTC)
+
+    def _move(self, to: datetime) -> None:
+        if to < self.now:
+            raise StepFailed(f"de klok kan niet terug: het is al {moment(self.now)}, niet {moment(to)}")
+        self.now = to
+        with clock.frozen(to):
+            fire_due(self.runtime, to)
+
+    # ------------------------------------------------------------------ observing
+
+    def case(self) -> Case:
+        with self.world.db.read() as session:
+            case = session.get(Case, self.case_id)
+        assert case is not None
+        return case
+
+    def open_tasks(self) -> list[TaskView]:
+        with self.world.db.read() as session:
+            rows = session.scalars(select(Task).where(Task.case_id == self.case_id, Task.status.in_(OPEN_TASK))
+                                   .order_by(Task.created_at, Task.id)).all()
+            return [TaskView(t.name, t.lane, t.due_at, t.warn_at, t.escalated,
+                             t.assignee.email.split("@")[0] if t.assignee else None) for t in rows]
+
+    def _open_names(self) -> str:
+        return ", ".join(str(t) for t in self.open_tasks())
+
+    def observe(self) -> list[str]:
+        """What the last step did, in Dutch lines: its events, new tasks and their terms, terms that moved."""
+        lines = []
+        with self.world.db.read() as session:
+            events = session.scalars(select(Event).where(Event.case_id == self.case_id, Event.seq > self._seq)
+                                     .order_by(Event.seq)).all()
+            lines += [_event_line(e) for e in events]
+            self._seq = events[-1].seq if events else self._seq
+        tasks = {t.name: t for t in self.open_tasks()}
+        for name, task in tasks.items():
+            before = self._seen.get(name)
+            if before is None:
+                warn = f", waarschuwing vanaf {moment(task.warn)}" if task.warn else ""
+                due = f"termijn tot {moment(task.due)}{warn}" if task.due else "geen termijn"
+                lines.append(f"taak {name} klaar voor {task.lane or '-'}: {due}")
+            elif before.due != task.due:
+                lines.append(f"termijn van {name} verschoven: {moment(before.due)} -> {moment(task.due)}")
+        self._seen = tasks
+        case_due = self.case().due_at
+        if case_due != self._case_due:
+            lines.append(f"doorlooptijd van de zaak tot {moment(case_due)}" if case_due
+                         else "de zaak heeft geen doorlooptijd")
+            self._case_due = case_due
+        return [line for line in lines if line]
+
+    # ------------------------------------------------------------------ expectations
+
+    def expect(self, wanted: dict[str, Any]) -> None:
+        problems = []
+        case = self.case()
+        tasks = self.open_tasks()
+        if "task" in wanted:
+            problems += _task_problems(wanted, [t for t in tasks if t.name == wanted["task"]], tasks)
+        if "open_tasks" in wanted and sorted(wanted["open_tasks"]) != sorted(t.name for t in tasks):
+            problems.append(f"open taken: verwacht {', '.join(wanted['open_tasks']) or 'geen'}, "
+                            f"maar het zijn {', '.join(t.name for t in tasks) or 'geen'}")
+        if "status" in wanted and case.status != wanted["status"]:
+            problems.append(f"status: verwacht {wanted['status']}, maar de zaak is {case.status}"
+                            + (f" ({(case.incident or {}).get('message', '')})" if case.incident else ""))
+        if "outcome" in wanted and case.outcome != wanted["outcome"]:
+            problems.append(f"uitkomst: verwacht {wanted['outcome'] or 'geen'}, maar het is {case.outcome or 'geen'}"
+                            f" (status {case.status})")
+        if "case_due" in wanted:
+            problems += _moment_problem("doorlooptijd van de zaak", wanted["case_due"], case.due_at)
+        fired = self._fired()
+        for key, kind, word in (("escalation", EventType.DEADLINE_ESCALATED, "escalatie"),
+                                ("warning", EventType.DEADLINE_WARNED, "waarschuwing")):
+            if key in wanted and wanted[key] not in fired[kind]:
+                problems.append(f"{word} voor {wanted[key]} verwacht, maar die is er niet"
+                                + (f" (wel voor: {', '.join(sorted(fired[kind]))})" if fired[kind] else ""))
+            if f"no_{key}" in wanted and wanted[f"no_{key}"] in fired[kind]:
+                problems.append(f"geen {word} voor {wanted[f'no_{key}']} verwacht, maar die is er wel")
+        if "done" in wanted:
+            done = self._done()
+            missing = [name for name in wanted["done"] if name not in done]
+            if missing:
+                problems.append(f"niet afgerond: {', '.join(missing)} (afgerond: {', '.join(done) or 'niets'})")
+        if "data" in wanted:
+            problems += _data_problems(wanted["data"], case.data or {}, "")
+        if problems:
+            raise StepFailed("; ".join(problems))
+
+    def _fired(self) -> dict[str, set[str]]:
+        kinds = (EventType.DEADLINE_ESCALATED, EventType.DEADLINE_WARNED)
+        fired: dict[str, set[str]] = {kind: set() for kind in kinds}
+        with self.world.db.read() as session:
+            for event in session.scalars(select(Event).where(Event.case_id == self.case_id, Event.type.in_(kinds))):
+                kind = (event.payload or {}).get("kind")
+                fired[event.type].add("case" if kind == "case" else str(event.task_name))
+        return fired
+
+    def _done(self) -> list[str]:
+        with self.world.db.read() as session:
+            return list(session.scalars(select(Task.name).where(Task.case_id == self.case_id,
+                                                                Task.status == TaskStatus.COMPLETED)
+                                        .order_by(Task.completed_at)))
+
+
+def _task_problems(wanted: dict[str, Any], found: list[TaskView], tasks: list[TaskView]) -> list[str]:
+    name = wanted["task"]
+    if not found:
+        return [f"taak {name} staat niet open; open zijn: {', '.join(str(t) for t in tasks) or 'geen taken'}"]
+    task = found[0]
+    problems = []
+    if "due" in wanted:
+        problems += _moment_problem(f"termijn van {name}", wanted["due"], task.due)
+    if "warn" in wanted:
+        problems += _moment_problem(f"waarschuwing van {name}", wanted["warn"], task.warn)
+    if "lane" in wanted and task.lane != wanted["lane"]:
+        problems.append(f"taak {name} staat bij {task.lane}, niet bij {wanted['lane']}")
+    if "escalated" in wanted and task.escalated != wanted["escalated"]:
+        problems.append(f"taak {name} is {'' if task.escalated else 'niet '}geëscaleerd")
+    if "claimed_by" in wanted and (task.assignee or "").split("-")[0] != wanted["claimed_by"]:
+        problems.append(f"taak {name} is geclaimd door {task.assignee or 'niemand'}, niet door {wanted['claimed_by']}")
+    return problems
+
+
+def _moment_problem(what: str, wanted: str | None, actual: datetime | None) -> list[str]:
+    """A date compares with the Dutch day; a date and time with the minute."""
+    if wanted is None or actual is None:
+        return [] if wanted is None and actual is None else [
+            f"{what}: verwacht {wanted or 'geen'}, maar het is {moment(actual) if actual else 'geen'}"]
+    if len(wanted) == 10:
+        same = clock.local_date(actual).isoformat() == wanted
+    else:
+        same = abs((parse_when(wanted) - actual).total_seconds()) < 60
+    return [] if same else [f"{what}: verwacht {wanted}, maar het is {moment(actual)}"]
+
+
+def _data_problems(wanted: Any, actual: Any, path: str) -> list[str]:
+    """``wanted`` as a part of ``actual``: every key it names has that value (nested objects likewise)."""
+    if isinstance(wanted, dict) and isinstance(actual, dict):
+        return [p for key, value in wanted.items()
+                for p in (_data_problems(value, actual[key], f"{path}{key}.") if key in actual
+                          else [f"gegevens: {path}{key} ontbreekt"])]
+    if wanted != actual:
+        return [f"gegevens: {path.rstrip('.')} is {actual!r}, verwacht {wanted!r}"]
+    return []
+
+
+def _event_line(event: Event) -> str:
+    payload, task = event.payload or {}, event.task_name
+    who = event.role
+    lines = {
+        EventType.CASE_STARTED: f"zaak gestart door {who} (route {payload.get('route')}, "
+                                f"versie {payload.get('version')})",
+        EventType.TASK_CLAIMED: f"{task} geclaimd door {who}",
+        EventType.TASK_UNCLAIMED: f"{task} vrijgegeven",
+        EventType.TASK_DELEGATED: f"{task} overgedragen",
+        EventType.TASK_COMPLETED: f"{task} afgerond door {who}",
+        EventType.TIMER_FIRED: f"timer {task or ''} afgegaan".replace("  ", " "),
+        EventType.DEADLINE_WARNED: f"waarschuwing: {task} bijna te laat",
+        EventType.DEADLINE_ESCALATED: (f"escalatie: doorlooptijd van de zaak verstreken, melding aan "
+                                       f"{payload.get('to_role')}" if payload.get("kind") == "case" else
+                                       f"escalatie: {task} te laat, melding aan {payload.get('to_role')}"),
+        EventType.CASE_SUSPENDED: f"zaak opgeschort: {payload.get('reason')}",
+        EventType.CASE_RESUMED: "zaak hervat na "
+                                f"{round(float(payload.get('shift_seconds') or 0) / 86400, 1)} dagen opschorting",
+        EventType.CASE_EXTENDED: f"doorlooptijd verlengd met {payload.get('weeks')} weken",
+        EventType.CASE_RETRIED: "incident opnieuw geprobeerd",
+        EventType.INCIDENT: f"incident: {payload.get('message') or payload}",
+        EventType.CASE_COMPLETED: f"zaak gesloten, uitkomst {payload.get('outcome')}",
+        EventType.DOCUMENT_ADDED: f"document toegevoegd ({payload.get('kind')})",
+    }
+    return lines.get(EventType(event.type), event.type) if event.type in EventType._value2member_map_ else event.type

@@ -1,0 +1,200 @@
+"""The throwaway world a scenario runs in: an in-memory SQLite database with Loket's migrated schema, one
+scratch SWV with its schools and a user per role (and a second one, ``consulent2``, for separated duties), and
+the route under test as its only version. Nothing of it touches the real database, and it is gone when the
+scenario ends.
+
+Migrating takes a tenth of a second; a scenario should take about as long as its steps, so the schema is
+migrated once per process and every world starts from a copy of those bytes (``sqlite3`` serialize).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from . import auth, bpmn, calendar_settings
+from .auth import Actor
+from .config import Settings
+from .db import Database
+from .deadlines import add_day_off
+from .models import Route, RouteVersion, School, Tenant, User
+from .validate import check
+from .vocabulary import ROLES, Role
+
+_template: bytes | None = None
+_template_lock = threading.Lock()
+SCHOOLS = ("16PX00", "20LJ00")
+
+
+class RouteUnusable(Exception):
+    """The route under test does not pass validation; ``problems`` are its Dutch lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class RouteUnderTest:
+    """A route as it would be deployed: checked once, then put into each scenario's world as its version."""
+
+    key: str
+    number: int  # the version it stands for (a draft: the next one)
+    sha256: str
+    process_id: str
+    title: str
+    bpmn: str
+    forms: dict[str, dict]
+    spec: str
+    user_tasks: frozenset[str] = field(default_factory=frozenset)
+
+
+def route_from_files(key: str, bpmn_text: str | bytes, forms: dict[str, Any], number: int = 0) -> RouteUnderTest:
+    """A draft (or the files in processes/): BPMN and forms as text, checked as ``loket processes validate``
+    checks them. Raises RouteUnusable with the validator's Dutch problems."""
+    import json
+
+    with tempfile.TemporaryDirectory(prefix="loket-scenario-") as folder:
+        path = Path(folder) / f"{key}.bpmn"
+        path.write_bytes(bpmn_text.encode() if isinstance(bpmn_text, str) else bpmn_text)
+        (Path(folder) / "forms").mkdir()
+        for name, form in forms.items():
+            if "/" in name or "\\" in name or name.startswith("."):
+                raise RouteUnusable([f"{name}: geen geldige naam voor een formulier"])
+            text = form if isinstance(form, str) else json.dumps(form, ensure_ascii=False)
+            (Path(folder) / "forms" / name).write_text(text, encoding="utf-8")
+        result = check(path)
+    if not result.ok or result.source is None or result.parsed is None:
+        raise RouteUnusable([str(p).replace(str(path.parent) + "/", "") for p in result.problems])
+    parsed, source = result.parsed, result.source
+    return RouteUnderTest(key, number, source.sha256, parsed.process_id, parsed.title, source.bpmn.decode(),
+                          source.forms, bpmn.dump_spec(parsed), _user_tasks(source.bpmn))
+
+
+def route_from_version(version: RouteVersion) -> RouteUnderTest:
+    """A deployed version, as it is (no new check: it passed one when it was deployed)."""
+    return RouteUnderTest(version.route.key, version.number, version.sha256, version.process_id, version.title,
+                          version.bpmn, dict(version.forms), version.spec, _user_tasks(version.bpmn.encode()))
+
+
+def _user_tasks(source: bytes) -> frozenset[str]:
+    root = bpmn.parse_xml(source)
+    return frozenset(str(t.get("id")) for t in root.iterfind(".//bpmn:userTask", bpmn.NS))
+
+
+def _schema() -> bytes:
+    """Loket's schema at its newest migration, as SQLite bytes (migrated once per process)."""
+    global _template
+    with _template_lock:
+        if _template is None:
+            db = Database(_memory_url())
+            try:
+                db.upgrade()
+                raw = db.engine.raw_connection()
+                try:
+                    _template = raw.driver_connection.serialize()  # type: ignore[union-attr]
+                finally:
+                    raw.close()
+            finally:
+                db.dispose()
+        return _template
+
+
+def _memory_url() -> str:
+    # Its own name per world: caches keyed by the database URL (the SWV calendar) never mix two worlds.
+    return f"sqlite:///file:loket-scenario-{uuid.uuid4().hex}?mode=memory&uri=true"
+
+
+class World:
+    """One scenario's database, SWV, users and route. Use as a context manager (it disposes everything)."""
+
+    def __init__(self, route: RouteUnderTest, swv: dict[str, Any], started: datetime) -> None:
+        self.route = route
+        self.db = Database(_memory_url(), busy_timeout=1)
+        raw = self.db.engine.raw_connection()  # the single connection this thread uses (SingletonThreadPool)
+        try:
+            raw.driver_connection.deserialize(_schema())  # type: ignore[union-attr]
+        finally:
+            raw.close()
+        self._documents = tempfile.TemporaryDirectory(prefix="loket-scenario-docs-")
+        # No SMTP: a notification stays in the world's outbox, and goes with it.
+        self.settings = Settings(database_url=self.db.url, smtp_url=None,
+                                 documents_dir=Path(self._documents.name))
+        self.actors: dict[str, Actor] = {}
+        self.school_actors: dict[int, Actor] = {}
+        with self.db.transaction() as session:
+            self.tenant_id = self._setup(session, swv, started)
+
+    def _setup(self, session: Session, swv: dict[str, Any], started: datetime) -> int:
+        settings: dict[str, Any] = {}
+        if "term" in swv:
+            term = swv["term"]
+            settings["terms"] = {self.route.key: {"term": term["term"], "from": term.get("from"),
+                                                  "escalateTo": term.get("escalate_to", Role.BESTUURDER),
+                                                  "legal": bool(term.get("legal", False))}}
+        if "max_extensions" in swv:
+            settings["max_extensions"] = swv["max_extensions"]
+        tenant = Tenant(key="scenario", name="Scenario-SWV", region=swv.get("region", "midden"), settings=settings,
+                        created_at=started)
+        session.add(tenant)
+        session.flush()
+        for day in swv.get("days_off", []):
+            add_day_off(session, tenant, date.fromisoformat(day["date"]), day["name"])
+        schools = []
+        for code in swv.get("schools", SCHOOLS):
+            school = School(tenant_id=tenant.id, code=code, name=f"School {code}")
+            session.add(school)
+            schools.append(school)
+        session.flush()
+        users: list[tuple[str, str, School | None]] = [(role, role, None) for role in ROLES if role != Role.SCHOOL]
+        users += [(f"{role}2", role, None) for role in ROLES if role != Role.SCHOOL]
+        users += [(f"school:{s.id}", Role.SCHOOL, s) for s in schools]
+        for name, role, own in users:
+            mail = f"{name.replace(':', '-')}@scenario.loket.test"
+            user = User(tenant_id=tenant.id, email=mail, role=role, school_id=own.id if own else None,
+                        password_hash="-", active=True, created_at=started)
+            session.add(user)
+            session.flush()
+            actor = auth.actor_for(user)
+            if own is not None:
+                self.school_actors[own.id] = actor
+                self.actors.setdefault("school", actor)  # before a case exists: the first school
+            else:
+                self.actors[name] = actor
+        # school2: another school's user (a school that is not the case's own).
+        self.actors["school2"] = self.school_actors[schools[-1].id]
+        route = Route(key=self.route.key, title=self.route.title, created_at=started)
+        session.add(route)
+        session.flush()
+        r = self.route
+        session.add(RouteVersion(route_id=route.id, number=max(r.number, 1), sha256=r.sha256,
+                                 process_id=r.process_id, title=r.title, bpmn=r.bpmn, forms=r.forms, spec=r.spec,
+                                 deployed_at=started))
+        return tenant.id
+
+    def actor(self, name: str, school_id: int | None) -> Actor:
+        """``school`` is the user of the case's school; every other name a role (or its second user)."""
+        if name == Role.SCHOOL and school_id in self.school_actors:
+            return self.school_actors[school_id]
+        return self.actors[name]
+
+    def close(self) -> None:
+        url = self.db.url
+        self.db.dispose()
+        self._documents.cleanup()
+        # The SWV calendar cache is keyed by database URL: this world's entries would never be read again.
+        for key in [k for k in calendar_settings._calendars if k[0] == url]:
+            calendar_settings._calendars.pop(key, None)
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

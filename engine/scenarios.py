@@ -1,0 +1,228 @@
+"""Scenarios: try a route before it runs real cases (issue 11, "Try").
+
+A scenario (``engine.scenario_format``) runs against a route definition — a deployed version, or a draft's BPMN
+and forms given as text — in a throwaway in-memory database (``engine.scenario_world``) through the same
+Runtime and Recorder as real actions, with the clock frozen and moved per step (``engine.scenario_steps``).
+The result says per step what happened and, for the step that failed, what happened instead; it also tells how
+long the scenario took.
+
+Scenario files live in ``processes/scenarios/<route>/*.yaml`` (shared form data in ``_data.yaml`` next to them);
+``loket processes test`` and ``tests/test_scenarios.py`` run them all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .cases import Runtime
+from .errors import LoketError
+from .scenario_format import Scenario, ScenarioInvalid, load_data_sets, parse
+from .scenario_steps import StepFailed, Steps, TaskView, moment, parse_when
+from .scenario_world import RouteUnderTest, RouteUnusable, World, route_from_files, route_from_version
+
+__all__ = ["RouteTrial", "RouteUnderTest", "RouteUnusable", "Scenario", "ScenarioInvalid", "ScenarioResult",
+           "StepResult", "find", "load", "parse", "route_from_files", "route_from_version", "run", "run_text",
+           "try_route"]
+
+DATA_FILE = "_data.yaml"
+
+
+@dataclass
+class StepResult:
+    number: int  # 0: the start
+    text: str
+    ok: bool
+    at: datetime
+    happened: list[str] = field(default_factory=list)  # Dutch lines: events, new tasks and terms, moved terms
+    open_tasks: list[TaskView] = field(default_factory=list)
+    status: str | None = None
+    outcome: str | None = None
+    message: str | None = None  # why it failed (Dutch)
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    file: str
+    route: str
+    steps: list[StepResult]
+    seconds: float  # wall-clock time of the run (world set-up included)
+
+    @property
+    def ok(self) -> bool:
+        return all(step.ok for step in self.steps)
+
+    @property
+    def failed(self) -> StepResult | None:
+        return next((step for step in self.steps if not step.ok), None)
+
+    def reason(self) -> str:
+        """The failure in one Dutch line: ``stap 4 (expect task: besluit, due: 2026-03-02): ...``."""
+        step = self.failed
+        if step is None:
+            return ""
+        where = "start" if step.number == 0 else f"stap {step.number}"
+        return f"{where} ({step.text}): {step.message}"
+
+
+def run(scenario: Scenario, route: RouteUnderTest, helpers: Callable | None = None) -> ScenarioResult:
+    """Run one scenario in a world of its own. A problem of the scenario itself (a task the route does not have)
+    is a ScenarioInvalid; everything that happens while running is in the result."""
+    unknown = _unknown_tasks(scenario, route)
+    if unknown:
+        raise ScenarioInvalid(unknown)
+    began = time.perf_counter()
+    started = parse_when(scenario.start["at"])
+    results: list[StepResult] = []
+    with World(route, scenario.swv, started) as world:
+        from .runtime import route_helpers  # the calendar functions route code sees, as in production
+
+        runtime = Runtime(world.db, world.settings, helpers=helpers or route_helpers)
+        steps = Steps(world, runtime, started)
+        first = StepResult(0, f"start {route.key} als {scenario.start.get('as', 'school')}", True, started)
+        results.append(first)
+        try:
+            steps.start(scenario.start.get("as", "school"), scenario.start["data"])
+        except LoketError as exc:
+            first.ok, first.message = False, f"de zaak start niet: {exc.message}{_details(exc)}"
+        except Exception as exc:  # a fault of Loket's own: told as the step's failure, never a traceback
+            first.ok, first.message = False, f"fout in Loket zelf: {type(exc).__name__}: {exc}"[:2000]
+        if first.ok:
+            _observe(steps, first)
+            for step in scenario.steps:
+                result = StepResult(step.number, step.text, True, steps.now)
+                results.append(result)
+                try:
+                    steps.run(step)
+                except StepFailed as exc:
+                    result.ok, result.message = False, str(exc)
+                except LoketError as exc:  # a refusal while moving the clock, or the start of a document
+                    result.ok, result.message = False, f"geweigerd: {exc.message}{_details(exc)}"
+                except Exception as exc:  # a fault of Loket's own (the report says so; the world is thrown away)
+                    result.ok, result.message = False, f"fout in Loket zelf: {type(exc).__name__}: {exc}"[:2000]
+                result.at = steps.now
+                _observe(steps, result)
+                if not result.ok:
+                    break
+    return ScenarioResult(scenario.name, scenario.file, route.key, results, time.perf_counter() - began)
+
+
+def _observe(steps: Steps, result: StepResult) -> None:
+    result.happened = steps.observe()
+    result.open_tasks = steps.open_tasks()
+    case = steps.case()
+    result.status, result.outcome = case.status, case.outcome
+
+
+def _details(exc: LoketError) -> str:
+    details = getattr(exc, "details", None)
+    if isinstance(details, dict) and details:
+        return " (" + "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                                for k, v in details.items()) + ")"
+    return ""
+
+
+def _unknown_tasks(scenario: Scenario, route: RouteUnderTest) -> list[str]:
+    """Steps naming a user task the route does not have: told before anything runs."""
+    problems = []
+    known = ", ".join(sorted(route.user_tasks))
+    for step in scenario.steps:
+        expect = step.spec.get("expect", {}) if step.action == "expect" else {}
+        names = [step.spec[step.action]] if step.action in ("complete", "claim") else []
+        names += [expect[k] for k in ("task", "escalation", "warning", "no_escalation", "no_warning") if k in expect
+                  and expect[k] != "case"]
+        names += list(expect.get("open_tasks", [])) + list(expect.get("done", []))
+        for name in names:
+            if name not in route.user_tasks:
+                problems.append(f"{scenario.file}: stap {step.number}: taak '{name}' bestaat niet in route "
+                                f"{route.key} (user tasks: {known})")
+    return problems
+
+
+# ---------------------------------------------------------------------- files
+
+
+def find(directory: Path, route: str | None = None) -> list[Path]:
+    """The scenario files under ``directory`` (``processes/scenarios``): ``<route>/*.yaml``; files starting with
+    ``_`` hold shared data, not scenarios."""
+    if not directory.is_dir():
+        return []
+    found = [p for p in directory.glob("*/*.yaml") if not p.name.startswith("_")]
+    if route is not None:
+        found = [p for p in found if route_of(directory, p) == route]
+    return sorted(found)
+
+
+def route_of(directory: Path, path: Path) -> str | None:
+    """The route a file's place names: its folder under ``directory`` (a file directly in ``directory`` names
+    none, and says ``route: ...`` itself)."""
+    relative = path.relative_to(directory)
+    return relative.parts[0] if len(relative.parts) > 1 else None
+
+
+def load(path: Path, directory: Path | None = None) -> Scenario:
+    """Read one scenario file (with its route's ``_data.yaml``). Raises ScenarioInvalid."""
+    route = route_of(directory, path) if directory is not None else None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioInvalid([f"{path}: niet te lezen: {exc}"]) from None
+    # Named as a person finds it: processes/scenarios/tlv-vso/afgewezen.yaml.
+    name = str(path.relative_to(directory.parent.parent)) if directory is not None else str(path)
+    return parse(text, name, route, load_data_sets(path.parent / DATA_FILE))
+
+
+def run_text(scenario_yaml: str, route: RouteUnderTest, name: str = "scenario",
+             data_sets: dict | None = None) -> ScenarioResult:
+    """For the web editor: a scenario as text against a route (a draft: ``route_from_files``)."""
+    return run(parse(scenario_yaml, name, route.key, data_sets), route)
+
+
+@dataclass
+class RouteTrial:
+    """All scenarios of one route: their results, and the files that could not run (Dutch lines)."""
+
+    route: str
+    results: list[ScenarioResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(result.ok for result in self.results)
+
+
+def try_route(route: RouteUnderTest, directory: Path) -> RouteTrial:
+    """Run every scenario of ``route`` in ``directory`` (``processes/scenarios``), each in its own world; what
+    ``loket processes test`` and a publish run. A route without scenarios is a problem too."""
+    trial = RouteTrial(route.key)
+    files = find(directory, route.key)
+    if not files:
+        trial.problems.append(f"route {route.key} heeft geen scenario's (processes/scenarios/{route.key}/*.yaml)")
+    for path in files:
+        try:
+            trial.results.append(run(load(path, directory), route))
+        except ScenarioInvalid as exc:
+            trial.problems += exc.problems
+    return trial
+
+
+def describe(result: ScenarioResult, verbose: bool = False) -> list[str]:
+    """The result as Dutch lines, as ``loket processes test`` prints it."""
+    head = f"{'ok' if result.ok else 'MISLUKT'}  {result.file}  ({result.name}; {result.seconds * 1000:.0f} ms)"
+    lines = [head]
+    if not result.ok:
+        lines.append(f"    {result.reason()}")
+    if verbose or not result.ok:
+        for step in result.steps:
+            if verbose or not step.ok:
+                mark = "  " if step.ok else "! "
+                lines.append(f"  {mark}{step.number:>3}. {step.text}  [{moment(step.at)}]")
+                lines += [f"         {line}" for line in step.happened]
+                if not step.ok:
+                    tasks = ", ".join(str(t) for t in step.open_tasks) or "geen"
+                    lines.append(f"         zaak {step.status}; open taken: {tasks}")
+    return lines
