@@ -19,12 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import bpmn, clock, deadlines, documents, events, firing, forms, permissions, projection
+from . import bpmn, clock, deadlines, documents, events, firing, form_rules, forms, permissions, projection
 from .auth import Actor, require_role
 from .config import Settings
 from .db import Database
 from .errors import Conflict, Forbidden, InvalidData
-from .models import Case, Deadline, RouteVersion, School, Task
+from .models import Case, Deadline, RouteVersion, School, Task, Tenant
 from .permissions import CLOCK_ROLES
 from .projection import TaskRow
 from .recording import EARLIEST, Recorder
@@ -109,7 +109,8 @@ class Runtime:
                 raise Forbidden(f"Een dossier op route '{route_key}' wordt gestart door {who}.")
             actor = actor.acting_as(next(role for role in allowed if role in actor.roles))  # the role it starts in
             form = route.form(bpmn.properties(start_spec).get("formJsonSchemaFilename"))
-            data = forms.validate(form, self._own_school(session, actor, form, data))
+            data = forms.validate(form, self._own_school(session, actor, form, data),
+                                  form_rules.context(session, session.get(Tenant, actor.tenant_id)))
             school = self._school_for(session, actor, data)
             now = clock.now()
             case = Case(tenant_id=actor.tenant_id, school_id=school.id if school else None, route_version_id=version.id,
@@ -160,7 +161,7 @@ class Runtime:
             if task.assignee_id not in (None, actor.user_id):
                 raise Conflict(f"Deze taak is geclaimd door {task.assignee.email}.")  # type: ignore[union-attr]
             form = self.form(case.route_version, task.name)
-            data = forms.validate(form, data)
+            data = forms.validate(form, data, form_rules.context(session, case.tenant, case.data))
             documents.require(session, case.id, form)  # the documents the form asks for (x-loket-documents): 422
             work = self.recorder.open(session, case)
             workflow = self.recorder.workflow(work)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from . import form_rules, tlv_rules  # noqa: F401  (tlv_rules registers its rules with form_rules)
 from .errors import BadRequest, InvalidData
 
 _TYPES = {
@@ -111,15 +113,20 @@ def _messages(error: ValidationError) -> list[tuple[str, str]]:
     return [(where, error.message)]
 
 
-def validate(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
-    """Return ``data`` if it fits ``schema``; else raise InvalidData with ``{field: [messages]}``."""
+def validate(schema: dict[str, Any] | None, data: Any,
+             context: form_rules.RuleContext | None = None) -> dict[str, Any]:
+    """Return ``data`` if it fits ``schema`` and the rules it names (``x-loket-rules``, checked once the schema
+    holds, against ``context``); else raise InvalidData with ``{field: [messages]}``."""
     if not isinstance(data, dict):
         raise BadRequest("Formuliergegevens moeten een JSON-object zijn.")
     if schema is None:
         return data
     details: dict[str, list[str]] = {}
     over = list(_over_limits(schema, data, []))
-    found = iter(over) if over else (m for e in _validator(schema).iter_errors(data) for m in _messages(e))
+    errors = iter(over) if over else (m for e in _validator(schema).iter_errors(data) for m in _messages(e))
+    first = next(errors, None)
+    # The rules read valid data only; errors stay lazy (a hostile form is not read to its end).
+    found = chain([first], errors) if first is not None else form_rules.check(schema, data, context)
     for field, message in found:
         field = field or "(formulier)"
         if field not in details and len(details) >= MAX_DETAILS:

@@ -179,13 +179,14 @@ AANMELDING = {
          "samenvatting": "Aangewezen op VSO cluster 4."},
         {"discipline": "arts", "auteur": "J. Bakker", "datum": "2026-10-07", "samenvatting": "Eens met advies."},
     ],
+    "aanvragende_school": "vo", "woongemeente": "Utrecht", "vso_school": "De Ster VSO",
 }
 KNOOPPUNT = {
     "datum": "2026-11-02", "deelnemers": [{"naam": "M. de Boer", "rol": "consulent"}],
     "toestemming_ouders": True, "afspraken": "Aanvraag TLV VSO doorzetten.", "advies": "tlv_vso",
 }
-TOEKENNEN = {"besluit": "toekennen", "categorie": "midden", "ingangsdatum": "2026-12-01",
-             "einddatum": "2027-07-31", "motivering": "Beide deskundigen adviseren VSO."}
+TOEKENNEN = {"besluit": "toekennen", "soort": "lg", "categorie": "midden", "ingangsdatum": "2026-12-01",
+             "einddatum": "2028-07-31", "motivering": "Beide deskundigen adviseren VSO."}
 AFWIJZEN = {"besluit": "afwijzen", "motivering": "Ondersteuning in het regulier onderwijs is nog niet benut."}
 PLAATSING = {"vso_school": "De Ster VSO", "datum_inschrijving": "2026-12-01"}
 

@@ -124,14 +124,15 @@ def test_completing_a_completed_task_is_a_conflict(runtime, world, sample):
 def test_invalid_form_data_gets_per_field_messages_and_changes_nothing(runtime, world, sample):
     case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
     task = open_task(runtime, case.id, "aanmelding")
-    bad = dict(sample["aanmelding"], adviezen=sample["aanmelding"]["adviezen"][:1], huisdier="kat")
+    first, second = sample["aanmelding"]["adviezen"]
+    bad = dict(sample["aanmelding"], adviezen=[first, dict(second, discipline="ambulant_begeleider")], huisdier="kat")
     del bad["onderwijsbehoeften"]
     with pytest.raises(InvalidData) as info:
         runtime.complete(world["school"], task.id, bad)
     details = info.value.details
     assert details["onderwijsbehoeften"] == ["Dit veld is verplicht."]
     assert details["huisdier"] == ["Onbekend veld."]
-    assert "adviezen" in details
+    assert details["adviezen.1.discipline"][0].startswith("Kies een van: orthopedagoog, psycholoog, kinder_of")
     assert event_types(runtime, case.id) == ["case_started"]
     assert open_names(runtime, case.id) == ["aanmelding"]
 
