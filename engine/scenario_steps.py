@@ -96,7 +96,8 @@ class Steps:
         except LoketError as exc:
             if refused and refused.lower() in exc.message.lower():
                 return
-            raise StepFailed(f"geweigerd: {exc.message}" + (f" (verwacht: '{refused}')" if refused else "")) from None
+            raise StepFailed(f"geweigerd: {exc.message}{details(exc)}"
+                             + (f" (verwacht: '{refused}')" if refused else "")) from None
         if refused:
             raise StepFailed(f"verwacht: geweigerd met '{refused}', maar de stap lukte")
 
@@ -139,13 +140,16 @@ class Steps:
         amount, unit = int(match.group(1)), match.group(2)
         if unit == "uren":
             return self.now + timedelta(hours=amount)
+        # To the first moment after the last of those days, as a term of that length started now would end (at
+        # 23:59:59 of its last day) and be over: its warnings, escalations and timers (which fire only after
+        # their moment) all go. Counted from the day that is running; at 00:00 that is the day that just ended,
+        # so "let 2 werkdagen" then "let 1 werkdagen" is "let 3 werkdagen".
+        day = clock.local_date(self.now - timedelta(seconds=1))
         with self.world.db.read() as session:
             tenant = session.get(Tenant, self.world.tenant_id)
             assert tenant is not None
-            with clock.frozen(self.now):
-                # As a term of that length started now would end: at the end of its last day.
-                end = Terms(session, tenant).forward()["kalenderdagen" if unit == "dagen" else unit](amount)
-        return datetime.fromisoformat(end).astimezone(UTC)
+            end = Terms(session, tenant).forward(start=day)["kalenderdagen" if unit == "dagen" else unit](amount)
+        return datetime.fromisoformat(end).astimezone(UTC) + timedelta(seconds=1)
 
     def _move(self, to: datetime) -> None:
         if to < self.now:
@@ -248,6 +252,15 @@ class Steps:
             return list(session.scalars(select(Task.name).where(Task.case_id == self.case_id,
                                                                 Task.status == TaskStatus.COMPLETED)
                                         .order_by(Task.completed_at)))
+
+
+def details(exc: LoketError) -> str:
+    """A refusal's details (a form's fields and what is wrong with each) in one parenthesis."""
+    found = exc.details
+    if isinstance(found, dict) and found:
+        return " (" + "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                                for k, v in found.items()) + ")"
+    return ""
 
 
 def _task_problems(wanted: dict[str, Any], found: list[TaskView], tasks: list[TaskView]) -> list[str]:

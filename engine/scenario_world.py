@@ -17,12 +17,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from . import auth, bpmn, calendar_settings
 from .auth import Actor
 from .config import Settings
-from .db import Database
+from .db import Database, make_engine
 from .deadlines import add_day_off
 from .models import Route, RouteVersion, School, Tenant, User
 from .validate import check
@@ -94,7 +95,7 @@ def _schema() -> bytes:
     global _template
     with _template_lock:
         if _template is None:
-            db = Database(_memory_url())
+            db = MemoryDatabase()
             try:
                 db.upgrade()
                 raw = db.engine.raw_connection()
@@ -107,6 +108,17 @@ def _schema() -> bytes:
         return _template
 
 
+class MemoryDatabase(Database):
+    """A Database on one in-memory SQLite connection, whichever thread uses it (a web request may build the
+    world in one thread and read it in another): StaticPool, never a pool that would open a second, empty one."""
+
+    def __init__(self) -> None:  # noqa: D107  (Database's own, with the pool named)
+        self.url = _memory_url()
+        self.engine = make_engine(self.url, 1, poolclass=StaticPool)
+        self.is_sqlite = True
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+
 def _memory_url() -> str:
     # Its own name per world: caches keyed by the database URL (the SWV calendar) never mix two worlds.
     return f"sqlite:///file:loket-scenario-{uuid.uuid4().hex}?mode=memory&uri=true"
@@ -117,8 +129,8 @@ class World:
 
     def __init__(self, route: RouteUnderTest, swv: dict[str, Any], started: datetime) -> None:
         self.route = route
-        self.db = Database(_memory_url(), busy_timeout=1)
-        raw = self.db.engine.raw_connection()  # the single connection this thread uses (SingletonThreadPool)
+        self.db = MemoryDatabase()
+        raw = self.db.engine.raw_connection()  # the one connection of this world
         try:
             raw.driver_connection.deserialize(_schema())  # type: ignore[union-attr]
         finally:

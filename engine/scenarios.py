@@ -21,7 +21,7 @@ from pathlib import Path
 from .cases import Runtime
 from .errors import LoketError
 from .scenario_format import Scenario, ScenarioInvalid, load_data_sets, parse
-from .scenario_steps import StepFailed, Steps, TaskView, moment, parse_when
+from .scenario_steps import StepFailed, Steps, TaskView, details, moment, parse_when
 from .scenario_world import RouteUnderTest, RouteUnusable, World, route_from_files, route_from_version
 
 __all__ = ["RouteTrial", "RouteUnderTest", "RouteUnusable", "Scenario", "ScenarioInvalid", "ScenarioResult",
@@ -88,7 +88,7 @@ def run(scenario: Scenario, route: RouteUnderTest, helpers: Callable | None = No
         try:
             steps.start(scenario.start.get("as", "school"), scenario.start["data"])
         except LoketError as exc:
-            first.ok, first.message = False, f"de zaak start niet: {exc.message}{_details(exc)}"
+            first.ok, first.message = False, f"de zaak start niet: {exc.message}{details(exc)}"
         except Exception as exc:  # a fault of Loket's own: told as the step's failure, never a traceback
             first.ok, first.message = False, f"fout in Loket zelf: {type(exc).__name__}: {exc}"[:2000]
         if first.ok:
@@ -101,7 +101,7 @@ def run(scenario: Scenario, route: RouteUnderTest, helpers: Callable | None = No
                 except StepFailed as exc:
                     result.ok, result.message = False, str(exc)
                 except LoketError as exc:  # a refusal while moving the clock, or the start of a document
-                    result.ok, result.message = False, f"geweigerd: {exc.message}{_details(exc)}"
+                    result.ok, result.message = False, f"geweigerd: {exc.message}{details(exc)}"
                 except Exception as exc:  # a fault of Loket's own (the report says so; the world is thrown away)
                     result.ok, result.message = False, f"fout in Loket zelf: {type(exc).__name__}: {exc}"[:2000]
                 result.at = steps.now
@@ -116,14 +116,6 @@ def _observe(steps: Steps, result: StepResult) -> None:
     result.open_tasks = steps.open_tasks()
     case = steps.case()
     result.status, result.outcome = case.status, case.outcome
-
-
-def _details(exc: LoketError) -> str:
-    details = getattr(exc, "details", None)
-    if isinstance(details, dict) and details:
-        return " (" + "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
-                                for k, v in details.items()) + ")"
-    return ""
 
 
 def _unknown_tasks(scenario: Scenario, route: RouteUnderTest) -> list[str]:

@@ -1,0 +1,206 @@
+"""The scenario runner: what a process owner reads when a scenario fails or is badly written, a draft tried
+before it is published, isolation from the real database, and `loket processes test`'s answer and exit code.
+
+These use a small test route of their own (tests/bpmn/timers/termijn.bpmn: one task `beoordelen` of werkdagen(5),
+warning werkdagen(2), escalation to the commissie with reassignment, and a boundary timer of schooldagen(2) that
+leads to `opvolgen`), so they do not change when tlv-vso does."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from engine import clock, scenarios
+from engine.models import Case, Event, Tenant, User
+
+ROUTE_DIR = Path(__file__).parent / "bpmn" / "timers"
+BPMN = (ROUTE_DIR / "termijn.bpmn").read_text(encoding="utf-8")
+FORMS = {p.name: p.read_text(encoding="utf-8") for p in (ROUTE_DIR / "forms").glob("*.json")}
+
+# Monday 2 February 2026, 09:00: beoordelen is due Monday 9 February (werkdagen(5)), warned from Thursday 5
+# February; the timer (schooldagen(2)) runs out at the end of Wednesday 4 February.
+HEAD = """
+name: Termijn
+start:
+  at: 2026-02-02T09:00
+  as: consulent
+  data: {wachttijd: P14D}
+steps:
+"""
+
+
+@pytest.fixture(scope="module")
+def route() -> scenarios.RouteUnderTest:
+    return scenarios.route_from_files("termijn", BPMN, FORMS)
+
+
+def run(route, steps: str, name: str = "proef.yaml") -> scenarios.ScenarioResult:
+    return scenarios.run_text(HEAD + steps, route, name)
+
+
+def test_a_passing_scenario_reports_what_happened_per_step(route):
+    result = run(route, """
+  - expect: {task: beoordelen, due: 2026-02-09, warn: 2026-02-05, lane: consulent}
+  - complete: beoordelen
+    with: {oordeel: goed}
+  - expect: {status: closed, outcome: beoordeeld, open_tasks: [], done: [beoordelen]}
+""")
+    assert result.ok, result.reason()
+    start, _, done, _ = result.steps
+    assert "taak beoordelen klaar voor consulent: termijn tot ma 09-02-2026 23:59" in " ".join(start.happened)
+    assert "zaak gesloten, uitkomst beoordeeld" in done.happened
+    assert result.seconds > 0
+
+
+def test_a_failed_expectation_names_the_step_and_what_happened_instead(route):
+    result = run(route, """
+  - complete: beoordelen
+    claim: beoordelen
+""".replace("    claim: beoordelen\n", "    with: {}\n") + """  - expect: {outcome: opgevolgd}
+""")
+    assert not result.ok
+    assert result.failed is not None and result.failed.number == 2
+    assert result.reason() == ("stap 2 (expect outcome: opgevolgd): uitkomst: verwacht opgevolgd, maar het is "
+                               "beoordeeld (status closed)")
+
+    result = run(route, "  - expect: {task: beoordelen, due: 2026-02-10}\n")
+    assert "stap 1" in result.reason()
+    assert "termijn van beoordelen: verwacht 2026-02-10, maar het is ma 09-02-2026 23:59" in result.reason()
+    lines = scenarios.describe(result)
+    assert lines[0].startswith("MISLUKT  proef.yaml") and "stap 1" in lines[1]
+
+
+def test_time_passes_in_werkdagen_and_the_scheduler_fires_warnings_timers_and_escalations(route):
+    result = run(route, """
+  - let: 1 werkdagen
+  - expect: {no_warning: beoordelen, open_tasks: [beoordelen]}
+  - let: 1 werkdagen
+  - expect: {open_tasks: [opvolgen], no_escalation: beoordelen}
+""")
+    assert result.ok, result.reason()
+    # The rest of Monday and Tuesday, then Wednesday, have passed: Thursday 00:00 Dutch time. The timer (due at
+    # the end of Wednesday, schooldagen(2)) went; the warning from Thursday 00:00 did not, the task it was for
+    # having been left by the timer's path.
+    assert result.steps[3].at.isoformat() == "2026-02-04T23:00:00+00:00"
+    assert "timer wachttijd_om afgegaan" in result.steps[3].happened
+
+    # A refusal that the scenario expects is a passing step; an unexpected one fails with the engine's words.
+    result = run(route, """
+  - complete: beoordelen
+    as: commissie
+    refused: rol consulent
+  - complete: beoordelen
+    as: commissie
+""")
+    assert result.reason() == ("stap 2 (complete beoordelen als commissie): geweigerd: Deze taak is voor de rol "
+                               "consulent.")
+
+
+def test_suspension_moves_the_due_date_and_nothing_fires_meanwhile(route):
+    result = run(route, """
+  - at: 2026-02-03T09:00
+  - suspend: Wachten op de ouders
+  - at: 2026-02-10T09:00
+  - expect: {status: suspended, no_escalation: beoordelen, open_tasks: [beoordelen]}
+  - resume: Ouders gehoord
+  - expect: {status: open, task: beoordelen, due: 2026-02-16}
+""")
+    assert result.ok, result.reason()
+    assert "termijn van beoordelen verschoven: ma 09-02-2026 23:59 -> ma 16-02-2026 23:59" in result.steps[5].happened
+
+
+def test_a_draft_is_tried_as_given(route):
+    """The web editor's case: the route as text, changed and not deployed anywhere."""
+    draft = scenarios.route_from_files("termijn", BPMN.replace('value="werkdagen(5)"', 'value="werkdagen(3)"'),
+                                       FORMS)
+    steps = "  - expect: {task: beoordelen, due: 2026-02-09}\n"
+    assert run(route, steps).ok
+    assert "maar het is do 05-02-2026 23:59" in run(draft, steps).reason()
+
+    with pytest.raises(scenarios.RouteUnusable) as refused:
+        scenarios.route_from_files("termijn", BPMN.replace('name="consulent"', 'name="conciërge"'), FORMS)
+    assert any("conciërge" in problem for problem in refused.value.problems)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("name: x\nstart: [\n", "proef.yaml: geen geldige YAML (regel 3"),
+    ("- 1\n", "proef.yaml: een scenario is een YAML-object met name, start en steps"),
+    (HEAD.replace("start:", "begin:") + "  - let: 1 werkdagen\n", "proef.yaml: 'start' ontbreekt"),
+    (HEAD + "  - let: 1 werkdagen\n  - complete: beoordelen\n    als: consulent\n",
+     "proef.yaml: stap 2: onbekende sleutel 'als'; bekend zijn: as, complete, note, refused, with"),
+    (HEAD + "  - complete: beoordelen\n    let: 2 werkdagen\n",
+     "proef.yaml: stap 1: een stap doet precies één ding (nu: complete, let)"),
+    (HEAD + "  - let: 10 werkdag\n",
+     "proef.yaml: stap 1: let: '10 werkdag' is geen tijdsduur; schrijf bv. '10 werkdagen'"),
+    (HEAD + "  - expect: {due: 2026-02-09}\n", "proef.yaml: stap 1: expect: 'due', 'warn', 'lane', 'claimed_by' en "
+     "'escalated' horen bij een 'task: ...'"),
+    (HEAD + "  - complete: beoordelen\n    as: conciërge\n", "proef.yaml: stap 1: as: 'conciërge' is geen rol"),
+    (HEAD + "  - complete: beoordelen\n    with: '@oordeel'\n",
+     "proef.yaml: stap 1: with: gegevens '@oordeel' staan niet in _data.yaml van de route"),
+    (HEAD + "  - at: morgen\n", "proef.yaml: stap 1: at: 'morgen' is geen datum"),
+])
+def test_a_bad_scenario_file_is_told_in_dutch_with_its_step(route, text, message):
+    with pytest.raises(scenarios.ScenarioInvalid) as refused:
+        scenarios.run_text(text, route, "proef.yaml")
+    assert any(problem.startswith(message) for problem in refused.value.problems), refused.value.problems
+
+
+def test_a_task_the_route_does_not_have_is_refused_before_anything_runs(route):
+    with pytest.raises(scenarios.ScenarioInvalid) as refused:
+        run(route, "  - let: 1 werkdagen\n  - expect: {escalation: besluit}\n")
+    assert refused.value.problems == ["proef.yaml: stap 2: taak 'besluit' bestaat niet in route termijn "
+                                      "(user tasks: beoordelen, opvolgen)"]
+
+
+def test_a_scenario_never_touches_the_real_database(db, world, route, monkeypatch):
+    monkeypatch.setenv("LOKET_DATABASE_URL", db.url)  # even when the real one is the configured one
+
+    def counts():
+        with db.read() as session:
+            return [session.scalar(select(func.count()).select_from(model)) for model in (Tenant, User, Case, Event)]
+
+    before = counts()
+    result = run(route, "  - complete: beoordelen\n  - expect: {status: closed}\n")
+    assert result.ok, result.reason()
+    assert counts() == before
+    with db.read() as session:
+        assert session.scalar(select(Tenant).where(Tenant.key == "scenario")) is None
+    assert clock.now().year != 2026 or clock.now().month != 2  # the scenario's frozen clock stayed inside it
+
+
+def test_loket_processes_test_prints_per_scenario_and_exits_1_on_a_failure(tmp_path):
+    from cli import main
+
+    processes = tmp_path / "processes"
+    (processes / "forms").mkdir(parents=True)
+    shutil.copy(ROUTE_DIR / "termijn.bpmn", processes)
+    for form in (ROUTE_DIR / "forms").glob("*.json"):
+        shutil.copy(form, processes / "forms")
+    folder = processes / "scenarios" / "termijn"
+    folder.mkdir(parents=True)
+    (folder / "_data.yaml").write_text("oordeel: {oordeel: goed}\n")
+    (folder / "klaar.yaml").write_text(HEAD + "  - complete: beoordelen\n    with: '@oordeel'\n"
+                                       "  - expect: {outcome: beoordeeld}\n")
+    env = {"LOKET_PROCESSES": str(processes), "LOKET_DATABASE_URL": f"sqlite:///{tmp_path / 'nergens.db'}"}
+
+    answer = CliRunner().invoke(main, ["processes", "test"], env=env)
+    assert answer.exit_code == 0, answer.output
+    assert "ok  processes/scenarios/termijn/klaar.yaml  (Termijn; " in answer.output
+    assert "1 scenario's, 1 ok, 0 mislukt" in answer.output
+    assert not (tmp_path / "nergens.db").exists()  # it needs no database at all
+
+    (folder / "te-laat.yaml").write_text(HEAD + "  - let: 5 werkdagen\n  - expect: {open_tasks: [beoordelen]}\n")
+    answer = CliRunner().invoke(main, ["processes", "test", "termijn", "--verbose"], env=env)
+    assert answer.exit_code == 1
+    assert "MISLUKT  processes/scenarios/termijn/te-laat.yaml" in answer.output
+    assert ("stap 2 (expect open_tasks: [beoordelen]): open taken: verwacht beoordelen, maar het zijn opvolgen"
+            in answer.output)
+    assert "timer wachttijd_om afgegaan" in answer.output  # --verbose: what each step did
+    assert "2 scenario's, 1 ok, 1 mislukt" in answer.output
+
+    answer = CliRunner().invoke(main, ["processes", "test", "onbekend"], env=env)
+    assert answer.exit_code == 1 and "fout: route onbekend bestaat niet" in answer.output
