@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -179,6 +180,8 @@ class Case(Base):
     extensions_used: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime | None]
 
+    # The legal decision clock and the decision record (engine.decision; migration 0011).
+    decision: Mapped[dict[str, Any] | None]
     route_version: Mapped[RouteVersion] = relationship(lazy="joined")
     school: Mapped[School | None] = relationship(lazy="joined")
     tenant: Mapped[Tenant] = relationship(lazy="joined")
@@ -317,6 +320,9 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 
+    # A decision letter (engine.letters) sent with the mail; migration 0011.
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
+    attachment: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 class DayOff(Base):
     """A per-SWV extra day off (studiedag, regional deviation) on top of the shipped calendar."""

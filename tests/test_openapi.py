@@ -226,6 +226,51 @@ def _download(c: Ctx):
     return c.call("auditor", "GET", f"/api/v1/documents/{_document(c)[1].get_json()['id']}")
 
 
+# Route drafts (issue 11): a process owner's draft of tlv-vso, made from its latest version.
+DRAFTS = "/api/v1/routes/tlv-vso/drafts"
+
+
+def _draft(c: Ctx) -> dict:
+    return c.call("procesbeheerder", "POST", DRAFTS, {}).get_json()
+
+
+@calls("GET", "/api/v1/routes/{key}/drafts")
+def _drafts(c: Ctx):
+    _draft(c)
+    return c.call("procesbeheerder", "GET", DRAFTS)
+
+
+@calls("POST", "/api/v1/routes/{key}/drafts")
+def _new_draft(c: Ctx):
+    return c.call("procesbeheerder", "POST", DRAFTS, {"from_version": 1})
+
+
+@calls("GET", "/api/v1/routes/{key}/drafts/{draft_id}")
+def _get_draft(c: Ctx):
+    return c.call("procesbeheerder", "GET", f"{DRAFTS}/{_draft(c)['id']}")
+
+
+@calls("PUT", "/api/v1/routes/{key}/drafts/{draft_id}")
+def _save_draft(c: Ctx):
+    draft = _draft(c)
+    return c.call("procesbeheerder", "PUT", f"{DRAFTS}/{draft['id']}",
+                  {"bpmn": draft["bpmn"], "forms": draft["forms"], "version": draft["version"]})
+
+
+@calls("POST", "/api/v1/routes/{key}/drafts/{draft_id}/validate")
+def _validate_draft(c: Ctx):
+    return c.call("procesbeheerder", "POST", f"{DRAFTS}/{_draft(c)['id']}/validate")
+
+
+@calls("POST", "/api/v1/routes/{key}/drafts/{draft_id}/publish")
+def _publish_draft(c: Ctx):
+    draft = _draft(c)
+    changed = draft["bpmn"].replace("</bpmn:definitions>", "<!-- 2027 --></bpmn:definitions>")
+    c.call("procesbeheerder", "PUT", f"{DRAFTS}/{draft['id']}", {"bpmn": changed, "forms": draft["forms"],
+                                                                  "version": 1})
+    return c.call("procesbeheerder", "POST", f"{DRAFTS}/{draft['id']}/publish", {"note": "Nieuwe termijnen."})
+
+
 # ---------------------------------------------------------------- the checks
 
 def operations(spec: dict) -> set[tuple[str, str]]:

@@ -49,7 +49,7 @@ def error_statuses(method: str, path: str) -> list[int]:
     statuses = {401, 422, 503}
     if (method, path) not in {("get", "/api/v1/routes"), ("get", "/api/v1/tasks")}:
         statuses |= {403, 404}
-    if method == "post":
+    if method in ("post", "put"):  # PUT: a route draft's save (409: a stale version)
         statuses |= {400, 409, 413, 415}
     return sorted(statuses)
 
@@ -89,14 +89,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     ops.install(app, database)  # request ids, JSON access log, /healthz, /readyz, /metrics
 
-    from .api import ID_SCHEMA, IdConverter, audit, cases, documents, intake, routes, tasks
+    from .api import ID_SCHEMA, IdConverter, audit, cases, documents, drafts, intake, routes, tasks
 
     app.url_map.converters["id"] = IdConverter
     api = LoketApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}],
         "extra_plugins": [ErrorResponses()]})
     api.register_converter(IdConverter, lambda converter: dict(ID_SCHEMA))
-    for blueprint in (routes.blp, cases.blp, tasks.blp, audit.blp, documents.blp):
+    for blueprint in (routes.blp, cases.blp, tasks.blp, audit.blp, documents.blp, drafts.blp):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     intake.install(app)
     _register_errors(app)
