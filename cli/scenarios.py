@@ -42,6 +42,10 @@ def processes_test(ctx: Context, route: str | None, verbose: bool, deployed: boo
             failed += 1
             continue
         trial = scenarios.try_route(under_test, directory)
+        if not trial.results and not trial.problems:
+            if route is not None:  # asked for by name: that it has none is the answer, and not a pass
+                fail(f"route {key} heeft geen scenario's ({directory / key}/*.yaml)")
+            click.echo(f"waarschuwing: route {key} heeft geen scenario's ({directory / key}/*.yaml)", err=True)
         for problem in trial.problems:
             click.echo(f"fout: {problem}", err=True)
         failed += len(trial.problems)

@@ -25,8 +25,8 @@ from .scenario_steps import StepFailed, Steps, TaskView, details, moment, parse_
 from .scenario_world import RouteUnderTest, RouteUnusable, World, route_from_files, route_from_version
 
 __all__ = ["RouteTrial", "RouteUnderTest", "RouteUnusable", "Scenario", "ScenarioInvalid", "ScenarioResult",
-           "StepResult", "find", "load", "parse", "route_from_files", "route_from_version", "run", "run_text",
-           "try_route"]
+           "StepResult", "as_dict", "failures_for", "find", "load", "parse", "route_from_files", "route_from_version",
+           "run", "run_text", "try_route"]
 
 DATA_FILE = "_data.yaml"
 
@@ -186,20 +186,50 @@ class RouteTrial:
     def ok(self) -> bool:
         return not self.problems and all(result.ok for result in self.results)
 
+    def failures(self) -> list[str]:
+        """Every file that could not run and every failed scenario, one Dutch line each."""
+        return self.problems + [f"{r.file}: {r.reason()}" for r in self.results if not r.ok]
+
 
 def try_route(route: RouteUnderTest, directory: Path) -> RouteTrial:
     """Run every scenario of ``route`` in ``directory`` (``processes/scenarios``), each in its own world; what
-    ``loket processes test`` and a publish run. A route without scenarios is a problem too."""
+    ``loket processes test`` and a publish run. A route without scenarios has an empty trial."""
     trial = RouteTrial(route.key)
-    files = find(directory, route.key)
-    if not files:
-        trial.problems.append(f"route {route.key} heeft geen scenario's (processes/scenarios/{route.key}/*.yaml)")
-    for path in files:
+    for path in find(directory, route.key):
         try:
             trial.results.append(run(load(path, directory), route))
         except ScenarioInvalid as exc:
             trial.problems += exc.problems
     return trial
+
+
+def failures_for(key: str, bpmn: str | bytes, forms: dict, directory: Path | None = None) -> list[str]:
+    """What a publish asks (engine.publish): the route's scenarios run against this content (a draft, or the
+    files to deploy); one Dutch line per failure, none when all pass or the route has no scenarios yet."""
+    if directory is None:
+        from .config import Settings
+
+        directory = Settings().processes_dir / "scenarios"
+    try:
+        route = route_from_files(key, bpmn, forms)
+    except RouteUnusable as exc:
+        return exc.problems
+    return try_route(route, directory).failures()
+
+
+def as_dict(result: ScenarioResult) -> dict:
+    """The result as JSON (the route editor shows it): Dutch texts, ISO moments."""
+    return {
+        "name": result.name, "file": result.file, "route": result.route, "ok": result.ok,
+        "reason": result.reason() or None, "milliseconds": round(result.seconds * 1000, 1),
+        "steps": [{
+            "number": step.number, "text": step.text, "ok": step.ok, "at": step.at.isoformat(),
+            "happened": step.happened, "status": step.status, "outcome": step.outcome, "message": step.message,
+            "open_tasks": [{"name": t.name, "lane": t.lane, "due": t.due.isoformat() if t.due else None,
+                            "warn": t.warn.isoformat() if t.warn else None, "escalated": t.escalated,
+                            "claimed_by": t.assignee} for t in step.open_tasks],
+        } for step in result.steps],
+    }
 
 
 def describe(result: ScenarioResult, verbose: bool = False) -> list[str]:

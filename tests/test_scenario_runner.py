@@ -204,3 +204,57 @@ def test_loket_processes_test_prints_per_scenario_and_exits_1_on_a_failure(tmp_p
 
     answer = CliRunner().invoke(main, ["processes", "test", "onbekend"], env=env)
     assert answer.exit_code == 1 and "fout: route onbekend bestaat niet" in answer.output
+
+
+def test_the_swv_promise_extension_and_a_document(route):
+    """swv.term gives the case a doorlooptijd (weken(2) from the start: Monday 16 February); extend moves it a week;
+    when three weeks have passed it escalates as 'case'. upload adds a document the case then holds."""
+    text = HEAD.replace("steps:\n", "swv:\n  term: {term: weken(2)}\nsteps:\n") + """
+  - expect: {case_due: 2026-02-16}
+  - upload: opp
+    as: consulent
+  - extend: {weeks: 1, reason: Het tweede advies laat op zich wachten}
+  - expect: {case_due: 2026-02-23, no_escalation: case}
+  - let: 3 weken
+  - expect: {escalation: case}
+"""
+    result = scenarios.run_text(text, route, "proef.yaml")
+    assert result.ok, result.reason()
+    assert "document toegevoegd (opp)" in result.steps[2].happened
+    assert "doorlooptijd van de zaak tot ma 23-02-2026 23:59" in result.steps[3].happened
+    assert "escalatie: doorlooptijd van de zaak verstreken, melding aan bestuurder" in result.steps[5].happened
+
+
+def test_a_publish_runs_the_routes_scenarios_against_the_new_content(tmp_path, route):
+    """engine.publish asks failures_for(key, bpmn, forms): none while the scenarios pass, one line per failure."""
+    import json
+
+    directory = tmp_path / "processes" / "scenarios"
+    (directory / "termijn").mkdir(parents=True)
+    (directory / "termijn" / "termijn.yaml").write_text(HEAD + "  - expect: {task: beoordelen, due: 2026-02-09}\n")
+    assert scenarios.failures_for("termijn", BPMN, FORMS, directory) == []
+    changed = BPMN.replace('value="werkdagen(5)"', 'value="werkdagen(3)"')
+    assert scenarios.failures_for("termijn", changed, FORMS, directory) == [
+        "processes/scenarios/termijn/termijn.yaml: stap 1 (expect task: beoordelen, due: 2026-02-09): "
+        "termijn van beoordelen: verwacht 2026-02-09, maar het is do 05-02-2026 23:59"]
+    assert scenarios.failures_for("nieuw", BPMN, FORMS, directory) == []  # no scenarios yet: none fail
+
+    shown = json.loads(json.dumps(scenarios.as_dict(run(route, "  - complete: beoordelen\n"))))
+    assert shown["ok"] is True and shown["steps"][0]["open_tasks"][0]["due"] == "2026-02-09T22:59:59+00:00"
+
+
+def test_loket_processes_test_deployed_tries_the_version_in_the_database(db, tmp_path):
+    from cli import main
+    from engine import routes
+
+    with db.transaction() as session:
+        routes.deploy(session, ROUTE_DIR / "termijn.bpmn")
+    folder = tmp_path / "processes" / "scenarios" / "termijn"
+    folder.mkdir(parents=True)
+    (folder / "klaar.yaml").write_text(HEAD + "  - complete: beoordelen\n  - expect: {outcome: beoordeeld}\n")
+    env = {"LOKET_PROCESSES": str(tmp_path / "processes"), "LOKET_DATABASE_URL": db.url}
+    answer = CliRunner().invoke(main, ["processes", "test", "termijn", "--deployed"], env=env)
+    assert answer.exit_code == 0, answer.output
+    assert "1 scenario's, 1 ok, 0 mislukt" in answer.output
+    with db.read() as session:  # the version was read, not run: no case in the real database
+        assert session.scalar(select(func.count()).select_from(Case)) == 0
