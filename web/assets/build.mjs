@@ -16,6 +16,7 @@ const entries = {
   loket: "web/assets/app.css",
   "api-docs": "web/assets/api-docs.js",
   viewer: "web/assets/viewer.js",  // the route diagram on the case and audit pages (bpmn-js NavigatedViewer)
+  modeler: "web/assets/modeler.js",  // the route editor for process owners (bpmn-js Modeler, issue 11)
 };
 
 // Copied: { name in dist/: file under node_modules/ }.
@@ -34,7 +35,7 @@ await build({
   format: "iife",
   target: ["es2020"],
   // Fonts and icons referenced from the CSS land next to it.
-  loader: { ".woff": "file", ".woff2": "file", ".svg": "file", ".png": "file" },
+  loader: { ".woff": "file", ".woff2": "file", ".svg": "file", ".png": "file", ".eot": "file", ".ttf": "file" },
   logLevel: "warning",
 });
 await Promise.all(Object.entries(copies).map(([name, src]) => copyFile(join(modules, src), join(out, name))));
