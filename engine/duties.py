@@ -70,13 +70,13 @@ def blocked(session: Session, actor: Actor) -> ColumnElement[bool]:
         for name, names in rules_of(version).items():
             by_rule.setdefault((name, names), []).append(version.id)
     done = aliased(Task)
-    # What the actor did first (ix_tasks_case_done answers from the index, and is mostly no), the case's route
-    # version after (a read of the case's row).
+    # What the actor did first (ix_tasks_done_case answers from the index, and is mostly no), the case's route
+    # version after, read per task as a scalar: as an EXISTS PostgreSQL would hash every case of the versions.
     conditions = [
         and_(Task.name == name,
              exists(select(done.id).where(done.case_id == Task.case_id, done.completed_by == actor.user_id,
                                           done.name.in_(names))),
-             exists(select(Case.id).where(Case.id == Task.case_id, Case.route_version_id.in_(versions))))
+             select(Case.route_version_id).where(Case.id == Task.case_id).scalar_subquery().in_(versions))
         for (name, names), versions in sorted(by_rule.items())
     ]
     return or_(*conditions) if conditions else false()

@@ -204,7 +204,7 @@ class Task(Base):
         # name index (ix_cases_pupil_name, engine.name_search) differs per database and lives in 0009 only.
         Index("ix_tasks_open_inbox", "tenant_id", "status", "lane", "assignee_id", "school_id", "route_key", "name",
               "case_id", "escalated", "due_at", "created_at", "id"),
-        Index("ix_tasks_case_done", "case_id", "completed_by", "name"),
+        Index("ix_tasks_done_case", "completed_by", "name", "case_id"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow's task uuid
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

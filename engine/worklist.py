@@ -91,21 +91,29 @@ def _filters(filters: Filters, tenant_id: int, dialect: str) -> list[ColumnEleme
     text = (filters.text or "").strip()[:MAX_TEXT]
     if text:
         words = text.lower().replace("#", " ").split()
-        for word in words:
-            where.append(_text_match(word, tenant_id, dialect))
+        if any(_number(word) for word in words):
+            where += [_text_match([word], tenant_id, dialect) for word in words]
+        else:  # every word in the name: one search of the names for all words
+            where.append(_text_match(words, tenant_id, dialect))
     return where
 
 
-def _text_match(word: str, tenant_id: int, dialect: str) -> ColumnElement[bool]:
-    """The word in the pupil's voornaam or achternaam, or a digit word as the case number. The cases are found
-    first, through the index on the whole name (engine.name_search: the word is in the whole name when it is in
-    one of its parts), and only their parts are read: not every case of every open task."""
-    named = select(Case.id).where(
-        Case.tenant_id == tenant_id, name_search.pupil_text(dialect).contains(word, autoescape=True),
-        or_(*[_name(part).contains(word, autoescape=True) for part in ("voornaam", "achternaam")]))
+def _number(word: str) -> bool:
+    return word.isdigit() and len(word) <= 9
+
+
+def _text_match(words: list[str], tenant_id: int, dialect: str) -> ColumnElement[bool]:
+    """Each word in the pupil's voornaam or achternaam, or a digit word (alone) as the case number. The cases are
+    found first, through the index on the whole name (engine.name_search: a word is in the whole name when it is
+    in one of its parts), and only their parts are read: not every case of every open task."""
+    whole = name_search.pupil_text(dialect)
+    named = select(Case.id).where(Case.tenant_id == tenant_id, *[whole.contains(word, autoescape=True)
+                                                                 for word in words])
+    named = named.where(*[or_(*[_name(part).contains(word, autoescape=True) for part in ("voornaam", "achternaam")])
+                          for word in words])
     match: list[ColumnElement[bool]] = [Task.case_id.in_(named)]
-    if word.isdigit() and len(word) <= 9:
-        match.append(Task.case_id == int(word))
+    if len(words) == 1 and _number(words[0]):
+        match.append(Task.case_id == int(words[0]))
     return or_(*match)
 
 
@@ -134,14 +142,18 @@ def search(session: Session, actor: Actor, *, scope: str = "role", filters: Filt
     }[sort]
     # The page's ids first, from the tasks alone (ix_tasks_open_inbox holds every column this reads), then the
     # page's rows with their case, school, route and assignee: joined for the page, not for every open task.
-    page = select(Task.id).where(*where, tabs.tab[scope]).order_by(*order).limit(limit).offset(offset)
+    # The ids as a table of their own that the join starts from: as ``IN (...)`` PostgreSQL joins every task
+    # to its case first and keeps the page's after (a semi-join, ~300 ms at 300,000 tasks).
+    page = (select(Task.id.label("page_id")).where(*where, tabs.tab[scope]).order_by(*order)
+            .limit(limit).offset(offset).subquery("page"))
     query = (
         select(Task, _CASE.data["leerling"], School.name, Route.title, User.email)
+        .select_from(page).join(Task, Task.id == page.c.page_id)
         .join(_CASE, _CASE.id == Task.case_id)
         .outerjoin(School, School.id == Task.school_id)
         .outerjoin(Route, Route.key == Task.route_key)
         .outerjoin(User, User.id == Task.assignee_id)
-        .where(Task.id.in_(page.scalar_subquery())).order_by(*order)
+        .order_by(*order)
     )
     rows = [Row(task, pupil, school, title or task.route_key, email)
             for task, pupil, school, title, email in session.execute(query)]

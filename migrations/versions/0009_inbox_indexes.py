@@ -30,8 +30,9 @@ def upgrade() -> None:
     op.create_index('ix_tasks_open_inbox', 'tasks',
                     ['tenant_id', 'status', 'lane', 'assignee_id', 'school_id', 'route_key', 'name', 'case_id',
                      'escalated', 'due_at', 'created_at', 'id'], unique=False)
-    # Separated duties (engine.duties): did this user complete one of these tasks of the case?
-    op.create_index('ix_tasks_case_done', 'tasks', ['case_id', 'completed_by', 'name'], unique=False)
+    # Separated duties (engine.duties): which cases' tasks of these names did this user complete? (One
+    # range per user, so PostgreSQL may read them once for the whole inbox; SQLite looks up each case.)
+    op.create_index('ix_tasks_done_case', 'tasks', ['completed_by', 'name', 'case_id'], unique=False)
     # The search on the pupil's name (engine.name_search): not in engine.models, as an index on an expression
     # that differs per database (alembic's comparison leaves such indexes aside).
     bind = op.get_bind()
@@ -50,5 +51,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute('DROP INDEX IF EXISTS ix_cases_pupil_name')
-    op.drop_index('ix_tasks_case_done', table_name='tasks')
+    op.drop_index('ix_tasks_done_case', table_name='tasks')
     op.drop_index('ix_tasks_open_inbox', table_name='tasks')
