@@ -136,7 +136,7 @@ class Scenario:
 
 
 def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else ("" if value is None else yaml.safe_dump(
+    text = value if isinstance(value, str) else ("geen" if value is None else yaml.safe_dump(
         value, default_flow_style=True, allow_unicode=True, width=10_000).strip())
     return text if len(text) <= 80 else text[:77] + "..."
 
