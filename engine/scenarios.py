@@ -122,6 +122,10 @@ def _unknown_tasks(scenario: Scenario, route: RouteUnderTest) -> list[str]:
     """Steps naming a user task the route does not have: told before anything runs."""
     problems = []
     known = ", ".join(sorted(route.user_tasks))
+    term_from = (scenario.swv.get("term") or {}).get("from")
+    if term_from and term_from not in route.user_tasks:
+        problems.append(f"{scenario.file}: swv.term.from: taak '{term_from}' bestaat niet in route {route.key} "
+                        f"(user tasks: {known})")
     for step in scenario.steps:
         expect = step.spec.get("expect", {}) if step.action == "expect" else {}
         names = [step.spec[step.action]] if step.action in ("complete", "claim") else []

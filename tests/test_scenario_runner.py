@@ -155,6 +155,11 @@ def test_a_task_the_route_does_not_have_is_refused_before_anything_runs(route):
         run(route, "  - let: 1 werkdagen\n  - expect: {escalation: besluit}\n")
     assert refused.value.problems == ["proef.yaml: stap 2: taak 'besluit' bestaat niet in route termijn "
                                       "(user tasks: beoordelen, opvolgen)"]
+    with pytest.raises(scenarios.ScenarioInvalid) as refused:
+        scenarios.run_text(HEAD.replace("steps:", "swv: {term: {term: weken(2), from: besluit}}\nsteps:")
+                           + "  - let: 1 werkdagen\n", route, "proef.yaml")
+    assert refused.value.problems == ["proef.yaml: swv.term.from: taak 'besluit' bestaat niet in route termijn "
+                                      "(user tasks: beoordelen, opvolgen)"]
 
 
 def test_a_scenario_never_touches_the_real_database(db, world, route, monkeypatch):
@@ -259,3 +264,17 @@ def test_loket_processes_test_deployed_tries_the_version_in_the_database(db, tmp
     assert "1 scenario's, 1 ok, 0 mislukt" in answer.output
     with db.read() as session:  # the version was read, not run: no case in the real database
         assert session.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_scenarios_run_side_by_side_in_threads(route):
+    """The route editor runs scenarios in web request threads: each world is its own, whatever the thread."""
+    import threading
+
+    results: list[bool] = []
+    steps = "  - complete: beoordelen\n  - expect: {outcome: beoordeeld}\n"
+    threads = [threading.Thread(target=lambda: results.append(run(route, steps).ok)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [True, True, True]
