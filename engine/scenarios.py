@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .cases import Runtime
 from .errors import LoketError
+from .runtime import route_helpers  # the calendar functions route code sees, as in production
 from .scenario_format import Scenario, ScenarioInvalid, load_data_sets, parse
 from .scenario_steps import StepFailed, Steps, TaskView, details, moment, parse_when
 from .scenario_world import RouteUnderTest, RouteUnusable, World, route_from_files, route_from_version
@@ -79,8 +80,6 @@ def run(scenario: Scenario, route: RouteUnderTest, helpers: Callable | None = No
     started = parse_when(scenario.start["at"])
     results: list[StepResult] = []
     with World(route, scenario.swv, started) as world:
-        from .runtime import route_helpers  # the calendar functions route code sees, as in production
-
         runtime = Runtime(world.db, world.settings, helpers=helpers or route_helpers)
         steps = Steps(world, runtime, started)
         first = StepResult(0, f"start {route.key} als {scenario.start.get('as', 'school')}", True, started)
