@@ -11,7 +11,7 @@ from uuid import UUID
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from . import bpmn, clock, deadlines, notifications
+from . import bpmn, clock, deadlines, decision, decision_actions, notifications
 from .auth import Actor, system_actor
 from .models import Case, Deadline, Task
 from .vocabulary import OPEN_TASK, CaseStatus, DeadlineKind, DeadlineStatus, EventType
@@ -28,6 +28,8 @@ def fire(recorder: Recorder, session: Session, deadline: Deadline, now: datetime
         case = session.get(Case, deadline.case_id)
         assert case is not None  # a deadline row references its case
         actor = system_actor(case.tenant_id)
+        if deadline.kind in decision.DEADLINE_KINDS:  # the legal decision term (Awb 4:13)
+            return decision_actions.fire(recorder, session, case, deadline, now, worker)
         if deadline.kind == DeadlineKind.TIMER:
             return _timer(recorder, session, case, deadline, now, worker, actor)
         # The rows as stored, or as the sweep's batch has them; never the cache (a savepoint may roll back).

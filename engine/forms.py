@@ -102,7 +102,7 @@ def _messages(error: ValidationError) -> list[tuple[str, str]]:
         return [(where, f"Waarde buiten bereik ({v} {error.validator_value}).")]
     if v == "pattern":
         return [(where, "Heeft niet de juiste vorm.")]
-    if v == "contains":
+    if v in ("contains", "minContains", "maxContains"):  # the rule's own words, from the schema holding it
         hint = error.schema.get("description") or "Een van de items voldoet niet aan de eis."
         return [(where, hint)]
     if v in ("if", "then", "allOf", "anyOf", "oneOf") and error.context:

@@ -92,6 +92,9 @@ def build_message(message: OutboxMessage, config: SmtpConfig) -> EmailMessage:
     email["Message-ID"] = message_id(message, config)
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies, please
     email.set_content(message.body, charset="utf-8", cte="quoted-printable")
+    if message.attachment is not None:  # a decision letter (engine.letters)
+        email.add_attachment(message.attachment, maintype="application", subtype="pdf",
+                             filename=message.attachment_name or "brief.pdf")
     return email
 
 

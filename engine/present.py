@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import clock
+from . import clock, decision
 from .models import Case, Deadline, Task
 from .projection import TaskRow
 from .vocabulary import OPEN_TASK, DeadlineStatus
@@ -79,4 +79,5 @@ def case_json(session: Session, case: Case, tasks: list[Task]) -> dict[str, Any]
         "due_at": _iso(case.due_at),
         "opened_at": _iso(case.opened_at),
         "closed_at": _iso(case.closed_at),
+        "decision": decision.view(case.decision, clock.local_date(clock.now())),
     }

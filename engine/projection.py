@@ -20,7 +20,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from . import bpmn
+from . import bpmn, decision
 from .stepping import StepResult
 from .vocabulary import (
     INPUT_EVENTS,
@@ -71,6 +71,7 @@ class CaseRow(Row):
     closed_at: datetime | None
     school_id: int | None
     data: dict[str, Any]
+    decision: dict[str, Any] | None = None  # the legal decision clock and record (engine.decision)
 
 
 @dataclass(eq=False)
@@ -172,7 +173,11 @@ def apply(projection: Projection, event: EventLike, after: After | None = None) 
     p, kind, payload = projection, event.type, event.payload or {}
     p.seq = event.seq
     case = p.case
-    if kind == EventType.CASE_STARTED:
+    if kind in (EventType.DEADLINE_WARNED, EventType.DEADLINE_ESCALATED) and decision.apply_fired(p, event):
+        return
+    if kind == EventType.DECISION_TERM_EXTENDED:
+        decision.extended(p, event)
+    elif kind == EventType.CASE_STARTED:
         p.set(case, "opened_at", event.at)
         if "school_id" in payload:
             p.set(case, "school_id", payload["school_id"])
@@ -222,6 +227,7 @@ def apply(projection: Projection, event: EventLike, after: After | None = None) 
         if after is None:
             raise ValueError(f"{kind} needs the engine state after it")
         _after_engine(p, event, after)
+        decision.after_input(p, event, after)
 
 
 def _fire(p: Projection, event: EventLike, kind: str, task_id: str | None) -> None:

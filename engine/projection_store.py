@@ -22,7 +22,7 @@ _TASK_COLUMNS = list(TASKS.columns)
 _DEADLINE_COLUMNS = list(DEADLINES.columns)
 _MISSING = object()
 CASE_FIELDS = ("status", "outcome", "incident", "due_at", "suspended_at", "suspended_seconds", "extensions_used",
-               "opened_at", "closed_at", "school_id", "data")
+               "opened_at", "closed_at", "school_id", "data", "decision")
 
 
 def case_row(case: Case) -> CaseRow:

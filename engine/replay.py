@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 # Events that change no engine state, only the projection (or nothing).
 PASSIVE = frozenset({EventType.TASK_CLAIMED, EventType.TASK_UNCLAIMED, EventType.TASK_DELEGATED,
                      EventType.DEADLINE_WARNED, EventType.DEADLINE_ESCALATED, EventType.CASE_SUSPENDED,
-                     EventType.CASE_EXTENDED, EventType.DOCUMENT_ADDED, EventType.DATA_PURGED})
+                     EventType.CASE_EXTENDED, EventType.DOCUMENT_ADDED, EventType.DATA_PURGED,
+                     EventType.DECISION_TERM_EXTENDED})
 LABELS: dict[str, str] = {EventType.INCIDENT: "incident", EventType.CASE_COMPLETED: "afronding van het dossier"}
 
 

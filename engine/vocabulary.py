@@ -32,6 +32,8 @@ class DeadlineKind(StrEnum):
     ESCALATION = "escalation"  # a task's term is over
     CASE = "case"  # the SWV's doorlooptijd of the whole case is over
     TIMER = "timer"  # a BPMN timer of the route
+    DECISION_WARNING = "decision_warning"  # the legal decision term (Awb 4:13) is nearly over (engine.decision)
+    DECISION = "decision"  # the legal decision term is over
 
 
 class DeadlineStatus(StrEnum):
@@ -74,6 +76,7 @@ class EventType(StrEnum):
     CASE_COMPLETED = "case_completed"
     DATA_PURGED = "data_purged"
     DOCUMENT_ADDED = "document_added"
+    DECISION_TERM_EXTENDED = "decision_term_extended"  # Awb 4:14 notice: the decision term moved (engine.decision)
 
 
 class OutboxStatus(StrEnum):

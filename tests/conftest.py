@@ -182,13 +182,14 @@ AANMELDING = {
     "aanvragende_school": "vo", "woongemeente": "Utrecht", "vso_school": "De Ster VSO",
 }
 KNOOPPUNT = {
-    "datum": "2026-11-02", "deelnemers": [{"naam": "M. de Boer", "rol": "consulent"}],
+    "datum": "2026-11-02", "deelnemers": [{"naam": "M. de Boer", "rol": "consulent", "soort": "swv"}],
     "toestemming_ouders": True, "afspraken": "Aanvraag TLV VSO doorzetten.", "advies": "tlv_vso",
+    "uitkomst": "doorgaan",
 }
 TOEKENNEN = {"besluit": "toekennen", "soort": "lg", "categorie": "midden", "ingangsdatum": "2026-12-01",
              "einddatum": "2028-07-31", "motivering": "Beide deskundigen adviseren VSO."}
 AFWIJZEN = {"besluit": "afwijzen", "motivering": "Ondersteuning in het regulier onderwijs is nog niet benut."}
-PLAATSING = {"vso_school": "De Ster VSO", "datum_inschrijving": "2026-12-01"}
+PLAATSING = {"plaatsing_uitkomst": "geplaatst", "vso_school": "De Ster VSO", "datum_inschrijving": "2026-12-01"}
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def test_afwijzen_informs_the_school_and_closes(runtime, world, sample):
     assert "Ondersteuning in het regulier onderwijs" in mail[0].body
 
 
-def test_three_aanvulling_rounds_end_niet_ontvankelijk(runtime, world, sample):
+def test_three_aanvulling_rounds_end_buiten_behandeling(runtime, world, sample):
     case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
     do(runtime, world, "school", case.id, "aanmelding", sample["aanmelding"])
     for round_ in range(1, 4):
@@ -80,7 +80,7 @@ def test_three_aanvulling_rounds_end_niet_ontvankelijk(runtime, world, sample):
     do(runtime, world, "consulent", case.id, "dossiercheck",
        {"dossier_compleet": False, "ontbrekend": "Nog steeds geen tweede advies."})
     case = load_case(runtime, case.id)
-    assert (case.status, case.outcome) == ("closed", "niet-ontvankelijk")
+    assert (case.status, case.outcome) == ("closed", "buiten_behandeling")
     assert case.data["aanvulling_rondes"] == 3
     with runtime.db.read() as session:
         checks = session.scalar(select(func.count()).select_from(Task).where(

@@ -17,7 +17,7 @@ from tests.helpers import do, open_task
 
 FORMS = PROJECT_ROOT / "processes" / "forms"
 TLV = PROJECT_ROOT / "processes" / "tlv-vso.bpmn"
-HANDLERS = {"notify", "register_tlv"}
+HANDLERS = {"decision", "notify", "register_tlv"}
 
 
 def schema(name: str) -> dict:

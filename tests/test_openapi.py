@@ -119,6 +119,14 @@ def _extend(c: Ctx):
                   {"weeks": 1, "reason": "Deskundige later beschikbaar."})
 
 
+@calls("POST", "/api/v1/cases/{case_id}/decision-term/extend")
+def _extend_decision_term(c: Ctx):
+    case_id = c.started()
+    do(c.runtime, c.world, "school", case_id, "aanmelding", c.sample["aanmelding"])  # receipt: the term runs
+    return c.call("commissie", "POST", f"/api/v1/cases/{case_id}/decision-term/extend",
+                  {"weeks": 4, "reason": "Een tweede deskundige wordt gehoord."})
+
+
 @calls("GET", "/api/v1/tasks")
 def _inbox(c: Ctx):
     c.started()

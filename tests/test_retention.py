@@ -95,7 +95,7 @@ def test_without_a_decision_the_term_runs_from_the_closing(runtime, world, sampl
             do(runtime, world, "school", case.id, "aanvulling", {"aanvulling": "y"})
     with clock.frozen(T0 + timedelta(days=10)):
         do(runtime, world, "consulent", case.id, "dossiercheck", {"dossier_compleet": False, "ontbrekend": "x"})
-    assert load(db, case.id)[0].outcome == "niet-ontvankelijk"
+    assert load(db, case.id)[0].outcome == "buiten_behandeling"
     assert run_retention(db, THREE_YEARS + timedelta(days=5)).purged == []
     [purged] = run_retention(db, THREE_YEARS + timedelta(days=10, seconds=1)).purged
     assert purged.term_start == T0 + timedelta(days=10)

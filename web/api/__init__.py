@@ -140,3 +140,6 @@ class CaseSchema(Schema):
     due_at = fields.String(allow_none=True)
     opened_at = fields.String()
     closed_at = fields.String(allow_none=True)
+    decision = fields.Dict(allow_none=True, metadata={
+        "description": "De wettelijke beslistermijn (Awb 4:13-4:15) en, na het besluit, het besluitrecord; "
+                       "null voor een route zonder beslistermijn of vóór de ontvangst van de aanvraag."})

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from engine import access, case_list, figures
+from engine import access, case_list, decision_actions, figures
 from engine.auth import Actor
 from engine.present import case_json
 
@@ -26,6 +26,13 @@ class ResumeSchema(StrictSchema):
 class ExtendSchema(StrictSchema):
     weeks = fields.Integer(required=True, strict=True, validate=validate.Range(1, 52))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class DecisionExtendSchema(StrictSchema):
+    weeks = fields.Integer(required=True, strict=True, validate=validate.Range(1, decision_actions.MAX_WEEKS),
+                           metadata={"description": "Met hoeveel weken de beslistermijn wordt verdaagd."})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                           metadata={"description": "De reden; die staat in de brief aan de aanvrager."})
 
 
 class StartCaseSchema(StrictSchema):
@@ -160,6 +167,17 @@ def resume_case(body: dict[str, Any], case_id: int) -> dict[str, Any]:
     """Hervatten: alle termijnen schuiven op met de opgeschorte tijd."""
     actor = current_actor()
     runtime().resume(actor, case_id, body.get("reason"))
+    return _case_response(case_id, actor)
+
+
+@blp.route("/cases/<id:case_id>/decision-term/extend", methods=["POST"])
+@blp.arguments(DecisionExtendSchema)
+@blp.response(200, CaseSchema)
+def extend_decision_term(body: dict[str, Any], case_id: int) -> dict[str, Any]:
+    """Verdaging van de wettelijke beslistermijn (Awb 4:14): één keer, binnen de termijn, met reden; de brief
+    gaat als PDF naar de aanvragende school en het dossier krijgt het event decision_term_extended."""
+    actor = current_actor()
+    decision_actions.extend(runtime(), actor, case_id, body["weeks"], body["reason"])
     return _case_response(case_id, actor)
 
 

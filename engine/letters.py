@@ -1,0 +1,116 @@
+"""Letters a parent reads: the decision (beschikking) and the notice that the decision term is extended, as PDF
+in the SWV's name, set in the same fonts as the audit report (engine.pdf_fonts)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fpdf import FPDF
+
+from .clock import format_date
+from .pdf_fonts import ARABIC, CJK, FAMILY, font_files, printable
+
+
+class _Letter(FPDF):
+    def __init__(self, swv: str) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self.swv = swv
+        for (family, style), path in font_files().items():
+            self.add_font(family, style, path)
+        self.set_fallback_fonts([ARABIC, CJK], exact_match=False)  # a pupil's name in its own script
+        self.set_text_shaping(True)
+        self.set_auto_page_break(auto=True, margin=20)
+        self.set_margins(22, 20, 22)
+        self.alias_nb_pages()
+        self.set_lang("nl")
+        self.set_author(swv)
+
+    def header(self) -> None:
+        self.set_font(FAMILY, "B", 13)
+        self.cell(0, 7, printable(self.swv), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(FAMILY, "", 8)
+        self.set_text_color(90, 90, 90)
+        self.cell(0, 4, "Samenwerkingsverband passend onderwijs", new_x="LMARGIN", new_y="NEXT")
+        self.set_text_color(0, 0, 0)
+        self.ln(6)
+
+    def footer(self) -> None:
+        self.set_y(-14)
+        self.set_font(FAMILY, "", 8)
+        self.cell(0, 5, f"pagina {self.page_no()} van {{nb}}", align="C")
+
+    def facts(self, rows: list[tuple[str, str]]) -> None:
+        for label, value in rows:
+            self.set_font(FAMILY, "B", 10)
+            self.cell(42, 5.5, printable(label))
+            self.set_font(FAMILY, "", 10)
+            self.multi_cell(0, 5.5, printable(value), align="L", new_x="LMARGIN", new_y="NEXT")
+        self.ln(3)
+
+    def heading(self, text: str) -> None:
+        if self.will_page_break(20):
+            self.add_page()
+        self.ln(2)
+        self.set_font(FAMILY, "B", 11)
+        self.cell(0, 6, printable(text), new_x="LMARGIN", new_y="NEXT")
+
+    def paragraph(self, text: str) -> None:
+        self.set_font(FAMILY, "", 10)
+        self.multi_cell(0, 5.5, printable(text), align="L", new_x="LMARGIN", new_y="NEXT")
+        self.ln(1.5)
+
+    def done(self, compress: bool) -> bytes:
+        self.set_compression(compress)
+        return bytes(self.output())
+
+
+def _day(value: str | None) -> str:
+    return format_date(date.fromisoformat(value)) if value else "-"
+
+
+def decision_pdf(record: dict[str, Any], *, compress: bool = True) -> bytes:
+    """The beschikking: the decision, its reasons, who receives it and how to object."""
+    pdf = _Letter(record["swv"])
+    pdf.set_title(record["titel"])
+    pdf.add_page()
+    pdf.facts([
+        ("Datum", _day(record["besluitdatum"])),
+        ("Kenmerk", record["kenmerk"]),
+        ("Betreft", record["titel"]),
+        ("Leerling", record["leerling"]),
+        ("Aan", "; ".join(r["naam"] for r in record["ontvangers"])),
+    ])
+    pdf.paragraph("Geachte heer, mevrouw,")
+    pdf.heading("Besluit")
+    pdf.paragraph(record["besluit"])
+    if record.get("motivering"):
+        pdf.heading("Motivering" if record["uitkomst"] != "buiten_behandeling" else "Wat ontbrak")
+        pdf.paragraph(record["motivering"])
+    if record.get("te_laat"):
+        pdf.paragraph(f"Dit besluit is genomen na afloop van de beslistermijn ({_day(record.get('beslistermijn'))}).")
+    pdf.heading("Bezwaar maken")
+    pdf.paragraph(record["rechtsmiddel"])
+    pdf.ln(4)
+    pdf.paragraph(f"Met vriendelijke groet,\n\nhet bestuur van {record['swv']}\nnamens dezen, de commissie "
+                  f"toelaatbaarheid")
+    return pdf.done(compress)
+
+
+def extension_pdf(notice: dict[str, Any], *, compress: bool = True) -> bytes:
+    """The Awb 4:14 notice: the decision takes longer, why, and the new term."""
+    pdf = _Letter(notice["swv"])
+    pdf.set_title("Verdaging beslistermijn")
+    pdf.add_page()
+    pdf.facts([
+        ("Datum", _day(notice["verzonden"])),
+        ("Kenmerk", notice["kenmerk"]),
+        ("Betreft", "Verdaging van de beslistermijn van uw aanvraag"),
+        ("Leerling", notice["leerling"]),
+    ])
+    pdf.paragraph("Geachte heer, mevrouw,")
+    pdf.paragraph(f"Wij kunnen niet binnen de beslistermijn, die eindigt op {_day(notice['van'])}, op de aanvraag "
+                  f"beslissen (artikel 4:14 van de Algemene wet bestuursrecht). De reden: {notice['reden']}")
+    pdf.paragraph(f"Wij beslissen uiterlijk op {_day(notice['tot'])}.")
+    pdf.paragraph(f"Met vriendelijke groet,\n\nhet bestuur van {notice['swv']}")
+    return pdf.done(compress)

@@ -1,0 +1,37 @@
+"""decision: take the decision of a route that decides (engine.decision): its record, the letter as PDF in the
+SWV's name, and the letter sent to the applying school's users through the outbox, all in the action's
+transaction. The result (the record) is logged in the event; replay serves it from the log."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from engine import clock, decision_record, letters, notifications
+from engine.models import Case
+from engine.services import ServiceContext, register
+from engine.vocabulary import Role
+
+SUBJECTS = {"toekenning": "toegekend", "afwijzing": "afgewezen", "buiten_behandeling": "buiten behandeling"}
+
+
+@register("decision")
+def decide(ctx: ServiceContext, outcome: str = "", **_: Any) -> dict[str, Any]:
+    case = ctx.session.get(Case, ctx.case_id)
+    if case is None:
+        raise LookupError(f"dossier {ctx.case_id} bestaat niet")
+    school = f"{case.school.name} ({case.school.code})" if case.school else None
+    record = decision_record.build(outcome=outcome, day=clock.local_date(ctx.now), swv=case.tenant.name,
+                                   case_id=case.id, school=school, data=ctx.data, clock_state=case.decision)
+    pdf = letters.decision_pdf(record)
+    name = f"besluit-{record['kenmerk']}.pdf"
+    to = notifications.recipients(ctx.session, ctx.tenant_id, Role.SCHOOL, case.school_id)
+    subject = f"Besluit TLV: {SUBJECTS.get(outcome, outcome)} (dossier {case.id})"
+    reasons = f"\n\nMotivering: {record['motivering']}" if record["motivering"] else ""
+    body = (f"{record['besluit']}{reasons}\n\nHet besluit is als PDF bijgevoegd. Geef het door aan de ouders"
+            f"{' en de leerling' if any(r['wie'] == 'leerling' for r in record['ontvangers']) else ''}, als "
+            f"het samenwerkingsverband het hun niet zelf heeft gestuurd.\n\n{record['rechtsmiddel']}")
+    for message in notifications.enqueue(ctx.session, ctx.tenant_id, case.id, to, subject, body):
+        message.attachment_name, message.attachment = name, pdf
+    record["brief"] = {"bestand": name, "sha256": hashlib.sha256(pdf).hexdigest(), "verzonden_aan": len(to)}
+    return record
