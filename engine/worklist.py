@@ -5,13 +5,13 @@ case worker needs to pick a task (pupil's initials, route, school, who claimed i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
-from . import clock, duties, name_search, visibility
+from . import clock, decision, duties, name_search, visibility
 from .auth import Actor
 from .errors import BadRequest
 from .inbox import SCOPES, URGENT_FIRST
@@ -40,6 +40,7 @@ class Row:
     school: str | None
     route_title: str
     assignee: str | None
+    decision: dict[str, Any] | None = None  # the case's legal decision clock (engine.decision), for its column
 
     @property
     def initials(self) -> str:
@@ -147,7 +148,7 @@ def search(session: Session, actor: Actor, *, scope: str = "role", filters: Filt
     page = (select(Task.id.label("page_id")).where(*where, tabs.tab[scope]).order_by(*order)
             .limit(limit).offset(offset).subquery("page"))
     query = (
-        select(Task, _CASE.data["leerling"], School.name, Route.title, User.email)
+        select(Task, _CASE.data["leerling"], School.name, Route.title, User.email, _CASE.decision)
         .select_from(page).join(Task, Task.id == page.c.page_id)
         .join(_CASE, _CASE.id == Task.case_id)
         .outerjoin(School, School.id == Task.school_id)
@@ -155,8 +156,8 @@ def search(session: Session, actor: Actor, *, scope: str = "role", filters: Filt
         .outerjoin(User, User.id == Task.assignee_id)
         .order_by(*order)
     )
-    rows = [Row(task, pupil, school, title or task.route_key, email)
-            for task, pupil, school, title, email in session.execute(query)]
+    rows = [Row(task, pupil, school, title or task.route_key, email, decided)
+            for task, pupil, school, title, email, decided in session.execute(query)]
     return rows, totals
 
 
@@ -193,6 +194,21 @@ def due_badge(task: Task, now: datetime | None = None) -> tuple[str, str] | None
     if task.due_at is not None:
         return f"termijn {clock.format_date(task.due_at)}", "neutral"
     return None
+
+
+def decision_badge(state: dict[str, Any] | None, now: datetime | None = None) -> tuple[str, str] | None:
+    """(text, look) of the case's legal decision term in an inbox row; None when it has none or it is decided."""
+    view = decision.view(state, clock.local_date(now or clock.now()))
+    if view is None or view["decided"]:
+        return None
+    due = clock.format_date(date.fromisoformat(view["due"]))
+    if view["suspended"]:
+        return f"beslistermijn opgeschort (aanvulling), nu tot {due}", "neutral"
+    if view["late"]:
+        return f"beslistermijn verstreken ({due})", "danger"
+    if view["days_left"] is not None and view["days_left"] <= 7:
+        return f"beslistermijn bijna om: {due}", "warning"
+    return f"beslissen uiterlijk {due}", "neutral"
 
 
 def colleagues(session: Session, actor: Actor, task: Task) -> list[tuple[int, str]]:

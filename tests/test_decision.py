@@ -261,3 +261,26 @@ def test_the_case_json_shows_the_clock_and_the_api_extends_it(client, world, sam
                     json={"weeks": 2, "reason": "Wachten op het advies van de jeugdarts."})
         assert done.status_code == 200, done.get_json()
         assert done.get_json()["decision"]["due"] == "2026-04-13"  # 30 March + 2 weeks
+
+
+def test_the_case_page_and_the_inbox_show_the_decision_term_and_the_page_extends_it(client, world, sample, runtime,
+                                                                                     db):
+    from tests.ui import give_passwords, post, web_client
+
+    give_passwords(db)
+    case_id = received(runtime, world, sample)
+    with clock.frozen(at("2026-03-02T09:00")):
+        commissie = web_client(client.application, world, "commissie")
+        page = f"/cases/{case_id}?tab=termijnen"
+        html = commissie.get(page).get_data(as_text=True)
+        assert "Beslistermijn (Awb 4:13)" in html and "30-03-2026" in html and "nog 28 dagen" in html
+        assert "Beslistermijn verdagen" in html
+        done = post(commissie, f"/cases/{case_id}/beslistermijn-verdagen",
+                    {"weken": "2", "reden": "Advies van de jeugdarts volgt."}, page=page)
+        assert done.status_code == 303
+        html = commissie.get(page).get_data(as_text=True)
+        assert "13-04-2026" in html and "Advies van de jeugdarts volgt." in html
+        assert "Beslistermijn verdagen" not in html  # once
+        consulent = web_client(client.application, world, "consulent")
+        inbox = consulent.get("/").get_data(as_text=True)
+        assert "beslissen uiterlijk 13-04-2026" in inbox

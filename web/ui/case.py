@@ -7,14 +7,14 @@ Also what the other case pages share: status and event words, the steps of a rou
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import bpmn, case_list, clock, deadlines, documents
+from engine import bpmn, case_list, clock, deadlines, decision, decision_actions, documents
 from engine.errors import InvalidData, LoketError
 from engine.models import Case, Deadline, Event, RouteVersion, Task
 from engine.permissions import CLOCK_ROLES
@@ -40,9 +40,11 @@ EVENTS = {
     "case_retried": "Opnieuw geprobeerd na incident", "incident": "Incident", "case_completed": "Dossier afgerond",
     "data_purged": "Persoonsgegevens verwijderd (bewaartermijn)", "document_added": "Document toegevoegd",
     "case_migrated": "Naar een nieuwe routeversie",
+    "decision_term_extended": "Beslistermijn verdaagd (Awb 4:14)",
 }
 DEADLINES: dict[str, str] = {DeadlineKind.WARNING: "waarschuwing", DeadlineKind.ESCALATION: "termijn van een taak",
-             DeadlineKind.CASE: "doorlooptijd van het dossier", DeadlineKind.TIMER: "timer van de route"}
+             DeadlineKind.CASE: "doorlooptijd van het dossier", DeadlineKind.TIMER: "timer van de route",
+             DeadlineKind.DECISION_WARNING: "beslistermijn bijna om", DeadlineKind.DECISION: "beslistermijn (Awb 4:13)"}
 DEADLINE_STATUS: dict[str, str] = {DeadlineStatus.PENDING: "loopt", DeadlineStatus.FIRED: "verstreken",
                    DeadlineStatus.CANCELLED: "vervallen"}
 # How a step of the route stands, in words (the diagram repeats it with a marker and a label, never colour alone).
@@ -107,6 +109,7 @@ def case_context(session: Session, case: Case, tab: str) -> dict[str, Any]:
         "case": case, "pupil": pupil(case), "route": version.title, "version": version.number,
         "status": STATUS.get(case.status, case.status), "school": case.school.name if case.school else None,
         "clock": case_clock(case, now), "tab": tab, "tabs": TABS,
+        "decision": decision.view(case.decision, clock.local_date(now)), "as_date": date.fromisoformat,
         "steps": steps(version, live_states(case)), "open_tasks": [],
         "may_clock": actor.has(*CLOCK_ROLES) and case.status != CaseStatus.CLOSED,
         "may_upload": actor.has(*documents.UPLOAD_ROLES) and case.status != CaseStatus.CLOSED,
@@ -196,6 +199,15 @@ def resume(case_id: int) -> Any:
     reason = request.form.get("reden", "")[:2000] or None
     return _clock_action(case_id, lambda: runtime().resume(current_actor(), case_id, reason),
                          "Het dossier is hervat; de termijnen zijn opgeschoven met de opgeschorte tijd.")
+
+
+@bp.route("/cases/<int:case_id>/beslistermijn-verdagen", methods=["POST"])
+def extend_decision_term(case_id: int) -> Any:
+    text = request.form.get("weken", "")
+    weeks: Any = int(text) if text.isdigit() and len(text) < 4 else text
+    reason = request.form.get("reden", "")[:2000]
+    return _clock_action(case_id, lambda: decision_actions.extend(runtime(), current_actor(), case_id, weeks, reason),
+                         "De beslistermijn is verdaagd; de brief aan de aanvrager staat in de outbox.")
 
 
 @bp.route("/cases/<int:case_id>/verlengen", methods=["POST"])

@@ -73,6 +73,7 @@ def inbox() -> Any:
         "query": query, "tabs": TABS, "counts": counts, "rows": rows, "total": total, "routes": routes,
         "schools": schools, "sorts": SORTS, "page_size": PAGE, "with_draft": with_draft,
         "badge": lambda t: worklist.due_badge(t, now), "link": lambda **c: link(query, **c),
+        "decision_badge": lambda d: worklist.decision_badge(d, now),
         "pages": max(1, -(-total // PAGE)), "chosen": request.args.get("taak"),
     }
     here = link(query, taak=None)
