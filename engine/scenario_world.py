@@ -141,6 +141,7 @@ class World:
                                  documents_dir=Path(self._documents.name))
         self.actors: dict[str, Actor] = {}
         self.school_actors: dict[int, Actor] = {}
+        self.school_ids: dict[str, int] = {}  # school code -> id
         with self.db.transaction() as session:
             self.tenant_id = self._setup(session, swv, started)
 
@@ -165,6 +166,7 @@ class World:
             session.add(school)
             schools.append(school)
         session.flush()
+        self.school_ids = {school.code: school.id for school in schools}
         users: list[tuple[str, str, School | None]] = [(role, role, None) for role in ROLES if role != Role.SCHOOL]
         users += [(f"{role}2", role, None) for role in ROLES if role != Role.SCHOOL]
         users += [(f"school:{s.id}", Role.SCHOOL, s) for s in schools]
@@ -195,6 +197,9 @@ class World:
         """``school`` is the user of the case's school; every other name a role (or its second user)."""
         if name == Role.SCHOOL and school_id in self.school_actors:
             return self.school_actors[school_id]
+        if name == "school2":  # a school that is not the case's own (the first school with one school only)
+            others = [actor for school, actor in self.school_actors.items() if school != school_id]
+            return others[0] if others else self.actors[name]
         return self.actors[name]
 
     def close(self) -> None:

@@ -278,3 +278,25 @@ def test_scenarios_run_side_by_side_in_threads(route):
     for thread in threads:
         thread.join()
     assert results == [True, True, True]
+
+
+def test_a_school_starts_for_the_school_its_start_form_names():
+    """tlv-vso's start form names the school: the world's user of that school starts and works the case."""
+    from engine.config import PROJECT_ROOT
+
+    processes = PROJECT_ROOT / "processes"
+    forms = {p.name: p.read_text(encoding="utf-8") for p in (processes / "forms").glob("*.json")}
+    tlv = scenarios.route_from_files("tlv-vso", (processes / "tlv-vso.bpmn").read_bytes(), forms)
+    result = scenarios.run_text("""
+name: Andere school
+start:
+  at: 2026-02-02T09:00
+  data: {leerling: {voornaam: Sem, achternaam: Jansen, geboortedatum: "2012-05-01"}, school: 20LJ00}
+steps:
+  - claim: aanmelding
+  - expect: {task: aanmelding, claimed_by: school}
+  - claim: aanmelding
+    as: school2
+    refused: andere school
+""", tlv, "proef.yaml")
+    assert result.ok, result.reason()
