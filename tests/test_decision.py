@@ -284,3 +284,27 @@ def test_the_case_page_and_the_inbox_show_the_decision_term_and_the_page_extends
         consulent = web_client(client.application, world, "consulent")
         inbox = consulent.get("/").get_data(as_text=True)
         assert "beslissen uiterlijk 13-04-2026" in inbox
+
+
+@pytest.mark.parametrize("old, new, element, gist", [
+    ('name="decisionTerm" value="weken(8)"', 'name="decisionTerm" value="werkdagen(40)"', "aanmelding",
+     "geen termijn in weken(n) of kalenderdagen(n)"),
+    ('name="decisionSuspends" value="true"', 'name="decisionSuspends" value="ja"', "aanvulling",
+     "decisionSuspends moet true of false zijn"),
+    ('name="decisionEscalateTo" value="bestuurder"', 'name="decisionEscalateTo" value="directeur"', "aanmelding",
+     "geen Loket-rol"),
+    ("""value='"afwijzing"'""", """value='"nee"'""", "beschikking_afwijzing", "zonder geldige outcome-parameter"),
+])
+def test_the_validator_knows_the_decision_properties(tmp_path, old, new, element, gist):
+    import shutil
+
+    from engine.config import PROJECT_ROOT
+    from engine.validate import check
+
+    source = (PROJECT_ROOT / "processes" / "tlv-vso.bpmn").read_text(encoding="utf-8")
+    assert old in source
+    shutil.copytree(PROJECT_ROOT / "processes" / "forms", tmp_path / "forms")
+    path = tmp_path / "tlv-vso.bpmn"
+    path.write_text(source.replace(old, new, 1), encoding="utf-8")
+    problems = check(path, known_handlers={"decision", "notify", "register_tlv"}).problems
+    assert any(p.element == element and gist in p.message for p in problems), problems

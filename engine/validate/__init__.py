@@ -29,6 +29,7 @@ from engine import services
 from engine.bpmn import NS, ParsedRoute, executable_process_ids, parse_xml
 
 from .coverage import coverage_warnings, rule_deadline_samples
+from .decisions import rule_decision_term
 from .declarations import (
     form_warnings,
     rule_deadlines,
@@ -97,6 +98,7 @@ RULES: list[Callable[[Document], Iterable[Problem]]] = [
     rule_separated_duties,
     rule_end_events,
     rule_retention,
+    rule_decision_term,
     rule_gateways,
     rule_route_code,
     rule_service_tasks,
