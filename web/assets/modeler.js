@@ -133,12 +133,12 @@ class Editor {
 
   field(label, id, control, hint) {
     control.id = id;
-    const parts = [el("label", { class: "utrecht-form-label", for: id, text: label })];
+    const parts = [el("div", { class: "utrecht-form-field__label" }, el("label", { class: "utrecht-form-label", for: id, text: label }))];
     if (hint) {
       parts.push(el("div", { class: "utrecht-form-field-description", id: `${id}-uitleg`, text: hint }));
       control.setAttribute("aria-describedby", `${id}-uitleg`);
     }
-    return el("div", { class: "utrecht-form-field" }, ...parts, control);
+    return el("div", { class: "utrecht-form-field utrecht-form-field--text" }, ...parts, el("div", { class: "utrecht-form-field__input" }, control));
   }
 
   select(options, value, onChange) {
