@@ -294,3 +294,75 @@ def test_separate_from_names_other_user_tasks_of_the_route(tmp_path, value, gist
 def test_separate_from_on_other_user_tasks_is_valid(tmp_path):
     result = check(separated(tmp_path, "aanvraag"), known_handlers=HANDLERS)
     assert result.problems == [] and result.ok
+
+
+# --- issue 11: gateways that may find no way out, deadlines that do not compute, --strict ------------------
+
+GATEWAY = '<bpmn:exclusiveGateway id="gw_oordeel" name="Oordeel?" default="f_afwijzen">'
+AFWIJZEN = '<bpmn:sequenceFlow id="f_afwijzen" sourceRef="gw_oordeel" targetRef="einde_afgewezen" />'
+
+
+def without_default(tmp_path: Path, aanvullen: str) -> Path:
+    """ok.bpmn's gateway on the enum ``oordeel`` (goed, aanvullen, afwijzen) without its default flow."""
+    path = variant(tmp_path, GATEWAY, GATEWAY.replace(' default="f_afwijzen"', ""))
+    text = path.read_text().replace(AFWIJZEN, AFWIJZEN.replace(
+        " />", '><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">oordeel == "afwijzen"'
+               "</bpmn:conditionExpression></bpmn:sequenceFlow>"))
+    path.write_text(text.replace('oordeel == "aanvullen" and rondes &lt; 3', aanvullen))
+    return path
+
+
+def coverage(result) -> list[tuple[str, str]]:
+    return [(w.element, w.message) for w in result.warnings if "gateway" in w.message]
+
+
+def test_a_gateway_without_default_whose_conditions_miss_a_value_is_a_warning(tmp_path):
+    # "aanvullen" only goes on while rondes < 3, which the check cannot know: that value may find no flow.
+    result = check(without_default(tmp_path, 'oordeel == "aanvullen" and rondes &lt; 3'), known_handlers=HANDLERS)
+    assert result.ok  # a warning, not a problem: the route still deploys (but not under --strict)
+    assert coverage(result) == [("gw_oordeel", "waarschuwing: gateway zonder default-flow dekt niet elke waarde af: "
+                                               "bij oordeel = 'aanvullen' geldt geen enkele conditie; voeg een flow "
+                                               "of een default-flow toe")]
+
+
+def test_a_gateway_whose_conditions_cover_every_value_needs_no_default(tmp_path):
+    result = check(without_default(tmp_path, 'oordeel in ("aanvullen",)'), known_handlers=HANDLERS)
+    assert result.ok and coverage(result) == []
+
+
+def test_a_gateway_testing_no_choice_field_cannot_be_proven(tmp_path):
+    path = without_default(tmp_path, 'oordeel == "aanvullen"')
+    path.write_text(path.read_text().replace('oordeel == "goed"', "rondes &gt; 1").replace(
+        'oordeel == "afwijzen"', "rondes &lt;= 1").replace('oordeel == "aanvullen"', "rondes == 7"))
+    [(element, message)] = coverage(check(path, known_handlers=HANDLERS))
+    assert element == "gw_oordeel" and "testen geen keuzeveld" in message
+
+
+@pytest.mark.parametrize(("deadline", "gist"), [
+    ("werkdagen('tien')", "deadline 'werkdagen('tien')' rekent niet voor een voorbeelddossier"),
+    ("werkdagen(10) + 'x'", "deadline 'werkdagen(10) + 'x'' rekent niet voor een voorbeelddossier"),
+])
+def test_a_deadline_that_does_not_compute_for_a_sample_case_is_an_error(tmp_path, deadline, gist):
+    problems = problems_of(variant(tmp_path, 'name="deadline" value="werkdagen(10)"',
+                                   f'name="deadline" value="{deadline}"'))
+    assert [(p.element, p.message.startswith(gist)) for p in problems] == [("aanvraag", True)], problems
+
+
+def test_a_deadline_reading_form_data_computes_on_sample_values(tmp_path):
+    # The sample case has every form field: a term chosen by the beoordeling's enum computes.
+    path = variant(tmp_path, 'name="deadline" value="werkdagen(10)"',
+                   """name="deadline" value="werkdagen(10 if oordeel == 'goed' else 5)\"""")
+    assert check(path, known_handlers=HANDLERS).problems == []
+
+
+def test_validate_strict_refuses_warnings(tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    path = without_default(tmp_path, 'oordeel == "aanvullen" and rondes &lt; 3')
+    plain = CliRunner().invoke(main, ["processes", "validate", str(path)])
+    assert plain.exit_code == 0 and "in orde" in plain.output
+    strict = CliRunner().invoke(main, ["processes", "validate", "--strict", str(path)])
+    assert strict.exit_code == 1 and "gw_oordeel: waarschuwing: gateway zonder default-flow" in strict.output
+    assert "in orde" not in strict.output
