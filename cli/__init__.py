@@ -25,6 +25,7 @@ from .scenarios import processes_test
 from .serve import scheduler, serve
 from .tenants import schools, tenants
 from .terms import calendar, outbox, tenants_term
+from .tlv import tlv
 from .users import users
 
 # Click's own messages about the command line, in Dutch. Matched on Click's English wording, in this order; a
@@ -349,6 +350,7 @@ main.add_command(outbox)
 main.add_command(audit)
 main.add_command(retention)
 main.add_command(backup)
+main.add_command(tlv)  # loket tlv (cli/tlv.py): SWV code, TLV register, legal hold
 main.add_command(restore)
 processes.add_command(processes_test)  # loket processes test (cli/scenarios.py)
 tenants.add_command(tenants_term)

@@ -33,6 +33,8 @@ EVENT_LABELS: dict[str, str] = {
     EventType.DOCUMENT_ADDED: "Document toegevoegd", EventType.INCIDENT: "Incident",
     EventType.CASE_RETRIED: "Opnieuw geprobeerd", EventType.CASE_COMPLETED: "Dossier afgesloten",
     EventType.DATA_PURGED: "Gegevens verwijderd (bewaartermijn)",
+    EventType.LEGAL_HOLD_SET: "Juridische bewaarplicht ingesteld",
+    EventType.LEGAL_HOLD_LIFTED: "Juridische bewaarplicht opgeheven",
 }
 STATUS_LABELS: dict[str, str] = {CaseStatus.OPEN: "lopend", CaseStatus.INCIDENT: "incident",
                                  CaseStatus.SUSPENDED: "opgeschort", CaseStatus.CLOSED: "gesloten"}

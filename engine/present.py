@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import clock, decision
+from . import clock, decision, legal_hold, tlv_rules
 from .models import Case, Deadline, Task
 from .projection import TaskRow
 from .vocabulary import OPEN_TASK, DeadlineStatus
@@ -80,4 +81,17 @@ def case_json(session: Session, case: Case, tasks: list[Task]) -> dict[str, Any]
         "opened_at": _iso(case.opened_at),
         "closed_at": _iso(case.closed_at),
         "decision": decision.view(case.decision, clock.local_date(clock.now())),
+        "zorgplicht": tlv_rules.zorgplicht_view(case.data or {}, decision_due(case)),
+        "legal_hold": legal_hold.current(session, case.id),
     }
+
+
+def decision_due(case: Case) -> date | None:
+    """The TLV clock's day: the decision taken, else the legal decision term (engine.decision, Awb 4:13), else
+    the case's own doorlooptijd."""
+    state = getattr(case, "decision", None)
+    if isinstance(state, dict):
+        for key in ("decided", "due"):
+            if isinstance(state.get(key), str):
+                return date.fromisoformat(state[key])
+    return clock.local_date(case.due_at) if case.due_at is not None else None

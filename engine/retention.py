@@ -8,7 +8,11 @@ under ``bpmn:process``):
   the case never reached that task, the term starts when the case closed;
 - ``retentionKeep``: comma-separated data keys that are no personal data and stay for reporting.
 
-An SWV may set its own period per route in its settings: ``{"retention": {"tlv-vso": "P2Y"}}``.
+An SWV may set its own period per route in its settings: ``{"retention": {"tlv-vso": "P2Y"}}``. It may shorten
+the route's (statutory) term, but a longer one holds only with a reason on record (``{"retention_reasons":
+{"tlv-vso": "..."}}``); without one the route's own term applies and the rule says so.
+
+A case under a legal hold (engine.legal_hold: an objection or appeal runs) is skipped, whatever its term.
 
 A purge empties every event payload (``purged_at`` set; the chain covers only the payload's hash, so it still
 verifies), anonymises the case's data and engine state and the text of its sent messages, and appends a
@@ -19,7 +23,8 @@ references) and any concepts of its tasks. What stays is the minimal register: t
 the events without payloads, the tasks, the ``data_purged`` record and the access log.
 
 Each run also removes what is not tied to one case's term: login attempts older than
-``Settings.login_attempts_days`` (90 by default) and concepts of tasks that are no longer open.
+``Settings.login_attempts_days`` (90 by default), concepts of tasks that are no longer open, and TLV register
+entries past their einddatum plus margin (engine.tlv_register).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from sqlalchemy import CursorResult, Table, exists, func, null, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import bpmn, clock, documents, drafts, events, logins
+from . import bpmn, clock, documents, drafts, events, legal_hold, logins, tlv_register
 from .auth import system_actor
 from .config import Settings
 from .db import Database
@@ -55,11 +60,12 @@ class Policy:
     period: str
     start: str | None  # the task that starts the term; None: the closing of the case
     keep: tuple[str, ...]
+    note: str = ""  # why the SWV's own period does (or does not) hold
 
     @property
     def rule(self) -> str:
         start = f"de laatste afronding van taak '{self.start}'" if self.start else "het sluiten van het dossier"
-        return f"route {self.route} v{self.version}: bewaartermijn {self.period} na {start}"
+        return f"route {self.route} v{self.version}: bewaartermijn {self.period} na {start}{self.note}"
 
 
 def add_period(moment: datetime, period: str) -> datetime:
@@ -97,13 +103,22 @@ def policy_for(version: RouteVersion, tenant_settings: dict[str, Any] | None = N
     """The retention rule of a route version for one SWV, or None when the route declares none.
     Raises ValueError for a period that is no ISO 8601 period."""
     props = declared(version)
-    own = ((tenant_settings or {}).get("retention") or {}).get(version.route.key)
-    period = own or props.get("retentionPeriod")
+    route = version.route.key
+    own = ((tenant_settings or {}).get("retention") or {}).get(route)
+    statutory = props.get("retentionPeriod")
+    period, note = own or statutory, ""
     if not period:
         return None
-    add_period(datetime(2000, 1, 1), period)  # refuse a malformed period before anything is purged
+    reference = datetime(2000, 1, 1)
+    add_period(reference, period)  # refuse a malformed period before anything is purged
+    if own and statutory and add_period(reference, own) > add_period(reference, statutory):
+        reason = str(((tenant_settings or {}).get("retention_reasons") or {}).get(route) or "").strip()
+        if reason:
+            note = f" (langer dan de termijn van de route, {statutory}: {reason})"
+        else:  # an SWV may shorten the term, never lengthen it without a reason on record
+            period, note = statutory, f" (eigen termijn {own} van het SWV genegeerd: langer zonder vastgelegde reden)"
     keep = tuple(k.strip() for k in (props.get("retentionKeep") or "").split(",") if k.strip())
-    return Policy(version.route.key, version.number, period, props.get("retentionFrom") or None, keep)
+    return Policy(route, version.number, period, props.get("retentionFrom") or None, keep, note)
 
 
 def term_start(session: Session, case: Case, policy: Policy) -> datetime | None:
@@ -141,6 +156,8 @@ class RetentionReport:
     files: int = 0  # stored documents removed from disk (no case refers to their bytes any more)
     logins: int = 0  # login attempts past Settings.login_attempts_days
     drafts: int = 0  # concepts of tasks that are no longer open
+    held: int = 0  # cases whose term has passed but that a legal hold keeps
+    register: int = 0  # TLV register entries past their einddatum plus margin
 
 
 def run_retention(db: Database, now: datetime | None = None, *, dry_run: bool = False,
@@ -156,7 +173,9 @@ def run_retention(db: Database, now: datetime | None = None, *, dry_run: bool = 
     due: list[tuple[int, Policy, datetime, datetime]] = []
     with db.read() as session:
         already = exists().where(Event.case_id == Case.id, Event.type == EventType.DATA_PURGED)
-        for case in session.scalars(select(Case).where(Case.status == CaseStatus.CLOSED, ~already).order_by(Case.id)):
+        closed = list(session.scalars(select(Case).where(Case.status == CaseStatus.CLOSED, ~already).order_by(Case.id)))
+        holds = legal_hold.held(session, [case.id for case in closed])
+        for case in closed:
             try:
                 policy = policy_for(case.route_version, case.tenant.settings)
             except ValueError as exc:
@@ -169,7 +188,9 @@ def run_retention(db: Database, now: datetime | None = None, *, dry_run: bool = 
             if start is None:
                 continue
             until = add_period(start, policy.period)
-            if until <= now:
+            if until <= now and case.id in holds:
+                report.held += 1
+            elif until <= now:
                 due.append((case.id, policy, start, until))
             else:
                 report.waiting += 1
@@ -214,10 +235,12 @@ def _sweep(db: Database, settings: Settings, now: datetime, report: RetentionRep
         with db.read() as session:
             report.logins = logins.forget_before(session, cutoff, dry_run=True)
             report.drafts = drafts.forget_closed(session, dry_run=True)
+            report.register = tlv_register.forget_expired(session, clock.local_date(now), dry_run=True)
         return
     with db.transaction() as session:
         report.logins = logins.forget_before(session, cutoff)
         report.drafts = drafts.forget_closed(session)
+        report.register = tlv_register.forget_expired(session, clock.local_date(now))
 
 
 def purge_case(session: Session, case: Case, policy: Policy, start: datetime, until: datetime,
@@ -227,6 +250,8 @@ def purge_case(session: Session, case: Case, policy: Policy, start: datetime, un
     same bytes."""
     if case.status != CaseStatus.CLOSED or session.scalar(
             select(Event.id).where(Event.case_id == case.id, Event.type == EventType.DATA_PURGED).limit(1)):
+        return None
+    if legal_hold.current(session, case.id) is not None:  # held since the run looked
         return None
     seqs = list(session.scalars(select(Event.seq).where(
         Event.case_id == case.id, Event.purged_at.is_(None), Event.payload.is_not(None)).order_by(Event.seq)))

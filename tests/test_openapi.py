@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import jsonschema
 import pytest
 
-from engine import clock, services
+from engine import clock, legal_hold, services
 from engine.models import Tenant, User
 from tests.helpers import call, do, open_task, task_id, to_besluit
 
@@ -97,6 +97,19 @@ def _retry(c: Ctx):
 def _suspend(c: Ctx):
     return c.call("consulent", "POST", f"/api/v1/cases/{c.started()}/suspend",
                   {"reason": "Wachten op de zienswijze van de ouders."})
+
+
+@calls("POST", "/api/v1/cases/{case_id}/legal-hold")
+def _legal_hold(c: Ctx):
+    return c.call("beheerder", "POST", f"/api/v1/cases/{c.started()}/legal-hold",
+                  {"reason": "Bezwaar van de ouders ontvangen."})
+
+
+@calls("POST", "/api/v1/cases/{case_id}/legal-hold/lift")
+def _legal_hold_lift(c: Ctx):
+    case_id = c.started()
+    legal_hold.set_hold(c.runtime, c.world["beheerder"], case_id, "Bezwaar van de ouders ontvangen.")
+    return c.call("beheerder", "POST", f"/api/v1/cases/{case_id}/legal-hold/lift", {"reason": "Bezwaar ingetrokken."})
 
 
 @calls("POST", "/api/v1/cases/{case_id}/resume")

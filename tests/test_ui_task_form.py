@@ -61,7 +61,8 @@ def test_the_aanmelding_form_has_a_widget_per_kind_with_labels_help_and_required
     assert html.count('name="d.zienswijze_ouders.standpunt"') == 3  # an enum of 3: radio buttons
     assert html.count('name="d.zienswijze_ouders.ouders_gehoord"') == 2  # ja/nee
     assert '<select class="utrecht-select utrecht-select--html-select" id="veld-adviezen-0-discipline"' in html
-    assert 'id="veld-adviezen-1-auteur"' in html  # two rows of advice to start with (minItems 2)
+    # One row of advice to start with (the school may send 0, 1 or 2; the SWV's experts add theirs later).
+    assert 'id="veld-adviezen-0-auteur"' in html and 'id="veld-adviezen-1-auteur"' not in html
     assert 'name="d.adviezen.__INDEX__.auteur"' in html and "Voeg toe: deskundigenadviezen" in html
     assert "Verwijder deskundigenadviezen 1" in html
     assert "Verwijzing naar het actuele OPP in het dossier." in html  # description as help text
@@ -72,7 +73,7 @@ def test_a_posted_form_reads_back_as_the_data_the_engine_takes(runtime, world, s
     case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
     schema = _schema(runtime, case.id, "aanmelding")
     form = _as_form(form_fields(schema, sample["aanmelding"]))
-    form.add(PREFIX + "gewenste_school", "")  # an empty optional field is left out
+    form.add(PREFIX + "datum_aanmelding_ouders", "")  # an empty optional field is left out
     assert parse(schema, form) == sample["aanmelding"]
     # Rows keep the order they stand in, whatever their indices (app.js gives new rows fresh ones).
     renamed = MultiDict([(k.replace("adviezen.0.", "adviezen.zz.").replace("adviezen.1.", "adviezen.aa."), v)

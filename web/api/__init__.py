@@ -143,3 +143,8 @@ class CaseSchema(Schema):
     decision = fields.Dict(allow_none=True, metadata={
         "description": "De wettelijke beslistermijn (Awb 4:13-4:15) en, na het besluit, het besluitrecord; "
                        "null voor een route zonder beslistermijn of vóór de ontvangst van de aanvraag."})
+    zorgplicht = fields.Dict(allow_none=True, metadata={
+        "description": "De zorgplichttermijn van de school (6 weken na de schriftelijke aanmelding, verlengd tot 10) "
+                       "naast de TLV-termijn: aanmelding, termijn, verlengd_tot, tlv_past, vergeleken_met, bron."})
+    legal_hold = fields.Dict(allow_none=True, metadata={
+        "description": "Juridische bewaarplicht (bezwaar of beroep loopt): since, reason, by; null als er geen is."})

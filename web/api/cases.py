@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from engine import access, case_list, decision_actions, figures
+from engine import access, case_list, decision_actions, figures, legal_hold
 from engine.auth import Actor
 from engine.present import case_json
 
@@ -178,6 +178,27 @@ def extend_decision_term(body: dict[str, Any], case_id: int) -> dict[str, Any]:
     gaat als PDF naar de aanvragende school en het dossier krijgt het event decision_term_extended."""
     actor = current_actor()
     decision_actions.extend(runtime(), actor, case_id, body["weeks"], body["reason"])
+    return _case_response(case_id, actor)
+
+
+@blp.route("/cases/<id:case_id>/legal-hold", methods=["POST"])
+@blp.arguments(ReasonSchema)
+@blp.response(200, CaseSchema)
+def set_legal_hold(body: dict[str, Any], case_id: int) -> dict[str, Any]:
+    """Juridische bewaarplicht instellen (beheerder): de bewaartermijn slaat dit dossier over zolang bezwaar of
+    beroep loopt."""
+    actor = current_actor()
+    legal_hold.set_hold(runtime(), actor, case_id, body["reason"])
+    return _case_response(case_id, actor)
+
+
+@blp.route("/cases/<id:case_id>/legal-hold/lift", methods=["POST"])
+@blp.arguments(ReasonSchema)
+@blp.response(200, CaseSchema)
+def lift_legal_hold(body: dict[str, Any], case_id: int) -> dict[str, Any]:
+    """Juridische bewaarplicht opheffen (beheerder): de eigen bewaartermijn van het dossier geldt weer."""
+    actor = current_actor()
+    legal_hold.lift_hold(runtime(), actor, case_id, body["reason"])
     return _case_response(case_id, actor)
 
 

@@ -14,10 +14,11 @@ from flask import Response, flash, redirect, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import bpmn, case_list, clock, deadlines, decision, decision_actions, documents
+from engine import bpmn, case_list, clock, deadlines, decision, decision_actions, documents, legal_hold, tlv_rules
 from engine.errors import InvalidData, LoketError
 from engine.models import Case, Deadline, Event, RouteVersion, Task
 from engine.permissions import CLOCK_ROLES
+from engine.present import decision_due
 from engine.replay_state import element_states
 from engine.vocabulary import CaseStatus, DeadlineKind, DeadlineStatus, TaskStatus
 from engine.workflow import spec_kind
@@ -100,6 +101,14 @@ def case_clock(case: Case, now: datetime) -> dict[str, Any]:
     }
 
 
+def _days_of(view: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The zorgplicht view with its ISO days as dates, for format_date."""
+    if view is None:
+        return None
+    return {k: date.fromisoformat(v) if k in ("aanmelding", "termijn", "verlengd_tot", "vergeleken_met") and v
+            else v for k, v in view.items()}
+
+
 def case_context(session: Session, case: Case, tab: str) -> dict[str, Any]:
     """Everything the case page shows (each tab's rows only when that tab is open)."""
     actor = current_actor()
@@ -110,6 +119,9 @@ def case_context(session: Session, case: Case, tab: str) -> dict[str, Any]:
         "status": STATUS.get(case.status, case.status), "school": case.school.name if case.school else None,
         "clock": case_clock(case, now), "tab": tab, "tabs": TABS,
         "decision": decision.view(case.decision, clock.local_date(now)), "as_date": date.fromisoformat,
+        # The school's zorgplicht beside the TLV clock, and a legal hold (the same as the API's case JSON).
+        "zorgplicht": _days_of(tlv_rules.zorgplicht_view(case.data or {}, decision_due(case))),
+        "legal_hold": legal_hold.current(session, case.id),
         "steps": steps(version, live_states(case)), "open_tasks": [],
         "may_clock": actor.has(*CLOCK_ROLES) and case.status != CaseStatus.CLOSED,
         "may_upload": actor.has(*documents.UPLOAD_ROLES) and case.status != CaseStatus.CLOSED,

@@ -196,7 +196,7 @@ def _convert(schema: dict[str, Any], node: Any, required: bool) -> Any:
     if kind == "array":
         items = _items(schema)
         rows = [_convert(items, row, True) for row in node.values()] if isinstance(node, dict) else []
-        rows = [r for r in rows if r is not MISSING]
+        rows = [r for r in rows if r is not MISSING and r != {}]  # a row left empty is no item (an optional list)
         return rows if rows or required else MISSING
     if not isinstance(node, str):
         return MISSING
