@@ -8,12 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from engine import legal_hold
+from engine import clock, legal_hold
 from engine.errors import Conflict, Forbidden, InvalidData
 from engine.models import Tenant
 from engine.retention import run_retention
-from tests.helpers import call, cli, event_types, verified
+from tests.helpers import at, call, cli, do, event_types, to_besluit, verified
 from tests.test_retention import THREE_YEARS, decided, load
+from tests.ui import make_app, web_client
 
 
 def test_a_held_case_outlives_its_term_and_goes_at_the_first_run_after_the_hold_is_lifted(runtime, world, sample, db):
@@ -85,3 +86,18 @@ def test_a_longer_term_with_a_reason_on_record_holds(runtime, world, sample, db)
         session.get(Tenant, world.tenant_id).settings = {
             "retention": {"tlv-vso": "P5Y"}, "retention_reasons": {"tlv-vso": "Besluit bestuur 2026-03: LBT-dossiers"}}
     assert run_retention(db, THREE_YEARS + timedelta(days=1)).purged == []
+
+
+def test_the_case_page_shows_the_zorgplicht_beside_the_tlv_clock_and_the_hold(runtime, world, sample, db, settings):
+    aanmelding = dict(sample["aanmelding"], datum_aanmelding_ouders="2026-06-01")
+    with clock.frozen(at("2026-09-01T10:00")):
+        case_id = to_besluit(runtime, world, dict(sample, aanmelding=aanmelding))
+        do(runtime, world, "commissie", case_id, "besluit", dict(sample["toekennen"], ingangsdatum="2026-09-01",
+                                                                   einddatum="2028-07-31"))
+    legal_hold.set_hold(runtime, world["beheerder"], case_id, "Bezwaar ouders ontvangen")
+    page = web_client(make_app(runtime, settings, db), world, "consulent").get(f"/cases/{case_id}")
+    html = page.get_data(as_text=True)
+    # Registered Mon 1 June 2026: 6 weeks Mon 13 July, 10 weeks Mon 10 August; decided 1 September: too late.
+    assert "besluit school uiterlijk 13-07-2026, verlengd tot 10-08-2026" in html
+    assert "TLV past er niet binnen" in html
+    assert "juridische bewaarplicht" in html and "Bezwaar ouders ontvangen" in html
