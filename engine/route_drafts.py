@@ -27,6 +27,7 @@ from .vocabulary import CaseStatus, Role
 EDITORS = (Role.PROCESBEHEERDER.value, Role.BEHEERDER.value)
 KEY = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 MAX_NOTE = 2000
+MAX_BPMN = 900_000  # characters; the request limit (1 MB) usually bites first
 
 
 def require_editor(actor: Actor) -> None:
@@ -149,6 +150,8 @@ def save(session: Session, actor: Actor, key: str, draft_id: int, expected: int,
         raise Conflict(f"Dit concept is intussen opgeslagen door {who} (versie {draft.version}, u bewerkte versie "
                        f"{expected}). Uw wijzigingen zijn niet opgeslagen: laad het concept opnieuw en breng ze "
                        "daarin aan.", {"version": [str(draft.version)]})
+    if len(bpmn_text) > MAX_BPMN:
+        raise InvalidData(f"De BPMN is te groot (hoogstens {MAX_BPMN // 1000} kB).", {"bpmn": ["te groot"]})
     _check_forms(forms)
     # The counter moves in the UPDATE itself, guarded by the version read: two saves racing on the same version
     # cannot both win, even between the read above and this write.

@@ -102,7 +102,30 @@ def test_publish_needs_a_note_and_refuses_warnings_under_strict(client, world, d
     assert publish(client, world, draft).status_code == 409
 
 
-def test_published_versions_are_immutable_and_running_cases_stay_on_theirs(client, runtime, world, sample, db):
+def test_publish_runs_the_routes_scenarios_and_refuses_a_failing_one(client, world, monkeypatch):
+    from engine import scenarios
+
+    asked = []
+
+    def failing(key, bpmn, forms, directory=None):
+        asked.append(key)
+        return ["afgewezen.yaml: stap 5: termijn van besluit: verwacht 2026-03-24, maar het is 2026-03-31"]
+
+    monkeypatch.setattr(scenarios, "failures_for", failing)
+    draft = new_draft(client, world)
+    refused = publish(client, world, draft)
+    assert refused.status_code == 409 and asked == ["proef-route"]
+    assert refused.get_json()["error"]["details"]["problems"] == [
+        "proef-route.bpmn: scenario faalt: afgewezen.yaml: stap 5: termijn van besluit: verwacht 2026-03-24, "
+        "maar het is 2026-03-31"]
+
+
+def test_published_versions_are_immutable_and_running_cases_stay_on_theirs(client, runtime, world, sample, db,
+                                                                           monkeypatch):
+    # The scenarios' own run is the test above and the browser test's; here it would only cost seconds.
+    from engine import scenarios
+
+    monkeypatch.setattr(scenarios, "failures_for", lambda *args, **kwargs: [])
     case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
     with db.read() as session:
         v1 = routes.latest_version(session, "tlv-vso")

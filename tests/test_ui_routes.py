@@ -47,20 +47,21 @@ def test_other_roles_have_no_routes_menu_and_get_403(web_app, world, role):
 
 def test_the_editor_saves_with_locking_and_validates_on_every_save(web_app, world):
     client = web_client(web_app, world, "procesbeheerder")
-    url, html = editor(client)
-    assert 'data-version="1"' in html and "dist/modeler.js" in html and "tlv-vso-besluit.json" in html
+    created = post(client, "/routes/nieuw", {"key": "proef-route"}, page="/routes")  # no scenarios: fast
+    url = created.headers["Location"]
+    html = client.get(url).get_data(as_text=True)
+    assert 'data-version="1"' in html and "dist/modeler.js" in html and "proef-route-taak.json" in html
     bpmn = client.get(f"{url}/bpmn").get_data(as_text=True)
-    forms = json.loads(client.get(url.replace("/routes/tlv-vso/drafts/", "/api/v1/routes/tlv-vso/drafts/"),
-                                  headers={"Authorization": f"Bearer {world.tokens['procesbeheerder']}"})
-                       .get_data(as_text=True))["forms"]
+    forms = json.loads(client.get(url.replace("/routes/", "/api/v1/routes/"), headers={
+        "Authorization": f"Bearer {world.tokens['procesbeheerder']}"}).get_data(as_text=True))["forms"]
     token = csrf(client, url)
-    broken = bpmn.replace('name="commissie"', 'name="kantoor"', 1)
+    broken = bpmn.replace('name="consulent"', 'name="kantoor"', 1)
     answer = client.post(f"{url}/opslaan", json={"bpmn": broken, "forms": forms, "version": 1},
                          headers={"X-CSRFToken": token})
     assert answer.status_code == 200
     result = answer.get_json()
     assert result["version"] == 2
-    assert any(p["severity"] == "fout" and p["element"] == "Lane_commissie" for p in result["problems"])
+    assert any(p["severity"] == "fout" and p["element"] == "Lane_consulent" for p in result["problems"])
     stale = client.post(f"{url}/opslaan", json={"bpmn": bpmn, "forms": forms, "version": 1},
                         headers={"X-CSRFToken": token})
     assert stale.status_code == 409 and "intussen opgeslagen" in stale.get_json()["error"]["message"]
@@ -68,15 +69,14 @@ def test_the_editor_saves_with_locking_and_validates_on_every_save(web_app, worl
     refused = client.post(f"{url}/publiceren", json={"note": "Nieuwe baan", "version": 2},
                           headers={"X-CSRFToken": token})
     assert refused.status_code == 409
-    fixed = client.post(f"{url}/opslaan", json={"bpmn": bpmn.replace("</bpmn:definitions>",
-                                                                     "<!-- 2027 --></bpmn:definitions>"),
-                                                "forms": forms, "version": 2}, headers={"X-CSRFToken": token})
+    fixed = client.post(f"{url}/opslaan", json={"bpmn": bpmn, "forms": forms, "version": 2},
+                        headers={"X-CSRFToken": token})
     assert fixed.status_code == 200 and fixed.get_json()["problems"] == []
-    done = client.post(f"{url}/publiceren", json={"note": "Termijnen 2027", "version": 3},
+    done = client.post(f"{url}/publiceren", json={"note": "Eerste versie", "version": 3},
                        headers={"X-CSRFToken": token})
-    assert done.status_code == 200 and done.get_json()["version"] == 2
+    assert done.status_code == 200 and done.get_json()["version"] == 1
     page = client.get("/routes").get_data(as_text=True)
-    assert "Termijnen 2027" in page and "gepubliceerd als v2" in page
+    assert "Eerste versie" in page and "gepubliceerd als v1" in page
 
 
 def test_the_form_preview_renders_as_the_task_page(web_app, world):
