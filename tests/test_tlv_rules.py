@@ -217,3 +217,15 @@ def test_the_api_refuses_a_wrong_category_with_the_rule_per_field(runtime, world
     assert details["categorie"][0].startswith("Regel cluster en categorie")
     assert details["ingangsdatum"][0].startswith("Regel ingangsdatum")
     assert details["motivering_ingangsdatum"] == ["Verplicht als de ingangsdatum vóór de besluitdatum ligt."]
+
+
+def test_a_form_naming_an_unknown_rule_is_refused_when_the_route_is_checked(tmp_path):
+    from engine.validate import check
+    from tests.test_validate import HANDLERS, variant
+
+    path = variant(tmp_path, "Testroute", "Testroute")
+    form = tmp_path / "forms" / "start.json"
+    form.write_text(json.dumps({**json.loads(form.read_text()), "x-loket-rules": ["deskundigenadviezen", "tovenarij"]}))
+    messages = [p.message for p in check(path, known_handlers=HANDLERS).problems]
+    expected = "noemt onbekende regel(s) in x-loket-rules: tovenarij (bekend: cluster_categorie,"
+    assert any(expected in m for m in messages)

@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
 
+from engine import form_rules, tlv_rules  # noqa: F401  (tlv_rules registers the TLV's form rules)
 from engine.bpmn import NS
 from engine.retention import add_period
 from engine.vocabulary import ROLES
@@ -72,6 +73,10 @@ def _load_form(path: Path, name: str, forms_dir: Path) -> Form:
         return Form(schema, f"formulier '{name}' is geen geldig JSON Schema{at}: {exc.message}")
     if schema.get("type") != "object":
         return Form(schema, f"formulier '{name}' moet \"type\": \"object\" hebben")
+    unknown = [rule for rule in form_rules.declared(schema) if rule not in form_rules.names()]
+    if unknown:  # else the first user to complete the task would meet a fault of the route
+        return Form(schema, f"formulier '{name}' noemt onbekende regel(s) in {form_rules.KEYWORD}: "
+                            f"{', '.join(unknown)} (bekend: {', '.join(form_rules.names())})")
     return Form(schema, None)
 
 
