@@ -107,3 +107,37 @@ def test_the_case_shows_its_number_and_the_zorgplicht_beside_the_tlv_clock(runti
     zorgplicht = body["zorgplicht"]
     assert (zorgplicht["termijn"], zorgplicht["verlengd_tot"], zorgplicht["tlv_past"]) == (
         "2026-11-12", "2026-12-10", True)
+
+
+def test_grants_at_the_same_moment_get_every_number_once_and_leave_no_gap(db, world):
+    """Eight grants in eight threads at once (SQLite: one writer at a time; PostgreSQL: they queue on the
+    counter row): numbers 1 to 8, each once, and eight register entries."""
+    import threading
+
+    from engine.tlv_register import grant as grant_tlv
+
+    set_code(db, world)
+    moment = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+    got: list[str] = []
+    errors: list[Exception] = []
+    start = threading.Barrier(8)
+
+    def one() -> None:
+        try:
+            start.wait(10)
+            with db.transaction() as session:
+                got.append(grant_tlv(session, world.tenant_id, None, moment,
+                                     {"soort": "cluster_4", "categorie": "laag", "ingangsdatum": "2027-03-01",
+                                      "einddatum": "2028-07-31"})["nummer"])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert sorted(got) == [f"VO3104-TLV-2027-{n:04d}" for n in range(1, 9)]
+    with db.read() as session:
+        assert sorted(e.nummer for e in session.scalars(select(TlvRegister))) == sorted(got)
