@@ -100,3 +100,34 @@ def test_a_new_route_starts_as_a_valid_draft(web_app, world):
     wrong = post(client, "/routes/nieuw", {"key": "Niet Goed!"}, page="/routes")
     assert wrong.status_code == 302
     assert "kleine letters" in client.get("/routes").get_data(as_text=True)
+
+
+def test_what_changed_between_versions_and_in_a_draft_is_listed_in_words(web_app, world):
+    api = {"Authorization": f"Bearer {world.tokens['procesbeheerder']}"}
+    client = web_client(web_app, world, "procesbeheerder")
+    first = web_app.test_client().post("/api/v1/routes/proef-route/drafts", json={}, headers=api).get_json()
+    web_app.test_client().post(f"/api/v1/routes/proef-route/drafts/{first['id']}/publish",
+                               json={"note": "Eerste versie"}, headers=api)
+    url, _ = editor(client, "proef-route")
+    draft_id = int(url.rsplit("/", 1)[1])
+    draft = web_app.test_client().get(f"/api/v1/routes/proef-route/drafts/{draft_id}", headers=api).get_json()
+    bpmn = draft["bpmn"].replace(
+        '<spiffworkflow:property name="formJsonSchemaFilename" value="proef-route-taak.json" />',
+        '<spiffworkflow:property name="formJsonSchemaFilename" value="proef-route-taak.json" />'
+        '<spiffworkflow:property name="deadline" value="werkdagen(10)" />')
+    forms = {"proef-route-taak.json": {**draft["forms"]["proef-route-taak.json"], "properties": {
+        "toelichting": {"type": "string", "title": "Toelichting", "maxLength": 4000}}}}
+    saved = web_app.test_client().put(f"/api/v1/routes/proef-route/drafts/{draft_id}",
+                                      json={"bpmn": bpmn, "forms": forms, "version": 1}, headers=api)
+    assert saved.status_code == 200
+    html = client.get(f"{url}/verschil").get_data(as_text=True)
+    assert 'data-changed="taak"' in html and "property deadline: (leeg) → werkdagen(10)" in html
+    assert "proef-route-taak.json: veld toelichting gewijzigd (maxLength)" in html
+    published = web_app.test_client().post(f"/api/v1/routes/proef-route/drafts/{draft_id}/publish",
+                                           json={"note": "Termijn"}, headers=api)
+    assert published.status_code == 201
+    assert 'href="/routes/proef-route/verschil?van=1&amp;naar=2"' in client.get("/routes").get_data(as_text=True)
+    versions = client.get("/routes/proef-route/verschil?van=1&naar=2").get_data(as_text=True)
+    assert "property deadline: (leeg) → werkdagen(10)" in versions
+    assert 'data-testid="diff-empty"' in client.get("/routes/proef-route/verschil?van=2&naar=2").get_data(as_text=True)
+    assert client.get("/routes/proef-route/verschil?van=1&naar=9").status_code == 404

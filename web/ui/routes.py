@@ -14,8 +14,9 @@ from typing import Any
 
 from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 
-from engine import clock, route_drafts, services
+from engine import clock, route_diff, route_drafts, services
 from engine.errors import InvalidData, LoketError
+from engine.models import RouteVersion
 from engine.vocabulary import ROLES
 
 from . import bp, current_actor, runtime
@@ -154,3 +155,54 @@ def draft_preview(key: str, draft_id: int) -> Any:
     except Exception as exc:  # a schema the renderer cannot read: say so, do not fail the page
         return render_template("routes_preview.html", error=f"Dit schema kan niet worden getoond: {exc}")
     return render_template("routes_preview.html", fields=fields, title=schema.get("title"))
+
+
+# ---------------------------------------------------------------- what changed (issue 11's diff, in words)
+
+
+def _version(session: Any, key: str, number: int) -> Any:
+    from sqlalchemy import select
+
+    from engine.errors import NotFound
+    from engine.models import Route
+
+    found = session.scalar(select(RouteVersion).join(Route).where(Route.key == key, RouteVersion.number == number))
+    if found is None:
+        raise NotFound(f"Route '{key}' heeft geen versie {number}.")
+    return found
+
+
+def _number(name: str) -> int:
+    text = request.args.get(name, "")
+    if not (text.isdigit() and 0 < len(text) < 7):
+        raise InvalidData(f"Geef met ?{name}= een versienummer.")
+    return int(text)
+
+
+@bp.route("/routes/<key>/verschil")
+def versions_diff(key: str) -> Any:
+    """Two published versions compared: ``?van=1&naar=2``."""
+    _editor()
+    old_n, new_n = _number("van"), _number("naar")
+    with runtime().db.read() as session:
+        old, new = _version(session, key, old_n), _version(session, key, new_n)
+        result = route_diff.diff(old.bpmn, old.forms, new.bpmn, new.forms)
+    return render_template("routes_diff.html", key=key, before=f"versie {old_n}", after=f"versie {new_n}",
+                           diff=result, back=url_for("ui.routes_index"))
+
+
+@bp.route("/routes/<key>/drafts/<int:draft_id>/verschil")
+def draft_diff(key: str, draft_id: int) -> Any:
+    """The draft as saved, against the version it was made from."""
+    actor = _editor()
+    with runtime().db.read() as session:
+        draft = route_drafts.get(session, actor, key, draft_id)
+        base = session.get(RouteVersion, draft.base_version_id) if draft.base_version_id else None
+        try:
+            result = route_diff.diff(base.bpmn if base else "<x/>", base.forms if base else {}, draft.bpmn,
+                                     draft.forms)
+        except ValueError as exc:
+            raise InvalidData(f"Het concept is niet te vergelijken: {exc}") from exc
+        before = f"versie {base.number}" if base else "niets (nieuwe route)"
+    return render_template("routes_diff.html", key=key, before=before, after=f"concept {draft_id}", diff=result,
+                           back=url_for("ui.draft_editor", key=key, draft_id=draft_id))
