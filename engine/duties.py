@@ -65,18 +65,32 @@ def blocked(session: Session, actor: Actor) -> ColumnElement[bool]:
     """The SQL condition for open tasks (``Task``) the actor may not do because of separated duties."""
     if actor.user_id is None:
         return false()
-    by_rule: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+    by_rule: dict[tuple[str, tuple[str, ...]], list[RouteVersion]] = {}
+    of_route: dict[str, set[int]] = {}
     for version in session.scalars(select(RouteVersion)):
+        of_route.setdefault(version.route.key, set()).add(version.id)
         for name, names in rules_of(version).items():
-            by_rule.setdefault((name, names), []).append(version.id)
+            by_rule.setdefault((name, names), []).append(version)
     done = aliased(Task)
-    # What the actor did first (ix_tasks_done_case answers from the index, and is mostly no), the case's route
-    # version after, read per task as a scalar: as an EXISTS PostgreSQL would hash every case of the versions.
+    # What the actor did first (ix_tasks_done_case answers from the index, and is mostly no), the route after.
     conditions = [
         and_(Task.name == name,
              exists(select(done.id).where(done.case_id == Task.case_id, done.completed_by == actor.user_id,
                                           done.name.in_(names))),
-             select(Case.route_version_id).where(Case.id == Task.case_id).scalar_subquery().in_(versions))
+             _of_versions(versions, of_route))
         for (name, names), versions in sorted(by_rule.items())
     ]
     return or_(*conditions) if conditions else false()
+
+
+def _of_versions(versions: list[RouteVersion], of_route: dict[str, set[int]]) -> ColumnElement[bool]:
+    """The task's case runs one of ``versions``. A route all of whose versions are among them is the task's own
+    route key (a column of the task, in ix_tasks_open_inbox); only for the others is the case's version read,
+    per task as a scalar (as an EXISTS PostgreSQL would hash every case of those versions)."""
+    ids = {version.id for version in versions}
+    whole = sorted({v.route.key for v in versions if of_route[v.route.key] <= ids})
+    rest = sorted(v.id for v in versions if v.route.key not in whole)
+    found: list[ColumnElement[bool]] = [Task.route_key.in_(whole)] if whole else []
+    if rest:
+        found.append(select(Case.route_version_id).where(Case.id == Task.case_id).scalar_subquery().in_(rest))
+    return or_(*found)
