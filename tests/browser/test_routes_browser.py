@@ -14,6 +14,8 @@ from engine.models import Case, RouteVersion
 from tests.browser.conftest import axe_problems, log_in, screenshot
 from tests.conftest import START_DATA
 
+SCENARIOS_MS = 90_000
+
 
 def test_a_process_owner_edits_validates_and_publishes_a_route(live, page):
     rt, world = live.runtime, live.world
@@ -53,6 +55,9 @@ def test_a_process_owner_edits_validates_and_publishes_a_route(live, page):
     page.wait_for_selector('[data-testid="status"] >> text=geen problemen gevonden')
     assert page.locator("#loket-problems li").count() == 0
     assert "loket-problem" not in page.locator('.djs-element[data-element-id="besluit"]').first.get_attribute("class")
+    # Changed since the version it came from: marked, and said in a word.
+    assert "loket-changed" in page.locator('.djs-element[data-element-id="besluit"]').first.get_attribute("class")
+    assert page.locator(".loket-marker--changed", has_text="gewijzigd").count() == 1
     # The form preview renders the chosen form as the task page does.
     page.locator("#form-name").select_option("tlv-vso-besluit.json")
     page.wait_for_selector('#form-preview [name="d.besluit"]')
@@ -63,7 +68,8 @@ def test_a_process_owner_edits_validates_and_publishes_a_route(live, page):
     note = page.get_by_label("Toelichting bij publiceren (wat is er veranderd en waarom)")
     note.fill("Besluittermijn herschreven (ondersteuningsplan 2027).")
     page.get_by_role("button", name="Publiceren als nieuwe versie").click()
-    page.wait_for_selector('[data-testid="status"] >> text=Publiceren geweigerd')
+    # The route's scenarios run on the server first: allow them their time on a busy machine.
+    page.wait_for_selector('[data-testid="status"] >> text=Publiceren geweigerd', timeout=SCENARIOS_MS)
     assert "scenario faalt" in page.locator('[data-testid="status"]').inner_text()
     # The same term, written differently (besluit is still the selected task): the scenarios pass, and the
     # draft publishes as the next version.
@@ -72,7 +78,7 @@ def test_a_process_owner_edits_validates_and_publishes_a_route(live, page):
     deadline.fill(f"({original})")
     deadline.press("Tab")
     page.get_by_role("button", name="Publiceren als nieuwe versie").click()
-    page.wait_for_url(f"{live.url}/routes")
+    page.wait_for_url(f"{live.url}/routes", timeout=SCENARIOS_MS)
     assert "Besluittermijn herschreven" in page.locator('[data-testid="versions-tlv-vso"]').inner_text()
 
     with rt.db.read() as session:

@@ -65,6 +65,7 @@ class Editor {
     this.get("eventBus").on("selection.changed", ({ newSelection }) => this.showPanel(newSelection[0]));
     this.get("eventBus").on("commandStack.changed", () => { this.root.dataset.dirty = "true"; });
     this.showProblems(JSON.parse(this.root.dataset.problems || "[]"));
+    this.showChanges(JSON.parse(this.root.dataset.changes || "{}"));
     this.setupForms();
     document.getElementById("loket-save").addEventListener("click", () => this.save());
     document.getElementById("loket-publish").addEventListener("click", () => this.publish());
@@ -331,6 +332,25 @@ class Editor {
     this.root.dataset.problems = JSON.stringify(problems);
   }
 
+  // Elements added or changed since the version the draft came from (as saved): a marker and a word on each.
+  showChanges(changes) {
+    const canvas = this.get("canvas");
+    const overlays = this.get("overlays");
+    const registry = this.get("elementRegistry");
+    for (const [id, marker] of this.changeMarks || []) canvas.removeMarker(id, marker);
+    overlays.remove({ type: "loket-change" });
+    this.changeMarks = [];
+    for (const [kind, word] of [["added", "nieuw"], ["changed", "gewijzigd"]]) {
+      for (const id of changes[kind] || []) {
+        if (!registry.get(id)) continue;
+        canvas.addMarker(id, `loket-${kind}`);
+        this.changeMarks.push([id, `loket-${kind}`]);
+        overlays.add(id, "loket-change", { position: { top: -14, left: 0 },
+          html: el("span", { class: `loket-marker loket-marker--${kind}`, text: word }) });
+      }
+    }
+  }
+
   async save() {
     for (const [name] of Object.entries(this.forms)) {
       if (name === this.formSelect.value && this.formText.getAttribute("aria-invalid") === "true") {
@@ -353,6 +373,7 @@ class Editor {
     this.root.dataset.version = String(result.version);
     this.root.dataset.dirty = "false";
     this.showProblems(result.problems);
+    this.showChanges(result.changes || {});
     const errors = result.problems.filter((p) => p.severity === "fout").length;
     const warnings = result.problems.length - errors;
     this.say(result.problems.length ? `Opgeslagen (versie ${result.version}): ${errors} fout(en), ${warnings} waarschuwing(en).`

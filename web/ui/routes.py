@@ -89,8 +89,9 @@ def draft_editor(key: str, draft_id: int) -> Any:
         draft = route_drafts.get(session, actor, key, draft_id)
         info = route_drafts.draft_dict(session, draft)
         problems = route_drafts.problem_list(route_drafts.validate(session, draft))
+        changes = _changes(session, draft)
     choices = {"roles": list(ROLES), "handlers": services.names(), "forms": sorted(info["forms"])}
-    return render_template("routes_editor.html", draft=info, problems=problems, choices=choices,
+    return render_template("routes_editor.html", draft=info, problems=problems, choices=choices, changes=changes,
                            forms_json=json.dumps(info["forms"], ensure_ascii=False, indent=2),
                            format_moment=_moment)
 
@@ -118,9 +119,22 @@ def draft_save(key: str, draft_id: int) -> Any:
         with runtime().db.read() as session:
             draft = route_drafts.get(session, actor, key, draft_id)
             problems = route_drafts.problem_list(route_drafts.validate(session, draft))
+            changes = _changes(session, draft)
     except LoketError as exc:
         return _json_error(exc)
-    return jsonify({"version": version, "problems": problems})
+    return jsonify({"version": version, "problems": problems, "changes": changes})
+
+
+def _changes(session: Any, draft: Any) -> dict[str, list[str]]:
+    """The ids the editor colours: elements added or changed since the version the draft came from."""
+    base = session.get(RouteVersion, draft.base_version_id) if draft.base_version_id else None
+    if base is None:
+        return {"added": [], "changed": []}
+    try:
+        result = route_diff.diff(base.bpmn, base.forms, draft.bpmn, draft.forms)
+    except ValueError:  # a draft that does not parse: its problem is listed already
+        return {"added": [], "changed": []}
+    return {"added": result.added, "changed": sorted(result.changed)}
 
 
 @bp.route("/routes/<key>/drafts/<int:draft_id>/publiceren", methods=["POST"])
