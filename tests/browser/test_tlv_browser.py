@@ -5,6 +5,8 @@ serious/critical rules; the case and audit pages are kept as screenshots."""
 
 from __future__ import annotations
 
+from engine import clock
+from engine.tlv_rules import earliest_end, next_end_day
 from tests.browser.conftest import axe_problems, log_in, screenshot
 from tests.conftest import AANMELDING, KNOOPPUNT
 from tests.helpers import event_types, load_case, open_task, replayed
@@ -33,6 +35,17 @@ def _fill_aanmelding(page) -> None:
         row.locator('[name$=".auteur"]').fill(advice["auteur"])
         row.locator('[name$=".datum"]').fill(advice["datum"])
         row.locator('[name$=".samenvatting"]').fill(advice["samenvatting"])
+    _choose(page, "aanvragende_school", AANMELDING["aanvragende_school"])  # who applies (tlv_rules)
+    page.fill('[name="d.woongemeente"]', AANMELDING["woongemeente"])
+    page.fill('[name="d.vso_school"]', AANMELDING["vso_school"])
+
+
+def _choose(page, field: str, value: str) -> None:
+    """An enum: radio buttons for a few values, a select for more."""
+    if page.locator(f'select[name="d.{field}"]').count():
+        page.select_option(f'[name="d.{field}"]', value)
+    else:
+        page.check(f'input[name="d.{field}"][value="{value}"]')
 
 
 def test_a_tlv_from_start_to_audit(live, page):
@@ -86,10 +99,11 @@ def test_a_tlv_from_start_to_audit(live, page):
     page.get_by_role("button", name="Claimen").click()
     page.get_by_role("button", name="Afronden").wait_for()
     page.check('input[name="d.besluit"][value="toekennen"]')
-    page.select_option('[name="d.categorie"]', "midden") if page.locator('select[name="d.categorie"]').count() \
-        else page.check('input[name="d.categorie"][value="midden"]')
-    page.fill('[name="d.ingangsdatum"]', "2026-12-01")
-    page.fill('[name="d.einddatum"]', "2027-07-31")
+    _choose(page, "soort", "lg")
+    _choose(page, "categorie", "midden")  # LG: midden (tlv_rules.cluster_categorie)
+    today = clock.local_date(clock.now())  # from the day of the decision, at least a year, to a 31 July
+    page.fill('[name="d.ingangsdatum"]', today.isoformat())
+    page.fill('[name="d.einddatum"]', next_end_day(earliest_end(today, 12), "07-31").isoformat())
     page.fill('[name="d.motivering"]', "Beide deskundigen adviseren VSO.")
     page.get_by_role("button", name="Afronden").click()
     page.get_by_text("Taak afgerond: Besluit TLV").wait_for()
