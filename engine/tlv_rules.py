@@ -119,7 +119,9 @@ def deskundigenadviezen(data: dict[str, Any], ctx: RuleContext) -> Messages:
 @rule("deskundigenadviezen_dossier")
 def deskundigenadviezen_dossier(data: dict[str, Any], ctx: RuleContext) -> Messages:
     """At the dossiercheck: the school's advices and the SWV's own together; a complete dossier holds the pair."""
-    together = [*list(ctx.case_data.get("adviezen") or []), *list(data.get("adviezen_swv") or [])]
+    # The SWV's advices of an earlier round count until this round names its own.
+    own = data["adviezen_swv"] if "adviezen_swv" in data else ctx.case_data.get("adviezen_swv")
+    together = [*list(ctx.case_data.get("adviezen") or []), *list(own or [])]
     for problem in advies_problems(together, complete=data.get("dossier_compleet") is True):
         yield "adviezen_swv", problem
 

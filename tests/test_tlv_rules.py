@@ -85,6 +85,9 @@ def test_the_swv_adds_its_own_expert_at_the_dossiercheck_and_a_complete_dossier_
     assert forms.validate(form("dossiercheck"), own, ctx) == own
     same = {"dossier_compleet": True, "adviezen_swv": [advice("arts", "A. Jansen")]}
     assert "dezelfde auteur" in refused("dossiercheck", same, ctx)["adviezen_swv"][0]
+    # The SWV's advice of an earlier round still counts in the next.
+    later = RuleContext(DECIDED, case_data={**school_gave, "adviezen_swv": own["adviezen_swv"]})
+    assert forms.validate(form("dossiercheck"), {"dossier_compleet": True}, later)
     # An incomplete dossier may go back with one advice.
     assert forms.validate(form("dossiercheck"), {"dossier_compleet": False, "ontbrekend": "Tweede advies."}, ctx)
 
