@@ -18,8 +18,9 @@ from .vocabulary import CaseStatus
 
 def deploy(session: Session, path: Path, strict: bool = False) -> Deployment:
     """Deploy one route file as a new version; identical content is a no-op. Raises RouteInvalid. The same code
-    path as the web publish of a draft (engine.publish)."""
-    return publish(session, check(path), strict=strict)
+    path as the web publish of a draft (engine.publish); ``strict`` refuses as a publish does: on warnings and
+    on a failing scenario of the route."""
+    return publish(session, check(path), strict=strict, run_scenarios=strict)
 
 
 def deploy_dir(session: Session, directory: Path) -> list[Deployment]:

@@ -183,3 +183,20 @@ def test_deploy_from_the_command_line_takes_the_same_path_and_refuses_warnings_w
         assert done.created and done.number == 1
         version = session.scalar(select(RouteVersion).where(RouteVersion.sha256 == done.sha256))
         assert version.published_by_id is None and version.note is None
+
+
+def test_a_strict_deploy_runs_the_routes_scenarios_as_a_publish_does(db, tmp_path, monkeypatch):
+    import json
+
+    from engine import scenarios
+
+    (tmp_path / "forms").mkdir()
+    (tmp_path / "forms" / "proef-route-taak.json").write_text(json.dumps(route_drafts.NEW_FORM))
+    path = tmp_path / "proef-route.bpmn"
+    path.write_text(route_drafts.new_route_bpmn("proef-route"))
+    monkeypatch.setattr(scenarios, "failures_for", lambda key, bpmn, forms, directory=None: [f"{key}: stap 1"])
+    with db.transaction() as session:
+        with pytest.raises(RouteInvalid) as refused:
+            routes.deploy(session, path, strict=True)
+        assert [p.message for p in refused.value.problems] == ["scenario faalt: proef-route: stap 1"]
+        assert routes.deploy(session, path).created  # without --strict the scenarios are not asked
