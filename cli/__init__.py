@@ -198,7 +198,7 @@ def processes_validate(paths: tuple[Path, ...], strict: bool) -> None:
 
 @processes.command("deploy")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--strict", is_flag=True, help="Weiger zoals bij publiceren: ook bij waarschuwingen en falende scenario's.")
+@click.option("--strict", is_flag=True, help="Weiger zoals bij publiceren: bij waarschuwingen, falende scenario's.")
 @pass_ctx
 def processes_deploy(ctx: Context, paths: tuple[Path, ...], strict: bool) -> None:
     """Deploy routes als nieuwe, onveranderlijke versie (standaard: alles in processes/)."""
