@@ -12,7 +12,7 @@ TEMPLATES = {
     "tlv_afgewezen": (
         "Besluit TLV: afgewezen (dossier {case_id})",
         "De commissie heeft de aanvraag voor een toelaatbaarheidsverklaring in dossier {case_id} afgewezen.\n"
-        "Motivering: {motivering}\n\nBezwaar is mogelijk binnen zes weken na de dagtekening van het besluit.",
+        "Motivering: {motivering}\n\nBezwaar is mogelijk binnen zes weken na de bekendmaking van het besluit.",
     ),
     "niet_ontvankelijk": (
         "Aanvraag niet-ontvankelijk (dossier {case_id})",
