@@ -180,9 +180,9 @@ class Case(Base):
     suspended_seconds: Mapped[int] = mapped_column(Integer, default=0)
     extensions_used: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime | None]
-
     # The legal decision clock and the decision record (engine.decision; migration 0011).
     decision: Mapped[dict[str, Any] | None]
+
     route_version: Mapped[RouteVersion] = relationship(lazy="joined")
     school: Mapped[School | None] = relationship(lazy="joined")
     tenant: Mapped[Tenant] = relationship(lazy="joined")
@@ -320,10 +320,10 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
-
     # A decision letter (engine.letters) sent with the mail; migration 0011.
     attachment_name: Mapped[str | None] = mapped_column(String(200))
     attachment: Mapped[bytes | None] = mapped_column(LargeBinary)
+
 
 class DayOff(Base):
     """A per-SWV extra day off (studiedag, regional deviation) on top of the shipped calendar."""
