@@ -9,16 +9,27 @@ from typing import Any
 from fpdf import FPDF
 
 from .clock import format_date
-from .pdf_fonts import ARABIC, CJK, FAMILY, font_files, printable
+from .pdf_fonts import FAMILY, fallbacks_for, font_files, printable
+
+
+def _texts(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(_texts(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return " ".join(_texts(item) for item in value)
+    return str(value)
 
 
 class _Letter(FPDF):
-    def __init__(self, swv: str) -> None:
+    def __init__(self, swv: str, content: dict[str, Any]) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.swv = swv
+        fallbacks = fallbacks_for(_texts(content))  # a pupil's name in its own script
         for (family, style), path in font_files().items():
-            self.add_font(family, style, path)
-        self.set_fallback_fonts([ARABIC, CJK], exact_match=False)  # a pupil's name in its own script
+            if family == FAMILY or family in fallbacks:
+                self.add_font(family, style, path)
+        if fallbacks:
+            self.set_fallback_fonts(fallbacks, exact_match=False)
         self.set_text_shaping(True)
         self.set_auto_page_break(auto=True, margin=20)
         self.set_margins(22, 20, 22)
@@ -71,7 +82,7 @@ def _day(value: str | None) -> str:
 
 def decision_pdf(record: dict[str, Any], *, compress: bool = True) -> bytes:
     """The beschikking: the decision, its reasons, who receives it and how to object."""
-    pdf = _Letter(record["swv"])
+    pdf = _Letter(record["swv"], record)
     pdf.set_title(record["titel"])
     pdf.add_page()
     pdf.facts([
@@ -99,7 +110,7 @@ def decision_pdf(record: dict[str, Any], *, compress: bool = True) -> bytes:
 
 def extension_pdf(notice: dict[str, Any], *, compress: bool = True) -> bytes:
     """The Awb 4:14 notice: the decision takes longer, why, and the new term."""
-    pdf = _Letter(notice["swv"])
+    pdf = _Letter(notice["swv"], notice)
     pdf.set_title("Verdaging beslistermijn")
     pdf.add_page()
     pdf.facts([

@@ -75,6 +75,19 @@ def _covered() -> frozenset[int]:
     return frozenset(points)
 
 
+@functools.cache
+def _family_points(family: str) -> frozenset[int]:
+    return frozenset(hb.Face(hb.Blob.from_file_path(str(font_files()[(family, "")]))).unicodes)
+
+
+def fallbacks_for(text: str) -> list[str]:
+    """The fallback families (Arabic, Chinese) that ``text`` needs: a document that embeds them for nothing costs
+    most of a second to write (subsetting the CJK font), so a letter in Latin script leaves them out."""
+    latin = _family_points(FAMILY)
+    needed = {ord(char) for char in text} - latin
+    return [family for family in (ARABIC, CJK) if needed & _family_points(family)]
+
+
 def printable(text: Any) -> str:
     """Text as the report can print it: a character that no embedded font has (Korean, emoji, a control
     character, a lone surrogate) is named by its code point rather than dropped or printed as "?"; the

@@ -3,7 +3,10 @@ as an attachment of the outbox mail."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
+
+from pypdf import PdfReader
 
 from engine import letters
 from engine.decision_record import build
@@ -16,9 +19,9 @@ DATA = {"leerling": {"voornaam": "Amira", "achternaam": "الحسن", "geboorted
         "einddatum": "2027-07-31", "tlv": {"nummer": "TLV-2026-0001"}}
 
 
-def record(outcome: str = "toekenning") -> dict:
+def record(outcome: str = "toekenning", data: dict = DATA) -> dict:
     return build(outcome=outcome, day=date(2026, 3, 20), swv="Sterk VO Utrecht", case_id=12, school="De Brug (16PX00)",
-                 data=DATA, clock_state={"due": "2026-03-30"})
+                 data=data, clock_state={"due": "2026-03-30"})
 
 
 def test_every_decision_letter_is_a_pdf_with_the_remedy_clause_in_the_record():
@@ -47,3 +50,20 @@ def test_the_mail_carries_the_letter_as_a_pdf_attachment():
     [attached] = list(email.iter_attachments())
     assert attached.get_content_type() == "application/pdf"
     assert attached.get_filename() == "besluit-12-toekenning.pdf" and attached.get_content() == pdf
+
+
+def _fonts_of(pdf: bytes) -> set[str]:
+    fonts: set[str] = set()
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        fonts |= {str(font["/BaseFont"]).split("+")[-1] for font in page["/Resources"]["/Font"].values()}
+    return fonts
+
+
+def test_a_name_in_arabic_or_chinese_gets_its_font_and_a_latin_letter_embeds_only_the_latin_one():
+    latin = record(data={**DATA, "leerling": {**DATA["leerling"], "achternaam": "Hassan"}})
+    assert not any(font.startswith(("NotoSansArabic", "NotoSansSC")) for font in _fonts_of(letters.decision_pdf(latin)))
+    arabic = _fonts_of(letters.decision_pdf(record()))  # the achternaam is الحسن
+    assert any(font.startswith("NotoSansArabic") for font in arabic)
+    chinese_name = {**DATA, "leerling": {**DATA["leerling"], "achternaam": "王"}}
+    chinese = _fonts_of(letters.decision_pdf(record(data=chinese_name)))
+    assert any(font.startswith("NotoSansSC") for font in chinese)
