@@ -30,7 +30,13 @@ def deploy_variant(runtime, tmp_path: Path, old: str, new: str) -> None:
         assert routes.deploy(session, path).created
 
 
-@pytest.mark.parametrize("term", [BIG_POWER, f"werkdagen({BIG_REPEAT})"])
+# Validation computes every deadline for a sample case (engine.validate.coverage), so a term that is hostile for any
+# case is refused before it is deployed; these are hostile only for this pupil, and must still end in an incident.
+ONLY_SANNE = "if leerling['voornaam'] == 'Sanne' else 5"
+
+
+@pytest.mark.parametrize("term", [f"werkdagen(len(str(9**9**9)) {ONLY_SANNE})",
+                                  f"werkdagen({BIG_REPEAT} {ONLY_SANNE})"])
 def test_a_hostile_task_deadline_becomes_an_incident(runtime, world, sample, tmp_path, term):
     deploy_variant(runtime, tmp_path, 'name="deadline" value="weken(6)"', f'name="deadline" value="{term}"')
     case = runtime.start_case(world["school"], "tlv-vso", sample["start"])
