@@ -200,3 +200,27 @@ def test_a_strict_deploy_runs_the_routes_scenarios_as_a_publish_does(db, tmp_pat
             routes.deploy(session, path, strict=True)
         assert [p.message for p in refused.value.problems] == ["scenario faalt: proef-route: stap 1"]
         assert routes.deploy(session, path).created  # without --strict the scenarios are not asked
+
+
+def test_migration_0010_adds_drafts_and_publishers_and_goes_back(empty_db_url):
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from engine.db import alembic_config, upgrade
+
+    def schema() -> tuple[set[str], set[str]]:
+        engine = create_engine(empty_db_url)
+        try:
+            found = inspect(engine)
+            return set(found.get_table_names()), {c["name"] for c in found.get_columns("route_versions")}
+        finally:
+            engine.dispose()
+
+    upgrade(empty_db_url)
+    tables, columns = schema()
+    assert "route_drafts" in tables and {"published_by_id", "note"} <= columns
+    command.downgrade(alembic_config(empty_db_url), "0009")
+    tables, columns = schema()
+    assert "route_drafts" not in tables and not {"published_by_id", "note"} & columns
+    upgrade(empty_db_url)
+    assert "route_drafts" in schema()[0]
