@@ -18,7 +18,7 @@ from .calendar import UNITS, BusinessCalendar
 from .calendar_settings import calendar_for  # noqa: F401  (the SWV's calendar; re-exported)
 from .clock import TZ, local_date
 from .models import Case, DayOff, Tenant
-from .sandbox import SandboxEnvironment
+from .sandbox import SandboxEnvironment, unmetered
 
 
 def end_of_day(day: date) -> datetime:
@@ -46,7 +46,8 @@ class Terms:
     @property
     def calendar(self) -> BusinessCalendar:
         if self._calendar is None:
-            self._calendar = calendar_for(self._session, self._tenant)
+            with unmetered():  # read and built once; the counting itself stays on route code's clock
+                self._calendar = calendar_for(self._session, self._tenant)
         return self._calendar
 
     def forward(self, *, legal_default: bool = False, start: date | None = None) -> dict[str, Callable[..., str]]:

@@ -25,7 +25,8 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from types import CodeType, FrameType
@@ -41,6 +42,7 @@ from .sandbox_limits import MAX_INT_BITS, MAX_ITEMS, SandboxError
 __all__ = [
     "MAX_BYTES", "MAX_INT_BITS", "MAX_ITEMS", "MAX_LINES", "MAX_SECONDS", "BASE_GLOBALS", "CaseScriptEngine",
     "SandboxEnvironment", "SandboxError", "ServiceCallError", "check_source", "compile_expression", "compile_script",
+    "unmetered",
 ]
 
 MAX_LINES = 100_000  # lines of route code per expression or script
@@ -128,6 +130,26 @@ class _Budget:
         if self.ceiling is not None:
             self.ceiling = None
             _tracing.leave()
+
+
+@contextmanager
+def unmetered() -> Iterator[None]:
+    """Loket's own setup work that route code happens to trigger (the SWV's calendar read from the database and
+    built on first use) runs outside the running budget, and its time is credited back: a cold cache on a busy
+    machine must not turn an ordinary ``werkdagen(10)`` into an incident. Only bounded work belongs here."""
+    budget = sys.gettrace()
+    if not isinstance(budget, _Budget):
+        yield
+        return
+    sys.settrace(None)
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        spent = time.monotonic() - start
+        budget.deadline += spent
+        budget.meter_from += spent
+        sys.settrace(budget)
 
 
 _PROJECT = str(Path(__file__).resolve().parent.parent) + os.sep
