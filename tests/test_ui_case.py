@@ -3,7 +3,6 @@ verlengen for the roles that may, scope (another SWV or school: 404) and the rea
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 
@@ -13,14 +12,12 @@ from sqlalchemy import select
 from engine.models import AccessLog, Tenant
 from tests.conftest import make_world
 from tests.helpers import do, events_of, load_case, replayed
-from tests.ui import give_passwords, post, web_client
+from tests.ui import app_with_documents, give_passwords, post, web_client
 
 
 @pytest.fixture
 def app(client, db, world, runtime, tmp_path):
-    give_passwords(db)
-    runtime.settings = dataclasses.replace(runtime.settings, documents_dir=tmp_path / "documents")
-    return client.application
+    return app_with_documents(client, db, runtime, tmp_path)
 
 
 @pytest.fixture

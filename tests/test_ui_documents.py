@@ -12,14 +12,12 @@ from sqlalchemy import select
 from engine.models import AccessLog, Document
 from tests.helpers import events_of, replayed, verified
 from tests.test_documents import DOCX, EXE, PDF
-from tests.ui import csrf, give_passwords, web_client
+from tests.ui import app_with_documents, csrf, web_client
 
 
 @pytest.fixture
 def app(client, db, world, runtime, tmp_path):
-    give_passwords(db)
-    runtime.settings = dataclasses.replace(runtime.settings, documents_dir=tmp_path / "documents")
-    return client.application
+    return app_with_documents(client, db, runtime, tmp_path)
 
 
 @pytest.fixture

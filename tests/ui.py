@@ -3,6 +3,7 @@ client, and the CSRF token a page carries. Import from here; the fixtures in con
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from sqlalchemy import update
@@ -65,3 +66,11 @@ def make_app(runtime, settings, db):
     app = create_app(settings, db)
     app.extensions["loket"] = runtime
     return app
+
+
+def app_with_documents(client, db, runtime, tmp_path):
+    """The conftest ``client``'s app with every user given PASSWORD and uploaded documents kept under ``tmp_path``:
+    the ``app`` fixture of the case page tests (``def app(client, db, world, runtime, tmp_path)``)."""
+    give_passwords(db)
+    runtime.settings = dataclasses.replace(runtime.settings, documents_dir=tmp_path / "documents")
+    return client.application
