@@ -39,11 +39,20 @@ from sqlalchemy import (  # noqa: E402
 import handlers  # noqa: E402,F401  (composed as the app does: register_tlv numbers the granted cases)
 from bench.throwaway import ADMIN_URL, postgres_database  # noqa: E402
 from engine import routes, scheduler  # noqa: E402
+from engine.cases import Runtime  # noqa: E402
 from engine.config import PROJECT_ROOT, Settings  # noqa: E402
 from engine.db import Database  # noqa: E402
 from engine.models import Case, Deadline, Event, Task  # noqa: E402
 from engine.runtime import build_runtime  # noqa: E402
-from tests.conftest import AANMELDING, KNOOPPUNT, PLAATSING, START_DATA, TOEKENNEN, make_world  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    AANMELDING,
+    KNOOPPUNT,
+    PLAATSING,
+    START_DATA,
+    TOEKENNEN,
+    World,
+    make_world,
+)
 
 SWVS = 5
 REGIONS = ("noord", "midden", "zuid", "noord", "midden")
@@ -66,17 +75,47 @@ def quantiles(samples: list[float]) -> tuple[float, float, float]:
             len(ordered) / sum(ordered))
 
 
+def sample(call: Callable[[int], Callable[[], None]], reads: int, warm_up: int) -> tuple[float, float, float]:
+    """``quantiles`` of ``reads`` timed calls (``call(i)`` makes the i-th), after ``warm_up`` untimed ones."""
+    for i in range(warm_up):  # connections, caches
+        call(i)()
+    samples = []
+    for i in range(reads):
+        go = call(i)
+        t0 = time.perf_counter()
+        go()
+        samples.append(time.perf_counter() - t0)
+    return quantiles(samples)
+
+
+def add_size_arguments(parser: argparse.ArgumentParser, small_help: str, reads: int, reads_help: str) -> None:
+    """The options a growing bench shares: --cases, --small, --reads and --postgres."""
+    parser.add_argument("--cases", type=int, default=100_000, help="the big size (default 100,000)")
+    parser.add_argument("--small", type=int, default=1000, help=small_help)
+    parser.add_argument("--reads", type=int, default=reads, help=reads_help)
+    parser.add_argument("--postgres", default=ADMIN_URL,
+                        help="also run on PostgreSQL (a scratch database is made next to this one); '' to skip")
+
+
+def open_database(url: str, drop: list[str] | None = None) -> tuple[Database, Runtime, list[World]]:
+    """A bench database at the migration head with tlv-vso's routes deployed and SWVS worlds (SWVs with their users),
+    on a runtime as the app composes it; ``drop`` names indexes to drop first."""
+    db = Database(url)
+    db.upgrade()
+    for name in drop or ():  # to see what an index is worth: the same run without it
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP INDEX {name}")
+    runtime = build_runtime(db, Settings(database_url=url, processes_dir=PROJECT_ROOT / "processes"))
+    with db.transaction() as session:
+        routes.deploy_dir(session, PROJECT_ROOT / "processes")
+    return db, runtime, [make_world(db, key=f"swv-{i + 1}", region=REGIONS[i]) for i in range(SWVS)]
+
+
 class Bench:
+    steps = STEPS  # who completes each step of the template cases
+
     def __init__(self, url: str, drop: list[str]) -> None:
-        self.db = Database(url)
-        self.db.upgrade()
-        for name in drop:  # to see what an index is worth: the same run without it
-            with self.db.engine.begin() as conn:
-                conn.exec_driver_sql(f"DROP INDEX {name}")
-        self.runtime = build_runtime(self.db, Settings(database_url=url, processes_dir=PROJECT_ROOT / "processes"))
-        with self.db.transaction() as session:
-            routes.deploy_dir(session, PROJECT_ROOT / "processes")
-        self.worlds = [make_world(self.db, key=f"swv-{i + 1}", region=REGIONS[i]) for i in range(SWVS)]
+        self.db, self.runtime, self.worlds = open_database(url, drop)
         self.made: dict[tuple[int, int], int] = {}
         self.templates = [self.template(world, stage) for world in self.worlds for stage in STAGES]
         _scratch.create_all(self.db.engine)
@@ -91,7 +130,7 @@ class Bench:
         key = (world.tenant_id, stage)
         if key not in self.made:
             case = self.runtime.start_case(world["school"], "tlv-vso", START_DATA)
-            for role, name, data in STEPS[:stage]:
+            for role, name, data in self.steps[:stage]:
                 with self.db.read() as session:
                     task_id = session.scalar(select(Task.id).where(Task.case_id == case.id, Task.name == name,
                                                                    Task.status == "ready"))
@@ -187,15 +226,7 @@ class Bench:
         results = {}
         for name, make in (("GET /api/v1/cases/{id}", case_read), ("GET /api/v1/tasks (inbox, page 1)", inbox),
                            ("scheduler next_due", next_due)):
-            for i in range(10):  # warm-up: connections, caches
-                make(i)()
-            samples = []
-            for i in range(reads):
-                call = make(i)
-                t0 = time.perf_counter()
-                call()
-                samples.append(time.perf_counter() - t0)
-            results[name] = quantiles(samples)
+            results[name] = sample(make, reads, warm_up=10)
         return results
 
     def explain(self) -> None:
@@ -242,11 +273,7 @@ def run(url: str, label: str, small: int, big: int, reads: int, analyze: bool, e
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", type=int, default=100_000, help="the big size (default 100,000)")
-    parser.add_argument("--small", type=int, default=1000, help="the small size (default 1,000)")
-    parser.add_argument("--reads", type=int, default=300, help="samples per figure")
-    parser.add_argument("--postgres", default=ADMIN_URL,
-                        help="also run on PostgreSQL (a scratch database is made next to this one); '' to skip")
+    add_size_arguments(parser, "the small size (default 1,000)", reads=300, reads_help="samples per figure")
     parser.add_argument("--explain", action="store_true", help="print the query plans at each size")
     parser.add_argument("--no-analyze", dest="analyze", action="store_false",
                         help="do not gather planner statistics after growing")

@@ -30,18 +30,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text  # noqa: E402
 
 import handlers  # noqa: E402,F401  (composed as the app does)
-from bench.growth import AANMELDING, KNOOPPUNT, PLAATSING, START_DATA, TOEKENNEN, Bench, quantiles  # noqa: E402
-from bench.throwaway import ADMIN_URL, postgres_database  # noqa: E402
-from engine import auth, routes  # noqa: E402
-from engine.config import PROJECT_ROOT, Settings  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.models import Case, School, Task, User, UserRole  # noqa: E402
-from engine.runtime import build_runtime  # noqa: E402
-from tests.conftest import make_world  # noqa: E402
+from bench.growth import (  # noqa: E402
+    AANMELDING,
+    KNOOPPUNT,
+    PLAATSING,
+    TOEKENNEN,
+    Bench,
+    add_size_arguments,
+    open_database,
+    sample,
+)
+from bench.throwaway import postgres_database  # noqa: E402
+from engine import auth  # noqa: E402
+from engine.models import Case, School, User, UserRole  # noqa: E402
 from tests.ui import give_passwords, login  # noqa: E402
 
 SWVS = 5
-REGIONS = ("noord", "midden", "zuid", "noord", "midden")
 # tlv-vso's user tasks in order, with who completes them: "multi" (consulent and commissie) does the
 # consulent's steps, so the besluit is kept from it by separated duties.
 STEPS = [("school", "aanmelding", AANMELDING), ("multi", "dossiercheck", {"dossier_compleet": True}),
@@ -68,13 +72,10 @@ def pupil(i: int) -> tuple[str, str]:
 
 
 class InboxBench(Bench):
+    steps = STEPS
+
     def __init__(self, url: str) -> None:  # growth.Bench's setup, with the multi-role user and more schools
-        self.db = Database(url)
-        self.db.upgrade()
-        self.runtime = build_runtime(self.db, Settings(database_url=url, processes_dir=PROJECT_ROOT / "processes"))
-        with self.db.transaction() as session:
-            routes.deploy_dir(session, PROJECT_ROOT / "processes")
-        self.worlds = [make_world(self.db, key=f"swv-{i + 1}", region=REGIONS[i]) for i in range(SWVS)]
+        self.db, self.runtime, self.worlds = open_database(url)
         self.schools: dict[int, list[int]] = {}
         for world in self.worlds:
             self.add_users(world)
@@ -112,18 +113,6 @@ class InboxBench(Bench):
             world.tokens["multi"] = auth.issue_token(session, user)
             self.schools[world.tenant_id] = list(session.scalars(
                 select(School.id).where(School.tenant_id == world.tenant_id).order_by(School.id)))
-
-    def template(self, world: Any, stage: int) -> int:
-        key = (world.tenant_id, stage)
-        if key not in self.made:
-            case = self.runtime.start_case(world["school"], "tlv-vso", START_DATA)
-            for role, name, data in STEPS[:stage]:
-                with self.db.read() as session:
-                    task_id = session.scalar(select(Task.id).where(Task.case_id == case.id, Task.name == name,
-                                                                   Task.status == "ready"))
-                self.runtime.complete(world[role], task_id, data)
-            self.made[key] = case.id
-        return self.made[key]
 
     def grow_distinct(self, total: int) -> float:
         """Grow as growth.Bench does, then give every new case its own pupil and school (tasks follow)."""
@@ -268,15 +257,7 @@ class InboxBench(Bench):
         for name, make in self.calls().items():
             if only and only not in name:
                 continue
-            for i in range(5):  # warm-up: connections, caches
-                make(i)()
-            samples = []
-            for i in range(reads):
-                call = make(i)
-                t0 = time.perf_counter()
-                call()
-                samples.append(time.perf_counter() - t0)
-            results[name] = quantiles(samples)
+            results[name] = sample(make, reads, warm_up=5)
         return results
 
 
@@ -306,11 +287,8 @@ def run(url: str, label: str, small: int, big: int, reads: int, explain: bool, o
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", type=int, default=100_000, help="the big size (default 100,000)")
-    parser.add_argument("--small", type=int, default=1000, help="the baseline size (default 1,000)")
-    parser.add_argument("--reads", type=int, default=60, help="samples per figure (spread over the 5 SWVs)")
-    parser.add_argument("--postgres", default=ADMIN_URL,
-                        help="also run on PostgreSQL (a scratch database is made next to this one); '' to skip")
+    add_size_arguments(parser, "the baseline size (default 1,000)", reads=60,
+                       reads_help="samples per figure (spread over the 5 SWVs)")
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     parser.add_argument("--postgres-only", action="store_true", help="skip SQLite")
     parser.add_argument("--only", help="measure only the figures whose name holds this text")
