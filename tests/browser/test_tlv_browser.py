@@ -86,7 +86,8 @@ def test_a_tlv_from_start_to_audit(live, page):
     log_in(page, live, "consulent")
     page.goto(f"{live.url}/tasks/{open_task(rt, case_id, 'dossiercheck').id}")
     page.get_by_role("button", name="Claimen").click()
-    page.get_by_role("button", name="Afronden").wait_for()
+    # The claim swaps the panel (htmx); what is filled in before the swap is lost, so wait for the new panel.
+    page.get_by_text("U heeft deze taak geclaimd.").wait_for()
     page.check('input[name="d.dossier_compleet"][value="true"]')
     page.get_by_role("button", name="Afronden").click()
     page.get_by_text("Taak afgerond: Dossier").wait_for()
@@ -97,7 +98,8 @@ def test_a_tlv_from_start_to_audit(live, page):
     log_in(page, live, "commissie")
     page.goto(f"{live.url}/tasks/{open_task(rt, case_id, 'besluit').id}")
     page.get_by_role("button", name="Claimen").click()
-    page.get_by_role("button", name="Afronden").wait_for()
+    # The claim swaps the panel (htmx); what is filled in before the swap is lost, so wait for the new panel.
+    page.get_by_text("U heeft deze taak geclaimd.").wait_for()
     page.check('input[name="d.besluit"][value="toekennen"]')
     _choose(page, "soort", "lg")
     _choose(page, "categorie", "midden")  # LG: midden (tlv_rules.cluster_categorie)
