@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,23 +37,31 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
+@contextmanager
+def scratch_postgres(label: str) -> Iterator[str]:
+    """The URL of an empty PostgreSQL database of this worker's own, next to PG_URL's; dropped afterwards."""
+    admin = make_url(PG_URL)
+    name = f"loket_{label}_{_worker()}_{os.getpid()}"
+    admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin_engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_database():
     """A migrated database for this worker; tests empty it with TRUNCATE instead of re-creating it."""
     if not PG_URL:
         pytest.skip("LOKET_TEST_POSTGRES_URL is niet gezet")
-    admin = make_url(PG_URL)
-    name = f"loket_test_{_worker()}_{os.getpid()}"
-    admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin_engine.dispose()
+    with scratch_postgres("test") as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)
@@ -60,16 +70,8 @@ def empty_db_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    admin = make_url(PG_URL)
-    name = f"loket_empty_{_worker()}_{os.getpid()}"
-    admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin_engine.dispose()
+    with scratch_postgres("empty") as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

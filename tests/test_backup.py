@@ -3,19 +3,17 @@ and the restored database holds exactly what the original held at the moment of 
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, select
 
 from engine import backup as backups
 from engine.models import Base, Event
-from tests.conftest import PG_URL, _worker
+from tests.conftest import scratch_postgres
 from tests.helpers import cli, do, to_besluit
 
 
@@ -69,16 +67,8 @@ def fresh_url(db_url, tmp_path) -> Iterator[str]:
     if db_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'restored' / 'loket.db'}"
         return
-    admin = make_url(PG_URL)
-    name = f"loket_restore_{_worker()}_{os.getpid()}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    with scratch_postgres("restore") as url:
+        yield url
 
 
 def counts(url: str) -> dict[str, int]:
