@@ -213,19 +213,23 @@ def resume(case_id: int) -> Any:
                          "Het dossier is hervat; de termijnen zijn opgeschoven met de opgeschorte tijd.")
 
 
-@bp.route("/cases/<int:case_id>/beslistermijn-verdagen", methods=["POST"])
-def extend_decision_term(case_id: int) -> Any:
+def _extension_form() -> tuple[Any, str]:
+    """Weeks and reason of an extension form; weeks that are not a small whole number go to the engine as typed,
+    so its Dutch message names them."""
     text = request.form.get("weken", "")
     weeks: Any = int(text) if text.isdigit() and len(text) < 4 else text
-    reason = request.form.get("reden", "")[:2000]
+    return weeks, request.form.get("reden", "")[:2000]
+
+
+@bp.route("/cases/<int:case_id>/beslistermijn-verdagen", methods=["POST"])
+def extend_decision_term(case_id: int) -> Any:
+    weeks, reason = _extension_form()
     return _clock_action(case_id, lambda: decision_actions.extend(runtime(), current_actor(), case_id, weeks, reason),
                          "De beslistermijn is verdaagd; de brief aan de aanvrager staat in de outbox.")
 
 
 @bp.route("/cases/<int:case_id>/verlengen", methods=["POST"])
 def extend(case_id: int) -> Any:
-    text = request.form.get("weken", "")
-    weeks: Any = int(text) if text.isdigit() and len(text) < 4 else text
-    reason = request.form.get("reden", "")[:2000]
+    weeks, reason = _extension_form()
     return _clock_action(case_id, lambda: runtime().extend(current_actor(), case_id, weeks, reason),
                          "De doorlooptijd van het dossier is verlengd.")
