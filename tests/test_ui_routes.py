@@ -129,5 +129,15 @@ def test_what_changed_between_versions_and_in_a_draft_is_listed_in_words(web_app
     assert 'href="/routes/proef-route/verschil?van=1&amp;naar=2"' in client.get("/routes").get_data(as_text=True)
     versions = client.get("/routes/proef-route/verschil?van=1&naar=2").get_data(as_text=True)
     assert "property deadline: (leeg) → werkdagen(10)" in versions
+    # Both versions drawn side by side, their BPMN from the version itself; the draft against its base likewise.
+    assert 'data-old-url="/routes/proef-route/versies/1/bpmn"' in versions
+    assert 'data-new-url="/routes/proef-route/versies/2/bpmn"' in versions
+    assert '"changed": ["taak"]' in versions and 'data-testid="diff-legend"' in versions
+    assert 'data-new-url="/routes/proef-route/drafts/' in html
+    drawn = client.get("/routes/proef-route/versies/2/bpmn")
+    assert drawn.status_code == 200 and drawn.mimetype == "application/xml"
+    assert 'name="deadline" value="werkdagen(10)"' in drawn.get_data(as_text=True)
+    assert client.get("/routes/proef-route/versies/9/bpmn").status_code == 404
+    assert web_client(web_app, world, "consulent").get("/routes/proef-route/versies/1/bpmn").status_code == 403
     assert 'data-testid="diff-empty"' in client.get("/routes/proef-route/verschil?van=2&naar=2").get_data(as_text=True)
     assert client.get("/routes/proef-route/verschil?van=1&naar=9").status_code == 404

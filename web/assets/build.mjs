@@ -17,6 +17,7 @@ const entries = {
   "api-docs": "web/assets/api-docs.js",
   viewer: "web/assets/viewer.js",  // the route diagram on the case and audit pages (bpmn-js NavigatedViewer)
   modeler: "web/assets/modeler.js",  // the route editor for process owners (bpmn-js Modeler, issue 11)
+  "route-diff": "web/assets/route-diff.js",  // two route versions side by side, differences marked (bpmn-js-differ)
 };
 
 // Copied: { name in dist/: file under node_modules/ }.

@@ -171,7 +171,7 @@ def draft_preview(key: str, draft_id: int) -> Any:
     return render_template("routes_preview.html", fields=fields, title=schema.get("title"))
 
 
-# ---------------------------------------------------------------- what changed (issue 11's diff, in words)
+# ---------------------------------------------------------------- what changed (issue 11's diff: drawn and in words)
 
 
 def _version(session: Any, key: str, number: int) -> Any:
@@ -201,8 +201,19 @@ def versions_diff(key: str) -> Any:
     with runtime().db.read() as session:
         old, new = _version(session, key, old_n), _version(session, key, new_n)
         result = route_diff.diff(old.bpmn, old.forms, new.bpmn, new.forms)
+    drawings = {"old": url_for("ui.version_bpmn", key=key, number=old_n),
+                "new": url_for("ui.version_bpmn", key=key, number=new_n)}
     return render_template("routes_diff.html", key=key, before=f"versie {old_n}", after=f"versie {new_n}",
-                           diff=result, back=url_for("ui.routes_index"))
+                           diff=result, drawings=drawings, back=url_for("ui.routes_index"))
+
+
+@bp.route("/routes/<key>/versies/<int:number>/bpmn")
+def version_bpmn(key: str, number: int) -> Any:
+    """A published version's BPMN, for the diagrams of the diff page (a version never changes)."""
+    _editor()
+    with runtime().db.read() as session:
+        text = _version(session, key, number).bpmn
+    return Response(text, mimetype="application/xml", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @bp.route("/routes/<key>/drafts/<int:draft_id>/verschil")
@@ -218,5 +229,8 @@ def draft_diff(key: str, draft_id: int) -> Any:
         except ValueError as exc:
             raise InvalidData(f"Het concept is niet te vergelijken: {exc}") from exc
         before = f"versie {base.number}" if base else "niets (nieuwe route)"
+        # A new route has nothing to draw beside it: the listing says it is all new.
+        drawings = {"old": url_for("ui.version_bpmn", key=key, number=base.number),
+                    "new": url_for("ui.draft_bpmn", key=key, draft_id=draft_id)} if base else None
     return render_template("routes_diff.html", key=key, before=before, after=f"concept {draft_id}", diff=result,
-                           back=url_for("ui.draft_editor", key=key, draft_id=draft_id))
+                           drawings=drawings, back=url_for("ui.draft_editor", key=key, draft_id=draft_id))
