@@ -3,6 +3,9 @@
 The web app serves them at ``/metrics`` (web.metrics). Cases and tasks are counted from the events an action
 writes (an ``INSERT`` into ``events``), and only once its transaction commits: a rolled-back action or savepoint
 counts nothing. Deadlines are counted by the scheduler's sweep after its batch committed (``deadlines_fired``).
+Scenario runs count nothing: their worlds' engines are never watched, and their sweeps are not ``measured``.
+Counting at the connection's commit (rather than in the Recorder) also covers the sweep's savepoints and every
+transaction that writes events, whoever opened it.
 
 The metric objects are made on first use, not at import: under ``loket serve`` the gunicorn workers write them
 to files in PROMETHEUS_MULTIPROC_DIR, and prometheus_client decides that when a value is made, so the directory

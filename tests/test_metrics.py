@@ -126,3 +126,28 @@ def test_who_may_scrape(client, monkeypatch):
 def test_metrics_are_not_an_api_operation(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert not any(path.endswith(("/metrics", "/healthz", "/readyz")) for path in paths)
+
+
+def test_a_scenario_run_counts_nothing_in_this_process():
+    """A scenario (publish, `loket processes test`, the editor's Try) runs its scheduler sweeps in a throwaway
+    world: its warnings and escalations are no work of this process and leave the metrics as they were."""
+    from engine import scenarios
+    from engine.config import PROJECT_ROOT
+
+    directory = PROJECT_ROOT / "processes" / "scenarios"
+    route = scenarios.route_from_files(
+        "tlv-vso", (PROJECT_ROOT / "processes" / "tlv-vso.bpmn").read_text(encoding="utf-8"),
+        {p.name: p.read_text(encoding="utf-8") for p in (PROJECT_ROOT / "processes" / "forms").glob("tlv-vso*.json")})
+    kinds = ("warning", "escalation", "timer")
+    before = {kind: value("loket_deadlines_fired_total", kind=kind) for kind in kinds}
+    lateness = value("loket_deadline_lateness_seconds_count", kind="escalation")
+    started, completed = value("loket_cases_started_total"), value("loket_tasks_completed_total", task="aanmelding")
+
+    result = scenarios.run(scenarios.load(directory / "tlv-vso" / "termijnen.yaml", directory), route)
+    assert result.ok, result.reason()
+    assert any("escalatie" in line for step in result.steps for line in step.happened)  # it did fire, in there
+
+    assert {kind: value("loket_deadlines_fired_total", kind=kind) for kind in kinds} == before
+    assert value("loket_deadline_lateness_seconds_count", kind="escalation") == lateness
+    assert value("loket_cases_started_total") == started
+    assert value("loket_tasks_completed_total", task="aanmelding") == completed
