@@ -138,7 +138,7 @@ def main() -> None:
 @click.option("--demo", is_flag=True, help="Maak ook een demo-SWV met scholen en gebruikers.")
 @pass_ctx
 def init(ctx: Context, demo: bool) -> None:
-    """Maak of upgrade de database en deploy alle routes in processes/."""
+    """Maak of upgrade de database, deploy alle routes in processes/ en laad de SWV-bestanden (processes/swv/)."""
     from engine import routes
 
     ctx.db.upgrade()
@@ -146,10 +146,26 @@ def init(ctx: Context, demo: bool) -> None:
     with ctx.db.transaction() as session:
         for d in routes.deploy_dir(session, ctx.settings.processes_dir):
             click.echo(f"route {d.key} v{d.number} {'gedeployed' if d.created else 'ongewijzigd'} ({d.sha256[:12]})")
+    _load_swvs(ctx)
     if demo:
         from cli.demo import create_demo
 
         create_demo(ctx.db)
+
+
+def _load_swvs(ctx: Context) -> None:
+    """The SWV files (processes/swv/*.yaml): made or updated through events, after the routes they name."""
+    from engine.swv_config import SwvFileInvalid
+    from engine.swv_load import load_all
+
+    try:
+        with ctx.db.transaction() as session:
+            for loaded in load_all(session, ctx.settings.processes_dir):
+                click.echo(loaded.line())
+    except SwvFileInvalid as exc:
+        for problem in exc.problems:
+            click.echo(f"fout: {problem}", err=True)
+        sys.exit(1)
 
 
 # ---------------------------------------------------------------- processes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from datetime import date
 
 import click
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.calendar import UNITS, CalendarRangeError
 from engine.calendar_settings import bump_version, calendar_for, setting_row
-from engine.deadlines import Terms, add_day_off
+from engine.deadlines import Terms, add_day_off, case_due
 from engine.models import ROLES, DayOff, School, Tenant
 from engine.outbox import STATUSES, requeue
 from engine.outbox import messages as outbox_messages
@@ -123,26 +124,29 @@ def calendar_day_off(ctx: Context, tenant_key: str, day: str, name: str, school_
 @click.option("--from", "from_task", default=None, help="De klok loopt vanaf deze taak (standaard: de start).")
 @click.option("--escalate-to", default="bestuurder", show_default=True, type=click.Choice(ROLES))
 @click.option("--legal", is_flag=True)
-@click.option("--extensions", default=None, type=click.IntRange(min=0), help="Hoe vaak verlengen mag.")
+@click.option("--extensions", default=None, type=click.IntRange(min=0, max=10),
+              help="Hoe vaak de doorlooptijd van deze route verlengd mag worden (standaard: max_extensions van het "
+                   "SWV, anders 1).")
+@click.option("--reason", default=None, help="Waarom (komt in de geschiedenis van het SWV).")
 @pass_ctx
 def tenants_term(ctx: Context, tenant_key: str, route: str, expression: str, from_task: str | None,
-                 escalate_to: str, legal: bool, extensions: int | None) -> None:
-    """Leg de doorlooptijd vast die dit SWV voor een route belooft (bv. Sterk VO: 2 weken)."""
-    from engine.deadlines import evaluate_term
+                 escalate_to: str, legal: bool, extensions: int | None, reason: str | None) -> None:
+    """Leg de doorlooptijd vast die dit SWV voor een route belooft (bv. Sterk VO: 2 weken); een gebeurtenis in de
+    geschiedenis van het SWV, zoals een wijziging op de webpagina."""
+    from engine.errors import InvalidData
+    from engine.swv_settings import checked_term
+    from engine.tenant_events import Who, change
 
+    config = {"term": expression, "from": from_task, "escalateTo": escalate_to, "legal": legal,
+              "extensions": extensions}
     with ctx.db.transaction() as session:
         tenant = tenant_by_key(session, tenant_key)
         try:  # the expression must work now, not at the first case that needs it
-            due = evaluate_term(expression, Terms(session, tenant).forward(legal_default=legal), {}, "doorlooptijd")
-        except Exception as exc:
-            fail(f"de termijn '{expression}' werkt niet: {exc}")
-        settings = dict(tenant.settings or {})
-        terms = dict(settings.get("terms", {}))
-        terms[route] = {"term": expression, "from": from_task, "escalateTo": escalate_to, "legal": legal}
-        settings["terms"] = terms
-        if extensions is not None:
-            settings["max_extensions"] = extensions
-        tenant.settings = settings
+            term = checked_term(session, tenant, route, config)
+        except InvalidData as exc:
+            fail("; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.details.items()))
+        change(session, tenant, f"terms.{route}", term, Who(f"cli:{getpass.getuser()}", "cli"), reason=reason)
+        due = case_due(Terms(session, tenant), term, {})
     until = clock.local_date(due).isoformat()
     click.echo(f"doorlooptijd {route} voor {tenant_key}: {expression} (vandaag gestart: tot {until})")
 

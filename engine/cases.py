@@ -19,7 +19,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import bpmn, clock, deadlines, documents, events, firing, form_rules, forms, permissions, projection
+from . import (
+    bpmn,
+    clock,
+    deadlines,
+    documents,
+    events,
+    firing,
+    form_rules,
+    forms,
+    permissions,
+    projection,
+    swv_settings,
+)
 from .auth import Actor, require_role
 from .config import Settings
 from .db import Database
@@ -108,9 +120,12 @@ class Runtime:
                 who = " of ".join(sorted(set(allowed)))
                 raise Forbidden(f"Een dossier op route '{route_key}' wordt gestart door {who}.")
             actor = actor.acting_as(next(role for role in allowed if role in actor.roles))  # the role it starts in
+            tenant = session.get(Tenant, actor.tenant_id)
+            assert tenant is not None
+            swv_settings.check_start(tenant, route_key)  # the routes the SWV runs, the route's intake windows
             form = route.form(bpmn.properties(start_spec).get("formJsonSchemaFilename"))
             data = forms.validate(form, self._own_school(session, actor, form, data),
-                                  form_rules.context(session, session.get(Tenant, actor.tenant_id)))
+                                  form_rules.context(session, tenant))
             school = self._school_for(session, actor, data)
             now = clock.now()
             case = Case(tenant_id=actor.tenant_id, school_id=school.id if school else None, route_version_id=version.id,
@@ -238,7 +253,7 @@ class Runtime:
                 raise Conflict("Dit dossier is gesloten.")
             if case.due_at is None:
                 raise Conflict("Dit dossier heeft (nog) geen doorlooptijd om te verlengen.")
-            allowed = deadlines.max_extensions(case.tenant)
+            allowed = deadlines.max_extensions(case.tenant, case.route_version.route.key)
             if case.extensions_used >= allowed:
                 raise Conflict(f"De doorlooptijd van dit dossier is al {case.extensions_used} keer verlengd; "
                                f"het SWV staat {allowed} keer toe.")

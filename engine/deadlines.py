@@ -118,8 +118,11 @@ def case_due(terms: Terms, config: dict[str, Any], data: dict[str, Any]) -> date
                          "doorlooptijd")
 
 
-def max_extensions(tenant: Tenant) -> int:
-    return int((tenant.settings or {}).get("max_extensions", 1))
+def max_extensions(tenant: Tenant, route_key: str | None = None) -> int:
+    """How often a case's doorlooptijd may be extended: the route's own term says so (``extensions``), else the
+    SWV's ``max_extensions``, else once."""
+    own = (case_term(tenant, route_key) or {}).get("extensions") if route_key else None
+    return int(own if own is not None else (tenant.settings or {}).get("max_extensions", 1))
 
 
 def shifted(moment: datetime | None, delta: timedelta) -> datetime | None:

@@ -29,6 +29,7 @@ ACTIONS = ("complete", "claim", "let", "at", "suspend", "resume", "extend", "upl
 LET_UNITS = (*UNITS, "dagen", "uren")
 LET = re.compile(r"^\s*(\d{1,4})\s+(" + "|".join(LET_UNITS) + r")(\s+(pass|verstrijken|voorbij))?\s*$")
 DATE = r"^\d{4}-\d{2}-\d{2}$"
+MONTHDAY = r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"  # a day of every year: an intake window's end
 MOMENT = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?([+-]\d{2}:\d{2}|Z)?)?$"
 # ``as``: a role, or its second user (``consulent2``) for separated duties; ``school`` is the case's school.
 ACTOR = "^(" + "|".join(ROLES) + ")2?$"
@@ -88,6 +89,13 @@ SCENARIO_SCHEMA: dict[str, Any] = {
             "term": {"type": "object", "additionalProperties": False, "required": ["term"], "properties": {
                 "term": {"type": "string"}, "from": _task, "escalate_to": _as, "legal": {"type": "boolean"}}},
             "max_extensions": {"type": "integer", "minimum": 0, "maximum": 10},
+            # The SWV's settings a case start checks (engine.swv_settings): the routes it runs, a route's windows.
+            "routes": {"type": "array", "items": {"type": "string", "pattern": NAME}, "maxItems": 50},
+            "intake_windows": {"type": "object", "additionalProperties": {
+                "type": "array", "minItems": 1, "maxItems": 12, "items": {
+                    "type": "object", "additionalProperties": False, "required": ["from", "to"], "properties": {
+                        "from": {"type": "string", "pattern": MONTHDAY}, "to": {"type": "string", "pattern": MONTHDAY},
+                        "label": {"type": "string", "maxLength": 120}}}}},
             "days_off": {"type": "array", "maxItems": 50, "items": {
                 "type": "object", "additionalProperties": False, "required": ["date", "name"],
                 "properties": {"date": {"type": "string", "pattern": DATE}, "name": {"type": "string"}}}},
@@ -239,6 +247,8 @@ def dutch(error: ValidationError) -> str:
         if value == LET.pattern:
             return (f"'{error.instance}' is geen tijdsduur; schrijf bv. '10 werkdagen' (eenheden: "
                     f"{', '.join(LET_UNITS)})")
+        if value == MONTHDAY:
+            return f"'{error.instance}' is geen dag van het jaar; schrijf MM-DD, bv. 01-01"
         if value in (MOMENT, DATE):
             return f"'{error.instance}' is geen datum; schrijf bv. 2026-03-02 of 2026-03-02T09:00"
         if value == ACTOR:

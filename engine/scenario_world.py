@@ -154,6 +154,9 @@ class World:
                                                   "legal": bool(term.get("legal", False))}}
         if "max_extensions" in swv:
             settings["max_extensions"] = swv["max_extensions"]
+        for key in ("routes", "intake_windows"):  # what a case start checks (engine.swv_settings.check_start)
+            if key in swv:
+                settings[key] = swv[key]
         tenant = Tenant(key="scenario", name="Scenario-SWV", region=swv.get("region", "midden"), settings=settings,
                         created_at=started)
         session.add(tenant)

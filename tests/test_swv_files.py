@@ -1,0 +1,160 @@
+"""The five SWV files (processes/swv/*.yaml) as `loket init` loads them, on a real database (both backends):
+each SWV made with its schools, terms, routes and windows; a second init changes nothing; a higher version applies
+what the file changed, as events, and keeps a change made meanwhile; a bad file is refused naming file and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from cli import main
+from engine.config import PROJECT_ROOT
+from engine.db import Database
+from engine.models import School, Tenant
+from engine.models_swv import TenantEvent
+from engine.tenant_events import differences
+
+KEYS = ["amsterdam-diemen", "midden-kennemerland", "sterk-vo", "westelijke-mijnstreek", "zuid-utrecht"]
+
+
+@pytest.fixture
+def processes(tmp_path) -> Path:
+    """A copy of processes/ that a test may change."""
+    folder = tmp_path / "processes"
+    shutil.copytree(PROJECT_ROOT / "processes", folder)
+    return folder
+
+
+@pytest.fixture
+def loket(db_url, processes):
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True):
+        result = runner.invoke(main, list(args), env={"LOKET_DATABASE_URL": db_url,
+                                                      "LOKET_PROCESSES": str(processes)})
+        assert "Traceback" not in result.output + result.stderr
+        if ok:
+            assert result.exit_code == 0, result.stderr
+        return result
+
+    return run
+
+
+def _tenant(db: Database, key: str) -> tuple[Tenant, list[School], list[TenantEvent]]:
+    with db.read() as session:
+        tenant = session.scalar(select(Tenant).where(Tenant.key == key))
+        assert tenant is not None
+        schools = list(session.scalars(select(School).where(School.tenant_id == tenant.id).order_by(School.code)))
+        events = list(session.scalars(select(TenantEvent).where(TenantEvent.tenant_id == tenant.id)
+                                      .order_by(TenantEvent.seq)))
+        assert differences(session, tenant) == []  # the settings are what their events say
+        session.expunge_all()
+    return tenant, schools, events
+
+
+def _edit(processes: Path, key: str, change) -> None:
+    path = processes / "swv" / f"{key}.yaml"
+    document = yaml.safe_load(path.read_text())
+    change(document)
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
+
+
+def test_init_makes_the_five_swvs_with_their_configuration(loket, db):
+    out = loket("init").stdout
+    for key in KEYS:
+        assert f"SWV {key} v1 aangemaakt" in out
+    wm, schools, events = _tenant(db, "westelijke-mijnstreek")
+    assert wm.name == "Samenwerkingsverband VO Westelijke Mijnstreek" and wm.region == "zuid"
+    assert wm.settings["tlv"]["code"] == "VO3104"
+    assert "lwoo" not in wm.settings["routes"] and "lwoo" not in wm.settings  # opted out
+    assert wm.settings["labels"] == {"knooppuntoverleg": "Knooppunt"}
+    assert wm.settings["intake_windows"]["tlv-pro"][0]["from"] == "11-01"
+    assert {s.code for s in schools} >= {"92WM03", "92WM04"}  # a PrO and a VSO school
+    assert all(e.channel == "bestand" and e.version == 1 for e in events)
+    sterk, _, _ = _tenant(db, "sterk-vo")
+    assert sterk.settings["terms"]["tlv-vso"] == {"term": "weken(2)", "from": "knooppuntoverleg",
+                                                  "escalateTo": "bestuurder", "legal": False, "extensions": 1}
+    assert "opdc" not in sterk.settings["terms"]  # crisis excepted from the two weeks
+    assert sterk.settings["lwoo"] == "toewijzing"
+    mk, mk_schools, _ = _tenant(db, "midden-kennemerland")
+    assert len(mk_schools) == 7 and mk.region == "noord"
+    assert {s.code: s for s in mk_schools}["94MK05"].name == "VSO De Duinrand"
+
+
+def test_a_second_init_changes_nothing(loket, db):
+    loket("init")
+    _, _, before = _tenant(db, "zuid-utrecht")
+    out = loket("init").stdout
+    assert "SWV zuid-utrecht v1 ongewijzigd" in out
+    _, _, after = _tenant(db, "zuid-utrecht")
+    assert len(after) == len(before)
+
+
+def test_a_higher_version_applies_its_changes_as_events_and_keeps_a_change_made_meanwhile(loket, db, processes):
+    loket("init")
+    # Meanwhile the SWV's process owner set another thuiszitter term (the CLI's code path, as the web page's).
+    loket("tenants", "term", "sterk-vo", "--route", "thuiszitter", "--term", "weken(8)")
+
+    def bump(doc):
+        doc["version"] = 2
+        doc["terms"]["tlv-vso"]["term"] = "weken(3)"
+        doc["schools"].append({"code": "91SV09", "name": "Leidsche Rijn College", "kind": "regulier",
+                               "gemeente": "Utrecht"})
+        doc["intake_windows"]["tlv-pro"][0]["to"] = "07-15"
+
+    _edit(processes, "sterk-vo", bump)
+    out = loket("init").stdout
+    assert "SWV sterk-vo v2 bijgewerkt (3 wijzigingen)" in out
+    tenant, schools, events = _tenant(db, "sterk-vo")
+    assert tenant.settings["terms"]["tlv-vso"]["term"] == "weken(3)"
+    assert tenant.settings["terms"]["thuiszitter"]["term"] == "weken(8)"  # the file did not change it
+    assert "91SV09" in {s.code for s in schools}
+    bumped = {e.path: e for e in events if e.version == 2 and e.path != "bestand"}
+    assert set(bumped) == {"terms.tlv-vso", "schools.91SV09", "intake_windows.tlv-pro"}
+    assert bumped["terms.tlv-vso"].before["term"] == "weken(2)" and bumped["terms.tlv-vso"].after["term"] == "weken(3)"
+    assert bumped["schools.91SV09"].before is None
+    # Editing without a higher version is reported, not applied.
+    _edit(processes, "sterk-vo", lambda doc: doc["terms"]["tlv-vso"].update(term="weken(5)"))
+    out = loket("init").stdout
+    assert "SWV sterk-vo v2 ongewijzigd: de inhoud is gewijzigd maar version niet verhoogd" in out
+    assert _tenant(db, "sterk-vo")[0].settings["terms"]["tlv-vso"]["term"] == "weken(3)"
+
+
+def test_an_swv_made_by_hand_is_taken_over_by_its_file(loket, db):
+    loket("tenants", "add", "sterk-vo", "--name", "Sterk VO", "--region", "midden")
+    loket("schools", "add", "16PX00", "--tenant", "sterk-vo", "--name", "School 16PX00")
+    assert "SWV sterk-vo v1 bijgewerkt" in loket("init").stdout
+    tenant, schools, _ = _tenant(db, "sterk-vo")
+    assert tenant.name == "Sterk VO Utrecht en Stichtse Vecht"
+    assert {s.code: s.name for s in schools}["16PX00"] == "Vechtstreek College"
+
+
+def test_bad_files_are_refused_naming_file_and_key(loket, db, processes):
+    def spoil(doc):
+        doc["terms"]["tlv-vso"]["term"] = "weken("
+        doc["terms"]["tlv-vso"]["from"] = "bestaat_niet"
+        doc["intake_windows"]["tlv-pro"][0]["to"] = "02-30"
+        doc["schools"][0]["gemeente"] = "Atlantis"
+        doc["lwoo"] = "toewijzing"
+
+    _edit(processes, "westelijke-mijnstreek", spoil)
+    _edit(processes, "zuid-utrecht", lambda doc: doc.update(onbekend=1, version="een"))
+    result = loket("init", ok=False)
+    assert result.exit_code == 1
+    errors = result.stderr.splitlines()
+    wm = str(processes / "swv" / "westelijke-mijnstreek.yaml")
+    zu = str(processes / "swv" / "zuid-utrecht.yaml")
+    assert any(line.startswith(f"fout: {wm}: terms.tlv-vso.term: 'weken(' werkt niet") for line in errors)
+    assert f"fout: {wm}: terms.tlv-vso.from: route 'tlv-vso' heeft geen taak 'bestaat_niet'" in result.stderr
+    assert f"fout: {wm}: intake_windows.tlv-pro[1].to: '02-30' is geen dag van het jaar (MM-DD)" in errors
+    assert f"fout: {wm}: schools[1].gemeente: 'Atlantis' is geen gemeente" in result.stderr
+    assert f"fout: {wm}: lwoo: zet 'lwoo: toewijzing'" in result.stderr
+    assert f"fout: {zu}: (bestand): onbekende sleutel 'onbekend'" in result.stderr
+    assert f"fout: {zu}: version: moet een geheel getal zijn" in result.stderr
+    with db.read() as session:  # nothing loaded
+        assert session.scalar(select(Tenant).where(Tenant.key == "sterk-vo")) is None
