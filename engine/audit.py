@@ -198,8 +198,8 @@ class _PageRun(Run):
 class _PageReplayer(Replayer):
     def trace_page(self, case: Case, rows: list[Event], keep_from: int) -> tuple[list[Step], dict[str, Any] | None]:
         """As ``Replayer.trace``, keeping the case data only from the event before ``keep_from`` on."""
-        run = _PageRun(self.runtime, self.session, case, self.specs.get(case.route_version), trace=True,
-                       keep_from=keep_from)
+        run = _PageRun(self.runtime, self.session, case, self.specs.get(self.first_version(case, rows)), trace=True,
+                       keep_from=keep_from, specs=self.specs)
         self._play(run, rows, complete=True)
         return run.steps, run.divergence
 

@@ -29,7 +29,7 @@ EVENT_LABELS: dict[str, str] = {
     EventType.DEADLINE_ESCALATED: "Termijn verstreken", EventType.CASE_SUSPENDED: "Opgeschort",
     EventType.CASE_RESUMED: "Hervat", EventType.CASE_EXTENDED: "Verlengd",
     EventType.DECISION_TERM_EXTENDED: "Beslistermijn verdaagd",
-    "case_migrated": "Gemigreerd",  # comes with `loket processes migrate`
+    EventType.CASE_MIGRATED: "Overgezet naar een andere routeversie",
     EventType.DOCUMENT_ADDED: "Document toegevoegd", EventType.INCIDENT: "Incident",
     EventType.CASE_RETRIED: "Opnieuw geprobeerd", EventType.CASE_COMPLETED: "Dossier afgesloten",
     EventType.DATA_PURGED: "Gegevens verwijderd (bewaartermijn)",

@@ -223,6 +223,8 @@ def apply(projection: Projection, event: EventLike, after: After | None = None) 
         p.set(case, "incident", payload)
     elif kind == EventType.CASE_RESUMED:
         _resume(p, timedelta(seconds=payload.get("shift_seconds") or 0))
+    elif kind == EventType.CASE_MIGRATED:
+        _migrated(p, payload, after)
     if kind in INPUT_EVENTS:
         if after is None:
             raise ValueError(f"{kind} needs the engine state after it")
@@ -253,6 +255,41 @@ def _resume(p: Projection, shift: timedelta) -> None:
         p.set(case, "due_at", case.due_at + shift)
     p.set(case, "suspended_seconds", case.suspended_seconds + int(shift.total_seconds()))
     p.set(case, "suspended_at", None)
+
+
+def _migrated(p: Projection, payload: dict[str, Any], after: After | None) -> None:
+    """The case moved to another route version (engine.migration): its open tasks take their new name, lane and
+    terms from the event; a term that moved moves its pending deadlines, one that is new gets them, one that is
+    gone cancels them (a warning or escalation that already fired stays as it was); timers follow the payload."""
+    p.has_timers = bool(payload.get("has_timers", p.has_timers))
+    for moved in payload.get("tasks") or []:
+        row, before, to = p.open_task(moved["id"]), moved["from"], moved["to"]
+        for name in ("name", "title", "lane", "escalate_to"):
+            p.set(row, name, to[name])
+        due, warn = _moment(to["due_at"]), _moment(to["warn_at"])
+        p.set(row, "due_at", due)
+        p.set(row, "warn_at", warn)
+        for kind, moment, was in ((DeadlineKind.WARNING, warn, before["warn_at"]),
+                                  (DeadlineKind.ESCALATION, due, before["due_at"])):
+            pending = next((d for d in p.pending(kind) if d.task_id == row.id), None)
+            if moment is None and pending is not None:
+                p.set(pending, "status", DeadlineStatus.CANCELLED)
+            elif moment is not None and pending is not None:
+                p.set(pending, "due_at", moment)
+            elif moment is not None and was is None:
+                p.add_deadline(kind, moment, row.id)
+    timers = payload.get("timers") or {}
+    for deadline in list(p.pending(DeadlineKind.TIMER)):
+        if deadline.task_id not in timers:
+            p.set(deadline, "status", DeadlineStatus.CANCELLED)
+    if after is not None:
+        if p.has_timers:
+            _sync_timers(p, after.workflow)
+        p.set(p.case, "data", jsonable(current_data(after.workflow)))
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _after_engine(p: Projection, event: EventLike, after: After) -> None:

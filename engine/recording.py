@@ -159,6 +159,16 @@ class Recorder:
         work.state = bpmn.dump_workflow(workflow)
         self._save(session, work)
 
+    def record_state(self, session: Session, work: Open, type_: str, actor: Actor, at: datetime, *,
+                     payload: dict[str, Any]) -> None:
+        """Log an event that changed the engine state without running route code (a case_migrated: the
+        workflow was put on another version), project it, and save the workflow with it."""
+        workflow = self.workflow(work)
+        event = work.append(type_, actor, at, payload=payload)
+        projection.apply(work.rows, event, After(workflow, StepResult()))
+        work.state = bpmn.dump_workflow(workflow)
+        self._save(session, work)
+
     def record(self, session: Session, work: Open, type_: str, actor: Actor, *, task: Task | None = None,
                payload: dict[str, Any] | None = None) -> None:
         """Log an event that does not run the engine (a claim, an opschorting, a fired warning, ...)."""

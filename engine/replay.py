@@ -19,11 +19,11 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import bpmn, clock, projection, projection_store, statediff
+from . import bpmn, clock, migration, projection, projection_store, statediff
 from .definition import Definition, SpecCache
 from .divergence import Step, arose_at, describe, engine_differences, same_incident
 from .errors import Conflict
-from .models import Case, Event
+from .models import Case, Event, RouteVersion
 from .projection import After, NotInProjection, Projection
 from .replay_state import state_view
 from .stepping import Recorded, StepCase, StepResult
@@ -89,6 +89,8 @@ class Run:
     documents: list[dict[str, Any]] = field(default_factory=list)
     emails: dict[int | None, str] = field(default_factory=dict)
     timers_since: dict[Any, datetime] = field(default_factory=dict)
+    specs: SpecCache = field(default_factory=SpecCache)
+    diffs: migration.Diffs = field(default_factory=migration.Diffs)
 
     def __post_init__(self) -> None:
         self.rows: Projection = projection.new_case(self.case.id, self.case.tenant_id, self.definition.route["key"],
@@ -102,6 +104,8 @@ class Run:
             ok = self._pending_missing()
         elif row.type in INPUT_EVENTS:
             ok = self._input(row)
+        elif row.type == EventType.CASE_MIGRATED:
+            ok = self._migrated(row)
         elif row.type in PASSIVE:
             ok = self._passive(row)
         else:
@@ -227,6 +231,35 @@ class Run:
                                    **{k: v for k, v in payload.items() if k in ("name", "title", "filename", "kind")}})
         return True
 
+    def _migrated(self, row: Event) -> bool:
+        """The case moved to another version of its route: the engine moves as it did then (the same task ids),
+        the terms and timer moments come from the event."""
+        if self.workflow is None:
+            return self.diverge(row.seq, "order", f"Event {row.seq} komt vóór de start van het dossier.", row)
+        payload = row.payload or {}
+        target = self.session.scalar(select(RouteVersion).where(
+            RouteVersion.sha256 == (payload.get("to") or {}).get("sha256")))
+        if target is None or target.route.key != self.definition.route["key"]:
+            return self.diverge(row.seq, "route_changed", f"Event {row.seq} zet het dossier over naar een "
+                                                          "routeversie die niet (meer) bestaat.", row)
+        definition = self.specs.get(target)
+        if definition.spec is None:
+            return self.diverge(row.seq, "route_changed", f"De route van event {row.seq} is onleesbaar: "
+                                                          f"{definition.problem}.", row)
+        try:
+            with clock.frozen(row.at), task_ids(self.case.id, row.seq):
+                migration.move_workflow(self.workflow, definition.spec, definition.subs, self.diffs,
+                                        payload.get("timers") or {})
+        except migration.CannotMove as exc:
+            return self.diverge(row.seq, "state", f"Bij opnieuw afspelen kan event {row.seq} het dossier niet "
+                                                  f"overzetten: {exc}.", row)
+        self.definition = definition
+        try:
+            projection.apply(self.rows, row, After(self.workflow, StepResult()))
+        except NotInProjection:
+            return self._task_not_open(row)
+        return True
+
     def _task_not_open(self, row: Event) -> bool:
         open_now = sorted({t.name for t in self.rows.open_tasks()})
         return self.diverge(self.last_seq, "task_not_open",
@@ -268,6 +301,16 @@ class Replayer:
         self.runtime, self.session = runtime, session
         self.specs = specs or SpecCache()
 
+    def first_version(self, case: Case, rows: list[Event]) -> RouteVersion:
+        """The version the case started on: its own, unless it was moved since (engine.migration); then the
+        one its first case_migrated moved it from."""
+        moved = next((r for r in rows if r.type == EventType.CASE_MIGRATED), None)
+        if moved is None:
+            return case.route_version
+        sha = ((moved.payload or {}).get("from") or {}).get("sha256")
+        found = self.session.scalar(select(RouteVersion).where(RouteVersion.sha256 == sha))
+        return found if found is not None else case.route_version
+
     def events(self, case: Case) -> list[Event]:
         return list(self.session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)))
 
@@ -279,12 +322,12 @@ class Replayer:
             raise NotReplayable(f"De persoonsgegevens van dossier {case.id} zijn na de bewaartermijn verwijderd; "
                                 "de geschiedenis kan niet meer worden afgespeeld. De keten is wel te controleren "
                                 "met 'loket audit verify'.")
-        definition = self.specs.get(case.route_version)
+        definition = self.specs.get(self.first_version(case, rows))
         cut = at is not None or seq is not None
         chosen = [r for r in rows if (at is None or r.at <= at) and (seq is None or r.seq <= seq)]
         if cut and not chosen:
             raise Conflict(f"Dossier {case.id} bestond op dat moment nog niet.")
-        run = Run(self.runtime, self.session, case, definition)
+        run = Run(self.runtime, self.session, case, definition, specs=self.specs)
         self._play(run, chosen, complete=len(chosen) == len(rows))
         if run.divergence is None and len(chosen) == len(rows):
             self._compare(run, rows)
@@ -295,11 +338,13 @@ class Replayer:
                                      f"niet meer zoals gedeployed: {definition.problem}.", "detected_at": None,
                           "details": {}, "replay": run.divergence}
         state = state_view(run, at) if cut and run.workflow is not None else None
-        return Replay(case.id, divergence is None, run.applied, divergence, definition.route, state)
+        # The route it runs on now (after a case_migrated, the version it moved to).
+        return Replay(case.id, divergence is None, run.applied, divergence, run.definition.route, state)
 
     def trace(self, case: Case, rows: list[Event]) -> tuple[list[Step], dict[str, Any] | None]:
         """The case data after each event, as far as the replay stays consistent, and the divergence."""
-        run = Run(self.runtime, self.session, case, self.specs.get(case.route_version), trace=True)
+        run = Run(self.runtime, self.session, case, self.specs.get(self.first_version(case, rows)), trace=True,
+                  specs=self.specs)
         self._play(run, rows, complete=True)
         return run.steps, run.divergence
 
@@ -328,7 +373,8 @@ class Replayer:
         engine = engine_differences(case, run.data() or {}, run.normalised())
         if engine:
             # Replay once more, keeping the state after every event, to find where each difference arose.
-            again = Run(self.runtime, self.session, case, run.definition, trace=True, snapshots=True)
+            again = Run(self.runtime, self.session, case, self.specs.get(self.first_version(case, rows)), trace=True,
+                        snapshots=True, specs=self.specs)
             self._play(again, rows, complete=True)
             found += [{**item, "seq": arose_at(again.steps, item)} for item in engine]
         if not found:
