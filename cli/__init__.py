@@ -21,6 +21,7 @@ from engine.errors import LoketError
 from .audit import audit, retention
 from .backup import backup, restore
 from .context import Context, cli_actor, fail, pass_ctx
+from .migrate import processes_migrate
 from .scenarios import processes_test
 from .serve import scheduler, serve
 from .tenants import schools, tenants
@@ -369,4 +370,5 @@ main.add_command(backup)
 main.add_command(tlv)  # loket tlv (cli/tlv.py): SWV code, TLV register, legal hold
 main.add_command(restore)
 processes.add_command(processes_test)  # loket processes test (cli/scenarios.py)
+processes.add_command(processes_migrate)  # loket processes migrate (cli/migrate.py)
 tenants.add_command(tenants_term)

@@ -319,3 +319,46 @@ def test_the_event_log_names_the_move(runtime, world, sample, db):
         event = session.scalar(select(Event).where(Event.case_id == case_id).order_by(Event.seq.desc()).limit(1))
     assert event.type == "case_migrated" and event.actor == "procesbeheerder@sterk-vo.test"
     assert event.role == "procesbeheerder"
+
+
+# ---------------------------------------------------------------- loket processes migrate
+
+
+def test_the_command_previews_then_migrates_and_names_why_a_case_cannot(runtime, world, sample, db, db_url):
+    movable = at_step(runtime, world, sample, "besluit")
+    stuck = at_step(runtime, world, sample, "hoorzitting_ouders")
+    to = publish_variant(db, without_hoorzitting)
+    dry = cli(db_url, "processes", "migrate", "tlv-vso", "--from", "1", "--to", str(to), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert f"dossier {movable} (sterk-vo) [Besluit TLV]: kan over" in dry.output
+    assert (f"dossier {stuck} (sterk-vo) [Ouders horen]: kan niet: de open taak 'Ouders horen' bestaat niet in de "
+            "nieuwe versie") in dry.output
+    assert "1 van 2 dossier(s) kunnen over, 1 niet (proefdraai, niets overgezet)" in dry.output
+    assert version_of(runtime, movable) == 1
+    done = cli(db_url, "processes", "migrate", "tlv-vso", "--from", "1", "--to", str(to), "--swv", "sterk-vo")
+    assert done.exit_code == 0, done.output
+    assert f"dossier {movable} (sterk-vo) [Besluit TLV]: overgezet" in done.output
+    assert "1 van 2 dossier(s) overgezet, 1 niet." in done.output
+    assert version_of(runtime, movable) == to and version_of(runtime, stuck) == 1
+    assert events_of(runtime, movable, "case_migrated")[0].actor.startswith("cli:")
+    # Of what is asked nothing can move: exit code 1, nothing changed.
+    only_stuck = cli(db_url, "processes", "migrate", "tlv-vso", "--from", "1", "--to", str(to), "--case", str(stuck))
+    assert only_stuck.exit_code == 1 and "0 van 1 dossier(s) overgezet" in only_stuck.output
+    back = cli(db_url, "processes", "migrate", "tlv-vso", "--from", str(to), "--to", "1", "--case", str(movable))
+    assert back.exit_code == 0 and f"dossier {movable} (sterk-vo) [Besluit TLV]: teruggezet" in back.output
+    consistent(runtime, db, movable)
+
+
+def test_the_command_refuses_a_request_that_means_nothing_in_dutch(runtime, world, sample, db):
+    from tests.helpers import loket
+
+    at_step(runtime, world, sample, "dossiercheck")
+    url = runtime.settings.database_url
+    same = loket("processes", "migrate", "tlv-vso", "--from", "1", "--to", "1", url=url)
+    assert same.returncode == 1 and same.stderr.startswith("fout: Van- en naar-versie zijn gelijk")
+    assert "Traceback" not in same.stderr
+    missing = loket("processes", "migrate", "tlv-vso", "--from", "1", "--to", "7", url=url)
+    assert missing.returncode == 1 and "heeft geen versie 7" in missing.stderr
+    unknown = loket("processes", "migrate", "geen-route", "--from", "1", "--to", "2", url=url)
+    assert unknown.returncode == 1 and "Route 'geen-route' bestaat niet" in unknown.stderr
+    assert version_of(runtime, 1) == 1
