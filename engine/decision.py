@@ -36,7 +36,6 @@ ESCALATE_TO = "decisionEscalateTo"
 SUSPENDS = "decisionSuspends"
 HANDLER = "decision"
 DEADLINE_KINDS = (DeadlineKind.DECISION_WARNING, DeadlineKind.DECISION)
-OUTCOMES = ("toekenning", "afwijzing", "buiten_behandeling")
 _TERM = re.compile(r"^\s*(weken|kalenderdagen)\(\s*(\d{1,3})\s*\)\s*$")
 
 

@@ -21,9 +21,11 @@ def _texts(value: Any) -> str:
 
 
 class _Letter(FPDF):
-    def __init__(self, swv: str, content: dict[str, Any]) -> None:
+    def __init__(self, swv: str, content: dict[str, Any], subtitle: str = "Samenwerkingsverband passend onderwijs"
+                 ) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.swv = swv
+        self.subtitle = subtitle
         fallbacks = fallbacks_for(_texts(content))  # a pupil's name in its own script
         for (family, style), path in font_files().items():
             if family == FAMILY or family in fallbacks:
@@ -42,7 +44,7 @@ class _Letter(FPDF):
         self.cell(0, 7, printable(self.swv), new_x="LMARGIN", new_y="NEXT")
         self.set_font(FAMILY, "", 8)
         self.set_text_color(90, 90, 90)
-        self.cell(0, 4, "Samenwerkingsverband passend onderwijs", new_x="LMARGIN", new_y="NEXT")
+        self.cell(0, 4, printable(self.subtitle), new_x="LMARGIN", new_y="NEXT")
         self.set_text_color(0, 0, 0)
         self.ln(6)
 
@@ -82,7 +84,10 @@ def _day(value: str | None) -> str:
 
 def decision_pdf(record: dict[str, Any], *, compress: bool = True) -> bytes:
     """The beschikking: the decision, its reasons, who receives it and how to object."""
-    pdf = _Letter(record["swv"], record)
+    # A school's own decision (toelating) is in the school's name; every other in the SWV's.
+    pdf = _Letter(record.get("afzender") or record["swv"], record,
+                  "School voor voortgezet onderwijs" if record.get("afzender") else
+                  "Samenwerkingsverband passend onderwijs")
     pdf.set_title(record["titel"])
     pdf.add_page()
     pdf.facts([
@@ -103,8 +108,9 @@ def decision_pdf(record: dict[str, Any], *, compress: bool = True) -> bytes:
     pdf.heading("Bezwaar maken")
     pdf.paragraph(record["rechtsmiddel"])
     pdf.ln(4)
-    pdf.paragraph(f"Met vriendelijke groet,\n\nhet bestuur van {record['swv']}\nnamens dezen, de commissie "
-                  f"toelaatbaarheid")
+    signed = record.get("ondertekening") or (f"het bestuur van {record['swv']}\nnamens dezen, de commissie "
+                                             f"toelaatbaarheid")
+    pdf.paragraph(f"Met vriendelijke groet,\n\n{signed}")
     return pdf.done(compress)
 
 

@@ -12,21 +12,25 @@ from engine.models import Case
 from engine.services import ServiceContext, register
 from engine.vocabulary import Role
 
-SUBJECTS = {"toekenning": "toegekend", "afwijzing": "afgewezen", "buiten_behandeling": "buiten behandeling"}
+SUBJECTS = {"toekenning": "toegekend", "afwijzing": "afgewezen", "buiten_behandeling": "buiten behandeling",
+            "toelating": "toegelaten", "weigering": "niet toegelaten"}
 
 
 @register("decision")
-def decide(ctx: ServiceContext, outcome: str = "", **_: Any) -> dict[str, Any]:
+def decide(ctx: ServiceContext, outcome: str = "", kind: str = decision_record.DEFAULT_KIND,
+           **_: Any) -> dict[str, Any]:
     case = ctx.session.get(Case, ctx.case_id)
     if case is None:
         raise LookupError(f"dossier {ctx.case_id} bestaat niet")
     school = f"{case.school.name} ({case.school.code})" if case.school else None
     record = decision_record.build(outcome=outcome, day=clock.local_date(ctx.now), swv=case.tenant.name,
-                                   case_id=case.id, school=school, data=ctx.data, clock_state=case.decision)
+                                   case_id=case.id, school=school, data=ctx.data, clock_state=case.decision,
+                                   kind=kind)
     pdf = letters.decision_pdf(record)
     name = f"besluit-{record['kenmerk']}.pdf"
     to = notifications.recipients(ctx.session, ctx.tenant_id, Role.SCHOOL, case.school_id)
-    subject = f"Besluit TLV: {SUBJECTS.get(outcome, outcome)} (dossier {case.id})"
+    subject = (f"{decision_record.KINDS[kind]['onderwerp']}: {SUBJECTS.get(outcome, outcome)} "
+               f"(dossier {case.id})")
     reasons = f"\n\nMotivering: {record['motivering']}" if record["motivering"] else ""
     body = (f"{record['besluit']}{reasons}\n\nHet besluit is als PDF bijgevoegd. Geef het door aan de ouders"
             f"{' en de leerling' if any(r['wie'] == 'leerling' for r in record['ontvangers']) else ''}, als "

@@ -11,8 +11,9 @@ from engine.tlv_register import grant, next_number  # noqa: F401  (next_number: 
 
 @register("register_tlv")
 def register_tlv(ctx: ServiceContext, categorie: str | None = None, ingangsdatum: str | None = None,
-                 einddatum: str | None = None, **_: Any) -> dict[str, Any]:
-    data = {"soort": ctx.data.get("soort"), "categorie": categorie, "ingangsdatum": ingangsdatum,
+                 einddatum: str | None = None, soort: str | None = None, **_: Any) -> dict[str, Any]:
+    # A route whose TLV has one soort names it (tlv-pro: "pro"); tlv-vso's besluit form gives the cluster.
+    data = {"soort": soort or ctx.data.get("soort"), "categorie": categorie, "ingangsdatum": ingangsdatum,
             "einddatum": einddatum}
     entry = grant(ctx.session, ctx.tenant_id, ctx.case_id, ctx.now, data)
     return {

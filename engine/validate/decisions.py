@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from engine import decision
+from engine import decision, decision_record
 from engine.bpmn import NS
 from engine.vocabulary import ROLES
 
@@ -51,10 +51,16 @@ def rule_decision_term(doc: Document) -> Iterator[Problem]:
         operator = task.find(f"bpmn:extensionElements/{SPIFF}:serviceTaskOperator", NS)
         if operator is None or operator.get("id") != decision.HANDLER:
             continue
-        outcome = None
+        outcome, kind = None, decision_record.DEFAULT_KIND
         for param in operator.iterfind(f"{SPIFF}:parameters/{SPIFF}:parameter", NS):
             if param.get("id") == "outcome":
                 outcome = (param.get("value") or "").strip().strip("\"'")
-        if outcome not in decision.OUTCOMES:
-            choices = ", ".join(f'"{o}"' for o in decision.OUTCOMES)
+            if param.get("id") == "kind":
+                kind = (param.get("value") or "").strip().strip("\"'")
+        if kind not in decision_record.KINDS:
+            choices = ", ".join(f'"{k}"' for k in decision_record.KINDS)
+            yield doc.problem(task, f"besluit met onbekende kind-parameter '{kind}': kies {choices} (als tekst)")
+            continue
+        if outcome not in decision_record.outcomes(kind):
+            choices = ", ".join(f'"{o}"' for o in decision_record.outcomes(kind))
             yield doc.problem(task, f"besluit zonder geldige outcome-parameter: kies {choices} (als tekst)")
