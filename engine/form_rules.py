@@ -3,7 +3,8 @@
 A form lists its rules by name: ``"x-loket-rules": ["deskundigenadviezen", "tlv_looptijd"]``. Each name maps to
 a function registered here with ``@rule``; it gets the form's data (already valid against the schema) and a
 ``RuleContext``, and yields ``(field path, Dutch message)`` pairs. Every route can reuse a rule by naming it.
-The rules themselves live in their own modules (``engine.tlv_rules``), which ``engine.forms`` imports.
+The rules themselves live in their own modules (``engine.tlv_rules``, ``engine.criteria_rules``), which
+``engine.forms`` imports.
 """
 
 from __future__ import annotations
