@@ -52,6 +52,7 @@ bench: install $(BENCH)
 	$(BIN)/python bench/inbox.py
 	$(BIN)/python bench/business_calendar.py
 	$(BIN)/python bench/case_list.py
+	$(BIN)/python bench/decision.py
 	test ! -f bench/audit.py || $(BIN)/python bench/audit.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/load.py

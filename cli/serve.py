@@ -266,8 +266,10 @@ def scheduler(ctx: Context, once: bool, now_text: str | None) -> None:
         moment = parse_moment(now_text) if now_text else clock.now()
         with clock.frozen(moment):
             report = fire_due(ctx.runtime, moment)
+            from engine.decision_letters import make_due
             from engine.mail import deliver_due
 
+            make_due(ctx.runtime)
             mail = deliver_due(ctx.db, ctx.settings.smtp_url, moment)
         click.echo(f"{moment.isoformat()}: {report}; berichten: {mail}")
         return

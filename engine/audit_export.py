@@ -30,6 +30,7 @@ EVENT_LABELS: dict[str, str] = {
     EventType.CASE_RESUMED: "Hervat", EventType.CASE_EXTENDED: "Verlengd",
     EventType.DECISION_TERM_EXTENDED: "Beslistermijn verdaagd",
     EventType.CASE_MIGRATED: "Overgezet naar een andere routeversie",
+    EventType.DECISION_LETTER_MADE: "Besluitbrief opgemaakt",
     EventType.DOCUMENT_ADDED: "Document toegevoegd", EventType.INCIDENT: "Incident",
     EventType.CASE_RETRIED: "Opnieuw geprobeerd", EventType.CASE_COMPLETED: "Dossier afgesloten",
     EventType.DATA_PURGED: "Gegevens verwijderd (bewaartermijn)",

@@ -80,6 +80,19 @@ def extended(p: Projection, event: EventLike) -> None:
     _rearm(p, event.at)
 
 
+def letter_made(p: Projection, event: EventLike) -> None:
+    """``decision_letter_made`` (engine.decision_letters): the record's letter has its hash, and the bekendmaking
+    and objection term are those of the day the letter was made and sent."""
+    payload, state = event.payload or {}, dict(p.case.decision or {})
+    record = dict(state.get("record") or {})
+    record["brief"] = {**(record.get("brief") or {}), "sha256": payload.get("sha256"), "bytes": payload.get("bytes")}
+    for key in ("bekendmaking", "bezwaar_tot", "rechtsmiddel"):
+        if payload.get(key):
+            record[key] = payload[key]
+    state["record"] = record
+    _put(p, state)
+
+
 def after_input(p: Projection, event: EventLike, after: After) -> None:
     """Start, suspend, resume or close the clock as the route's tasks and decision service say."""
     workflow = after.workflow

@@ -3,7 +3,7 @@ in the SWV's name, set in the same fonts as the audit report (engine.pdf_fonts).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fpdf import FPDF
@@ -89,9 +89,14 @@ def decision_pdf(record: dict[str, Any], *, compress: bool = True) -> bytes:
                   "School voor voortgezet onderwijs" if record.get("afzender") else
                   "Samenwerkingsverband passend onderwijs")
     pdf.set_title(record["titel"])
+    # The decision date, not the moment of rendering: the same record makes the same bytes (engine.decision_letters).
+    pdf.set_creation_date(datetime.combine(date.fromisoformat(record["besluitdatum"]), datetime.min.time(), UTC))
     pdf.add_page()
+    rows = [("Datum", _day(record["besluitdatum"]))]
+    if record.get("bekendmaking") and record["bekendmaking"] != record["besluitdatum"]:
+        rows.append(("Verzonden", _day(record["bekendmaking"])))
     pdf.facts([
-        ("Datum", _day(record["besluitdatum"])),
+        *rows,
         ("Kenmerk", record["kenmerk"]),
         ("Betreft", record["titel"]),
         ("Leerling", record["leerling"]),

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -120,8 +120,10 @@ class DeliveryReport:
         return f"{text} (laatste fout: {self.last_error})" if self.last_error else text
 
 
-def _due(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    return (OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    # A decision letter not made yet (engine.decision_letters) holds its mail back until it is attached.
+    letter_ready = or_(OutboxMessage.attachment_name.is_(None), OutboxMessage.attachment.is_not(None))
+    return (OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now, letter_ready)
 
 
 def _claim(session: Session, db: Database, now: datetime, limit: int) -> list[OutboxMessage]:

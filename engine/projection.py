@@ -177,6 +177,8 @@ def apply(projection: Projection, event: EventLike, after: After | None = None) 
         return
     if kind == EventType.DECISION_TERM_EXTENDED:
         decision.extended(p, event)
+    elif kind == EventType.DECISION_LETTER_MADE:
+        decision.letter_made(p, event)
     elif kind == EventType.CASE_STARTED:
         p.set(case, "opened_at", event.at)
         if "school_id" in payload:

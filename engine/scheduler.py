@@ -218,8 +218,10 @@ class Scheduler:
 
     def deliver(self) -> None:
         try:
+            from .decision_letters import make_due
             from .mail import deliver_due
 
+            make_due(self.runtime)  # decision letters made after their decision, before their mail can go
             deliver_due(self.runtime.db, self.runtime.settings.smtp_url)
         except Exception:
             log.exception("bezorgen van berichten mislukt")

@@ -77,6 +77,7 @@ class EventType(StrEnum):
     DATA_PURGED = "data_purged"
     DOCUMENT_ADDED = "document_added"
     DECISION_TERM_EXTENDED = "decision_term_extended"  # Awb 4:14 notice: the decision term moved (engine.decision)
+    DECISION_LETTER_MADE = "decision_letter_made"  # the beschikking PDF made after the decision: its sha256
     LEGAL_HOLD_SET = "legal_hold_set"  # an objection or appeal runs: retention keeps the case (engine.legal_hold)
     LEGAL_HOLD_LIFTED = "legal_hold_lifted"  # it is over: the case's own retention term applies again
     CASE_MIGRATED = "case_migrated"  # the case moved to another version of its route (engine.migration)

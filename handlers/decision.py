@@ -1,13 +1,13 @@
-"""decision: take the decision of a route that decides (engine.decision): its record, the letter as PDF in the
-SWV's name, and the letter sent to the applying school's users through the outbox, all in the action's
-transaction. The result (the record) is logged in the event; replay serves it from the log."""
+"""decision: take the decision of a route that decides (engine.decision): its record, and the mail with the
+letter to the applying school's users in the outbox, in the action's transaction. The letter itself (a PDF in
+the SWV's name) is made from the record right after, outside the transaction (engine.decision_letters): the
+mail waits for it. The result (the record) is logged in the event; replay serves it from the log."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-from engine import clock, decision_record, letters, notifications
+from engine import clock, decision_letters, decision_record, notifications
 from engine.models import Case
 from engine.services import ServiceContext, register
 from engine.vocabulary import Role
@@ -26,8 +26,7 @@ def decide(ctx: ServiceContext, outcome: str = "", kind: str = decision_record.D
     record = decision_record.build(outcome=outcome, day=clock.local_date(ctx.now), swv=case.tenant.name,
                                    case_id=case.id, school=school, data=ctx.data, clock_state=case.decision,
                                    kind=kind)
-    pdf = letters.decision_pdf(record)
-    name = f"besluit-{record['kenmerk']}.pdf"
+    name = decision_letters.file_name(record)
     to = notifications.recipients(ctx.session, ctx.tenant_id, Role.SCHOOL, case.school_id)
     subject = (f"{decision_record.KINDS[kind]['onderwerp']}: {SUBJECTS.get(outcome, outcome)} "
                f"(dossier {case.id})")
@@ -36,6 +35,7 @@ def decide(ctx: ServiceContext, outcome: str = "", kind: str = decision_record.D
             f"{' en de leerling' if any(r['wie'] == 'leerling' for r in record['ontvangers']) else ''}, als "
             f"het samenwerkingsverband het hun niet zelf heeft gestuurd.\n\n{record['rechtsmiddel']}")
     for message in notifications.enqueue(ctx.session, ctx.tenant_id, case.id, to, subject, body):
-        message.attachment_name, message.attachment = name, pdf
-    record["brief"] = {"bestand": name, "sha256": hashlib.sha256(pdf).hexdigest(), "verzonden_aan": len(to)}
+        message.attachment_name = name  # no bytes yet: the letter is waiting (engine.decision_letters)
+    # Its sha256 comes with the event ``decision_letter_made``; records logged before that event existed have it here.
+    record["brief"] = {"bestand": name, "verzonden_aan": len(to)}
     return record

@@ -3,12 +3,13 @@ objection term, and the route's outcomes. Every date below is what a lawyer comp
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 
-from engine import clock, decision_actions
+from engine import clock, decision_actions, decision_letters
 from engine.decision_record import objection_until
 from engine.errors import Conflict, Forbidden, InvalidData
 from engine.models import Deadline, OutboxMessage
@@ -147,8 +148,16 @@ def test_a_toekenning_on_a_friday_before_a_royal_decree_day(runtime, world, samp
     assert "TLV-" in record["besluit"]
     with runtime.db.read() as session:
         [mail] = session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id)).all()
-        assert mail.attachment.startswith(b"%PDF") and mail.attachment_name == record["brief"]["bestand"]
+        assert mail.attachment is None and mail.attachment_name == record["brief"]["bestand"]  # made after commit
         assert "toegekend" in mail.subject
+    with clock.frozen(at("2027-03-26T14:00:08")):  # the scheduler's next delivery round
+        assert decision_letters.make_due(runtime) == 1
+    with runtime.db.read() as session:
+        [mail] = session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id)).all()
+        assert mail.attachment.startswith(b"%PDF")
+    [made] = events_of(runtime, case_id, "decision_letter_made")
+    assert made.payload["sha256"] == hashlib.sha256(mail.attachment).hexdigest()
+    assert load_case(runtime, case_id).decision["record"]["brief"]["sha256"] == made.payload["sha256"]
     assert open_names(runtime, case_id) == ["plaatsing"]
     consistent(runtime, db, case_id)
 
@@ -174,6 +183,8 @@ def test_buiten_behandeling_is_a_decision_with_the_same_notice(runtime, world, s
     record = case.decision["record"]
     assert record["uitkomst"] == "buiten_behandeling" and "4:5" in record["besluit"]
     assert record["bezwaar_tot"] == "2026-04-07"  # Tue 24 Feb + 6 weeks; Easter Monday 6 April is earlier
+    with clock.frozen(at("2026-02-24T09:00:10")):
+        decision_letters.make_due(runtime)
     with runtime.db.read() as session:
         [mail] = session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id)).all()
     assert "buiten behandeling" in mail.subject and mail.attachment.startswith(b"%PDF")

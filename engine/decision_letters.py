@@ -1,0 +1,125 @@
+"""The decision letter (beschikking) made after the decision, not inside it.
+
+Rendering the PDF takes 0.1 to 0.3 s; inside the besluit transaction it held SQLite's one write lock that long
+(the load test's p95 went from 120 ms to a second). So the decision handler (handlers/decision.py) only records
+the decision record and puts the mail in the outbox with the letter's file name and no bytes yet: a letter that
+is *waiting*. ``make_due`` (the scheduler, before every delivery round) renders each waiting letter from the
+record on the case, outside any transaction, and then, in one short transaction, attaches it to its mails and
+logs ``decision_letter_made`` on the case with the letter's sha256. Delivery (engine.mail) skips a mail whose
+letter is still waiting.
+
+Guarantees:
+- the mail row is committed with the decision, so a crash after that commit loses no letter: the next round
+  finds it waiting and makes it; a failed rendering is logged and tried again next round;
+- the same record gives the same bytes (the PDF's creation date is the decision date, not the moment of
+  rendering), so a letter made twice by a race is the same letter; only one ``decision_letter_made`` is logged,
+  because the attaching transaction takes only mails that still wait;
+- bekendmaking is the day the letter is made and sent (Awb 3:41). That is the decision day unless the letter
+  could only be made later (a crash, a scheduler that was down): then the event records the later day and the
+  objection term counted from it, the letter says so, and the case's decision record follows the event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import clock, letters
+from .auth import system_actor
+from .decision_record import objection_until, remedy_clause
+from .errors import Conflict
+from .models import Case, OutboxMessage
+from .vocabulary import EventType, OutboxStatus
+
+if TYPE_CHECKING:
+    from .cases import Runtime
+
+log = logging.getLogger("loket.letters")
+
+HANDLER = "decision"
+PREFIX = "besluit-"
+
+
+def file_name(record: dict[str, Any]) -> str:
+    return f"{PREFIX}{record['kenmerk']}.pdf"
+
+
+def waiting(session: Session, case_id: int | None = None) -> list[OutboxMessage]:
+    """Mails whose decision letter is not made yet (of one case, or of all)."""
+    query = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING,
+                                        OutboxMessage.attachment_name.like(f"{PREFIX}%"),
+                                        OutboxMessage.attachment.is_(None))
+    if case_id is not None:
+        query = query.where(OutboxMessage.case_id == case_id)
+    return list(session.scalars(query.order_by(OutboxMessage.id)))
+
+
+def as_made_known(record: dict[str, Any], day: date) -> dict[str, Any]:
+    """The record as the letter states it when it is made known on ``day``: the same record on the decision day;
+    a later day moves the bekendmaking and the objection term that runs from it."""
+    if day.isoformat() <= record["bekendmaking"]:
+        return record
+    until = objection_until(day)
+    return {**record, "bekendmaking": day.isoformat(), "bezwaar_tot": until.isoformat(),
+            "rechtsmiddel": remedy_clause(record["swv"], until, record["kenmerk"])}
+
+
+def make_due(runtime: Runtime, limit: int = 50) -> int:
+    """Make the waiting decision letters (at most ``limit`` letters); how many were made."""
+    with runtime.db.read() as session:
+        pending = list(dict.fromkeys((m.case_id, m.attachment_name) for m in waiting(session)))[:limit]
+    made = 0
+    for case_id, name in pending:
+        if case_id is None or name is None:
+            continue
+        try:
+            made += make(runtime, case_id, name)
+        except Exception:  # logged and tried again in the next round; the mail keeps waiting meanwhile
+            log.exception("besluitbrief %s van dossier %s niet gemaakt; volgende ronde opnieuw", name, case_id)
+    return made
+
+
+def make(runtime: Runtime, case_id: int, name: str) -> bool:
+    """Render one case's waiting letter and attach it; False when someone else did it first."""
+    with runtime.db.read() as session:
+        case = session.get(Case, case_id)
+        record = ((case.decision or {}).get("record") if case is not None else None) or {}
+    today = clock.local_date(clock.now())
+    if not record or file_name(record) != name:
+        _refuse(runtime, case_id, name, "het besluitrecord bij deze brief ontbreekt in het dossier")
+        return False
+    stated = as_made_known(record, today)
+    pdf = letters.decision_pdf(stated)  # outside any transaction: this is the slow part
+    try:
+        with runtime.action() as session:
+            mails = [m for m in waiting(session, case_id) if m.attachment_name == name]
+            case = session.get(Case, case_id)
+            if not mails or case is None:
+                return False
+            for mail in mails:
+                mail.attachment = pdf
+            payload = {"bestand": name, "sha256": hashlib.sha256(pdf).hexdigest(), "bytes": len(pdf),
+                       "aan": len(mails), "bekendmaking": stated["bekendmaking"], "bezwaar_tot": stated["bezwaar_tot"]}
+            if stated is not record:
+                payload["rechtsmiddel"] = stated["rechtsmiddel"]
+            runtime.recorder.record(session, runtime.recorder.open(session, case), EventType.DECISION_LETTER_MADE,
+                                    system_actor(case.tenant_id), payload=payload)
+    except Conflict:  # the case moved on meanwhile: the next round makes the letter again
+        return False
+    return True
+
+
+def _refuse(runtime: Runtime, case_id: int, name: str, reason: str) -> None:
+    """A letter that can never be made (its record is gone): its mails fail visibly instead of waiting forever."""
+    with runtime.db.transaction() as session:
+        for mail in waiting(session, case_id):
+            if mail.attachment_name == name:
+                mail.status = OutboxStatus.FAILED
+                mail.last_error = f"brief niet te maken: {reason}"
+    log.warning("besluitbrief %s van dossier %s: %s", name, case_id, reason)
+
