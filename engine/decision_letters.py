@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from . import clock, letters
 from .auth import system_actor
-from .decision_record import objection_until, remedy_clause
+from .decision_record import DEFAULT_KIND, objection_until, remedy_clause
 from .errors import Conflict
 from .models import Case, OutboxMessage
 from .vocabulary import EventType, OutboxStatus
@@ -66,7 +66,8 @@ def as_made_known(record: dict[str, Any], day: date) -> dict[str, Any]:
         return record
     until = objection_until(day)
     return {**record, "bekendmaking": day.isoformat(), "bezwaar_tot": until.isoformat(),
-            "rechtsmiddel": remedy_clause(record["swv"], until, record["kenmerk"])}
+            "rechtsmiddel": remedy_clause(record["swv"], until, record["kenmerk"], record.get("soort") or DEFAULT_KIND,
+                                          record.get("afzender"))}
 
 
 def make_due(runtime: Runtime, limit: int = 50) -> int:
