@@ -85,8 +85,10 @@ def _messages(error: ValidationError) -> list[tuple[str, str]]:
         return [(where, "Moet " + " of ".join(str(_TYPES.get(t, t)) for t in wanted) + " zijn.")]
     if v == "enum":
         return [(where, "Kies een van: " + ", ".join(str(x) for x in error.validator_value) + ".")]
-    if v == "const":
-        return [(where, f"Moet {error.validator_value!r} zijn.")]
+    if v == "const":  # a yes/no the form requires (e.g. the parents were heard) reads as ja/nee, not True/False
+        value = error.validator_value
+        shown = {True: "ja", False: "nee"}.get(value, repr(value)) if isinstance(value, bool) else repr(value)
+        return [(where, f"Moet {shown} zijn.")]
     if v == "format":
         return [(where, f"Moet {_FORMATS.get(error.validator_value, error.validator_value)} zijn.")]
     if v == "minItems":
