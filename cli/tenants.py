@@ -167,34 +167,82 @@ def _show_calendar(info: dict[str, Any], school_code: str | None = None) -> list
 
 @tenants.command("show")
 @click.argument("key")
+@click.option("--history", "history_count", default=10, show_default=True, type=click.IntRange(0, 500),
+              help="Hoeveel van de laatste wijzigingen te tonen.")
 @pass_ctx
-def tenants_show(ctx: Context, key: str) -> None:
-    """Toon een SWV: regio, gemeenten, kalenderinstellingen, eigen doorlooptijden en scholen."""
+def tenants_show(ctx: Context, key: str, history_count: int) -> None:
+    """Toon de hele inrichting van een SWV: code, regio, gemeenten, commissies, routes, eigen termijnen,
+    aanmeldvensters, herbeoordeling, labels, kalender, scholen en de laatste wijzigingen."""
     with ctx.db.read() as session:
         tenant = tenant_by_key(session, key)
-        info = describe(session, tenant)
-        name, created, settings = tenant.name, tenant.created_at, dict(tenant.settings or {})
-    click.echo(f"SWV {key}: {name}")
-    gemeenten = f" (gemeenten: {', '.join(info['gemeenten'])})" if info["gemeenten"] else ""
-    click.echo(f"regio: {info['region']}{gemeenten}")
-    click.echo(f"aangemaakt: {clock.format_moment(created)}")
-    click.echo("kalender:")
-    for line in _show_calendar(info):
+        shown = _configuration(session, tenant, history_count)
+    for line in shown:
         click.echo(line)
+
+
+def _configuration(session: Session, tenant: Tenant, history_count: int) -> list[str]:
+    from engine.swv_settings import spoken, window_text
+    from engine.tenant_events import history, loaded_file, short
+
+    info = describe(session, tenant)
+    settings = dict(tenant.settings or {})
+    out = [f"SWV {tenant.key}: {tenant.name}"]
+    code = (settings.get("tlv") or {}).get("code")
+    out.append(f"SWV-code: {code or 'geen'}")
+    gemeenten = f" (gemeenten: {', '.join(info['gemeenten'])})" if info["gemeenten"] else ""
+    out.append(f"regio: {info['region']}{gemeenten}")
+    out.append(f"aangemaakt: {clock.format_moment(tenant.created_at)}")
+    marker = loaded_file(session, tenant.id)
+    if marker is not None:
+        out.append(f"bestand: processes/swv/{marker.after.get('file')} versie {marker.version}, geladen "
+                   f"{clock.format_moment(marker.at)}")
+    routes = settings.get("routes")
+    out.append(f"routes: {', '.join(routes) if routes is not None else 'alle gedeployde routes'}")
+    out.append("lwoo: " + ("toewijzing per leerling" if settings.get("lwoo") == "toewijzing" else
+                           "geen toewijzing per leerling (opting-out)" if routes is not None else "niet ingesteld"))
+    commissions = settings.get("commissions") or []
+    out.append(f"commissies: {len(commissions)}")
+    for commission in commissions:
+        abbreviation = f" ({commission['short']})" if commission.get("short") else ""
+        out.append(f"  {commission['name']}{abbreviation}: {', '.join(commission['routes'])}")
+    out.append("kalender:")
+    out += _show_calendar(info)
     terms = settings.get("terms") or {}
-    click.echo(f"eigen doorlooptijden: {len(terms)}")
+    out.append(f"eigen doorlooptijden: {len(terms)}")
     for route, term in sorted(terms.items()):
         start = f" vanaf {term['from']}" if term.get("from") else ""
         legal = ", wettelijk" if term.get("legal") else ""
-        click.echo(f"  {route}: {term['term']}{start}, escalatie naar {term.get('escalateTo')}{legal}")
+        more = f", hoogstens {term['extensions']} keer verlengen" if term.get("extensions") is not None else ""
+        out.append(f"  {route}: {term['term']}{start}, escalatie naar {term.get('escalateTo')}{legal}{more}")
     if "max_extensions" in settings:
-        click.echo(f"verlengen: hoogstens {settings['max_extensions']} keer")
-    click.echo(f"scholen: {len(info['schools'])}")
+        out.append(f"verlengen: hoogstens {settings['max_extensions']} keer")
+    windows = settings.get("intake_windows") or {}
+    out.append(f"aanmeldvensters: {len(windows)}")
+    for route, route_windows in sorted(windows.items()):
+        out.append(f"  {route}: {'; '.join(window_text(w) for w in route_windows)}")
+    if settings.get("herbeoordeling"):
+        again = settings["herbeoordeling"]
+        out.append(f"herbeoordeling: aanvragen uiterlijk {spoken(again['deadline'])}, zaken "
+                   f"{again.get('open_weeks_before', 12)} weken eerder geopend")
+    labels = settings.get("labels") or {}
+    if labels:
+        out.append("labels: " + ", ".join(f"{task} = {text}" for task, text in sorted(labels.items())))
+    kinds = {code: own.get("kind") for code, own in (settings.get("schools") or {}).items()}
+    out.append(f"scholen: {len(info['schools'])}")
     for school in info["schools"]:
+        kind = f" [{kinds[school['code']]}]" if kinds.get(school["code"]) else ""
         where = f", gemeente {school['gemeente']}" if school["gemeente"] else ""
         own = " (eigen regio)" if school["own_region"] else ""
         extra = ", eigen kalender" if school["differs"] or school["days_off"] else ""
-        click.echo(f"  {school['code']:<8} {school['name']}: regio {school['region']}{own}{where}{extra}")
+        out.append(f"  {school['code']:<8} {school['name']}{kind}: regio {school['region']}{own}{where}{extra}")
+    changes = history(session, tenant.id, limit=history_count) if history_count else []
+    if changes:
+        out.append(f"laatste wijzigingen: {len(changes)}")
+    for event in changes:
+        why = f" ({event.reason})" if event.reason else ""
+        out.append(f"  {clock.format_moment(event.at)} {event.actor} via {event.channel}: {event.path}: "
+                   f"{short(event.before)} => {short(event.after)}{why}")
+    return out
 
 
 @click.group()

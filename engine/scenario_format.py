@@ -77,7 +77,7 @@ for _name, _schema in STEP_SCHEMAS.items():
     _schema["properties"]["note"] = {"type": "string"}  # a remark for the reader, ignored by the runner
 
 SCENARIO_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": ["name", "start", "steps"],
+    "type": "object", "additionalProperties": False, "required": ["name", "start"],
     "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 200},
         "description": {"type": "string"},
@@ -101,8 +101,9 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "properties": {"date": {"type": "string", "pattern": DATE}, "name": {"type": "string"}}}},
         }},
         "start": {"type": "object", "additionalProperties": False, "required": ["at", "data"], "properties": {
-            "at": {"type": "string", "pattern": MOMENT}, "as": _as, "data": _data}},
-        "steps": {"type": "array", "minItems": 1, "maxItems": 500, "items": {"type": "object"}},
+            "at": {"type": "string", "pattern": MOMENT}, "as": _as, "data": _data,
+            "refused": _refused}},  # the start must be refused (a route the SWV does not run, outside a window)
+        "steps": {"type": "array", "maxItems": 500, "items": {"type": "object"}},
     },
 }
 _VALIDATORS = {name: Draft202012Validator(schema) for name, schema in STEP_SCHEMAS.items()}
@@ -181,6 +182,11 @@ def parse(text: str, file: str, route: str | None = None, data_sets: dict[str, A
         problems += [f"{file}: stap {number}: {problem}" for problem in step_problems(step)]
     sets = data_sets or {}
     problems += [f"{file}: {where}: {problem}" for where, problem in _references(document, sets)]
+    start_refused = isinstance(document.get("start"), dict) and document["start"].get("refused")
+    if not start_refused and not document.get("steps"):
+        problems.append(f"{file}: 'steps' ontbreekt of is leeg (alleen een geweigerde start heeft geen stappen)")
+    if start_refused and document.get("steps"):
+        problems.append(f"{file}: na een geweigerde start (start.refused) volgen geen stappen")
     own = document.get("route")
     if route and own and own != route:
         problems.append(f"{file}: route '{own}' hoort niet in de map van route '{route}'")
@@ -192,7 +198,7 @@ def parse(text: str, file: str, route: str | None = None, data_sets: dict[str, A
     start = dict(document["start"])
     start["data"] = _resolve(start["data"], sets)
     steps = []
-    for number, raw in enumerate(document["steps"], start=1):
+    for number, raw in enumerate(document.get("steps") or [], start=1):
         spec = dict(raw)
         action = next(key for key in ACTIONS if key in spec)
         if "with" in spec:

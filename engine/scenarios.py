@@ -84,13 +84,21 @@ def run(scenario: Scenario, route: RouteUnderTest, helpers: Callable | None = No
         steps = Steps(world, runtime, started)
         first = StepResult(0, f"start {route.key} als {scenario.start.get('as', 'school')}", True, started)
         results.append(first)
+        refused = scenario.start.get("refused")
         try:
             steps.start(scenario.start.get("as", "school"), scenario.start["data"])
         except LoketError as exc:
-            first.ok, first.message = False, f"de zaak start niet: {exc.message}{details(exc)}"
+            if refused and refused.lower() in exc.message.lower():
+                first.message = f"geweigerd, zoals verwacht: {exc.message}"
+            else:
+                first.ok, first.message = False, f"de zaak start niet: {exc.message}{details(exc)}" + (
+                    f" (verwacht: '{refused}')" if refused else "")
         except Exception as exc:  # a fault of Loket's own: told as the step's failure, never a traceback
             first.ok, first.message = False, f"fout in Loket zelf: {type(exc).__name__}: {exc}"[:2000]
-        if first.ok:
+        else:
+            if refused:
+                first.ok, first.message = False, f"verwacht: de start geweigerd met '{refused}', maar de zaak startte"
+        if first.ok and not refused:
             _observe(steps, first)
             for step in scenario.steps:
                 result = StepResult(step.number, step.text, True, steps.now)

@@ -18,9 +18,8 @@ from sqlalchemy.orm import Session
 
 from . import clock
 from .models import Tenant
-from .models_swv import TenantEvent
 from .swv_config import SwvFile, read_all
-from .tenant_events import Who, change, record
+from .tenant_events import Who, change, loaded_file, record
 
 MARKER = "bestand"
 
@@ -39,11 +38,6 @@ class Loaded:
         return f"SWV {self.key} v{self.version} {self.state}{what}{note}"
 
 
-def _marker(session: Session, tenant_id: int) -> TenantEvent | None:
-    return session.scalar(select(TenantEvent).where(TenantEvent.tenant_id == tenant_id, TenantEvent.path == MARKER)
-                          .order_by(TenantEvent.seq.desc()).limit(1))
-
-
 def load(session: Session, swv: SwvFile) -> Loaded:
     """Create or update one SWV from its checked file."""
     who = Who(f"bestand:{swv.path.name}", MARKER)
@@ -57,7 +51,7 @@ def load(session: Session, swv: SwvFile) -> Loaded:
         session.flush()
         state = "aangemaakt"
     else:
-        marker = _marker(session, tenant.id)
+        marker = loaded_file(session, tenant.id)
         if marker is not None:
             loaded = int(marker.version or 0)
             if swv.version < loaded:

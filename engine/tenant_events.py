@@ -10,6 +10,7 @@ of None removes the setting (a school removed from the file stays, for its cases
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,6 +183,28 @@ def record(session: Session, tenant: Tenant, path: str, value: Any, who: Who, *,
                             actor=who.actor, actor_id=who.actor_id, role=who.role, channel=who.channel, path=path,
                             before=None, after=value, reason=None, version=version))
     session.flush()
+
+
+def short(value: Any) -> str:
+    """A setting's value in a few words, for a history line: a term's expression, a school's name, a list."""
+    if value is None:
+        return "(geen)"
+    if isinstance(value, dict) and "term" in value:
+        start = f" vanaf {value['from']}" if value.get("from") else ""
+        return f"{value['term']}{start} -> {value.get('escalateTo')}" + (", wettelijk" if value.get("legal") else "")
+    if isinstance(value, dict) and "name" in value:
+        return str(value["name"])
+    if isinstance(value, list):
+        return ", ".join(short(item) if not isinstance(item, dict) else
+                         str(item.get("label") or item.get("name") or item) for item in value)
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def loaded_file(session: Session, tenant_id: int) -> TenantEvent | None:
+    """The marker of the SWV file loaded last (version, sha256, what it set), or None."""
+    return session.scalar(select(TenantEvent).where(TenantEvent.tenant_id == tenant_id, TenantEvent.path == "bestand")
+                          .order_by(TenantEvent.seq.desc()).limit(1))
 
 
 def history(session: Session, tenant_id: int, prefix: str | None = None, limit: int = 200) -> list[TenantEvent]:

@@ -67,7 +67,7 @@ def _edit(processes: Path, key: str, change) -> None:
 def test_init_makes_the_five_swvs_with_their_configuration(loket, db):
     out = loket("init").stdout
     for key in KEYS:
-        assert f"SWV {key} v1 aangemaakt" in out
+        assert f"SWV {key} v2 aangemaakt" in out
     wm, schools, events = _tenant(db, "westelijke-mijnstreek")
     assert wm.name == "Samenwerkingsverband VO Westelijke Mijnstreek" and wm.region == "zuid"
     assert wm.settings["tlv"]["code"] == "VO3104"
@@ -75,7 +75,7 @@ def test_init_makes_the_five_swvs_with_their_configuration(loket, db):
     assert wm.settings["labels"] == {"knooppuntoverleg": "Knooppunt"}
     assert wm.settings["intake_windows"]["tlv-pro"][0]["from"] == "11-01"
     assert {s.code for s in schools} >= {"92WM03", "92WM04"}  # a PrO and a VSO school
-    assert all(e.channel == "bestand" and e.version == 1 for e in events)
+    assert all(e.channel == "bestand" and e.version == 2 for e in events)
     sterk, _, _ = _tenant(db, "sterk-vo")
     assert sterk.settings["terms"]["tlv-vso"] == {"term": "weken(2)", "from": "knooppuntoverleg",
                                                   "escalateTo": "bestuurder", "legal": False, "extensions": 1}
@@ -90,7 +90,7 @@ def test_a_second_init_changes_nothing(loket, db):
     loket("init")
     _, _, before = _tenant(db, "zuid-utrecht")
     out = loket("init").stdout
-    assert "SWV zuid-utrecht v1 ongewijzigd" in out
+    assert "SWV zuid-utrecht v2 ongewijzigd" in out
     _, _, after = _tenant(db, "zuid-utrecht")
     assert len(after) == len(before)
 
@@ -101,7 +101,7 @@ def test_a_higher_version_applies_its_changes_as_events_and_keeps_a_change_made_
     loket("tenants", "term", "sterk-vo", "--route", "thuiszitter", "--term", "weken(8)")
 
     def bump(doc):
-        doc["version"] = 2
+        doc["version"] = 3
         doc["terms"]["tlv-vso"]["term"] = "weken(3)"
         doc["schools"].append({"code": "91SV09", "name": "Leidsche Rijn College", "kind": "regulier",
                                "gemeente": "Utrecht"})
@@ -109,26 +109,26 @@ def test_a_higher_version_applies_its_changes_as_events_and_keeps_a_change_made_
 
     _edit(processes, "sterk-vo", bump)
     out = loket("init").stdout
-    assert "SWV sterk-vo v2 bijgewerkt (3 wijzigingen)" in out
+    assert "SWV sterk-vo v3 bijgewerkt (3 wijzigingen)" in out
     tenant, schools, events = _tenant(db, "sterk-vo")
     assert tenant.settings["terms"]["tlv-vso"]["term"] == "weken(3)"
     assert tenant.settings["terms"]["thuiszitter"]["term"] == "weken(8)"  # the file did not change it
     assert "91SV09" in {s.code for s in schools}
-    bumped = {e.path: e for e in events if e.version == 2 and e.path != "bestand"}
+    bumped = {e.path: e for e in events if e.version == 3 and e.path != "bestand"}
     assert set(bumped) == {"terms.tlv-vso", "schools.91SV09", "intake_windows.tlv-pro"}
     assert bumped["terms.tlv-vso"].before["term"] == "weken(2)" and bumped["terms.tlv-vso"].after["term"] == "weken(3)"
     assert bumped["schools.91SV09"].before is None
     # Editing without a higher version is reported, not applied.
     _edit(processes, "sterk-vo", lambda doc: doc["terms"]["tlv-vso"].update(term="weken(5)"))
     out = loket("init").stdout
-    assert "SWV sterk-vo v2 ongewijzigd: de inhoud is gewijzigd maar version niet verhoogd" in out
+    assert "SWV sterk-vo v3 ongewijzigd: de inhoud is gewijzigd maar version niet verhoogd" in out
     assert _tenant(db, "sterk-vo")[0].settings["terms"]["tlv-vso"]["term"] == "weken(3)"
 
 
 def test_an_swv_made_by_hand_is_taken_over_by_its_file(loket, db):
     loket("tenants", "add", "sterk-vo", "--name", "Sterk VO", "--region", "midden")
     loket("schools", "add", "16PX00", "--tenant", "sterk-vo", "--name", "School 16PX00")
-    assert "SWV sterk-vo v1 bijgewerkt" in loket("init").stdout
+    assert "SWV sterk-vo v2 bijgewerkt" in loket("init").stdout
     tenant, schools, _ = _tenant(db, "sterk-vo")
     assert tenant.name == "Sterk VO Utrecht en Stichtse Vecht"
     assert {s.code: s.name for s in schools}["16PX00"] == "Vechtstreek College"
@@ -158,3 +158,24 @@ def test_bad_files_are_refused_naming_file_and_key(loket, db, processes):
     assert f"fout: {zu}: version: moet een geheel getal zijn" in result.stderr
     with db.read() as session:  # nothing loaded
         assert session.scalar(select(Tenant).where(Tenant.key == "sterk-vo")) is None
+
+
+def test_show_prints_the_whole_configuration_and_its_history(loket):
+    loket("init")
+    loket("tenants", "term", "westelijke-mijnstreek", "--route", "thuiszitter", "--term", "weken(9)", "--reason",
+          "Besluit bestuur 12 november")
+    shown = loket("tenants", "show", "westelijke-mijnstreek").stdout.splitlines()
+    for line in ["SWV westelijke-mijnstreek: Samenwerkingsverband VO Westelijke Mijnstreek", "SWV-code: VO3104",
+                 "regio: zuid (gemeenten: Sittard-Geleen, Stein, Beek, Beekdaelen)",
+                 "lwoo: geen toewijzing per leerling (opting-out)",
+                 "  Commissie van Toelaatbaarheid (CvT): tlv-vso, tlv-pro, herbeoordeling",
+                 "  tlv-vso: weken(4) vanaf knooppuntoverleg, escalatie naar bestuurder, hoogstens 1 keer verlengen",
+                 "  tlv-pro: Aanmelding PrO (1 november t/m 30 april)",
+                 "herbeoordeling: aanvragen uiterlijk 1 april, zaken 12 weken eerder geopend",
+                 "labels: knooppuntoverleg = Knooppunt",
+                 "  92WM04   VSO Kasteel Limbricht [vso]: regio zuid, gemeente Sittard-Geleen"]:
+        assert line in shown
+    assert any(line.startswith("bestand: processes/swv/westelijke-mijnstreek.yaml versie 2") for line in shown)
+    latest = shown[shown.index("laatste wijzigingen: 10") + 1]
+    assert latest.endswith("via cli: terms.thuiszitter: weken(10) -> bestuurder => weken(9) -> bestuurder "
+                           "(Besluit bestuur 12 november)")

@@ -128,7 +128,8 @@ def test_tenants_show(loket):
     loket("calendar", "day-off", "--tenant", "su", "--date", "2027-03-09", "--name", "Studiedag")
     shown = loket("tenants", "show", "su").stdout.splitlines()
     assert shown[0] == "SWV su: Sterk VO Utrecht"
-    assert shown[1] == "regio: midden (gemeenten: Utrecht, Stichtse Vecht)"
+    assert shown[1:3] == ["SWV-code: geen", "regio: midden (gemeenten: Utrecht, Stichtse Vecht)"]
+    assert "routes: alle gedeployde routes" in shown  # no routes setting: every deployed route
     assert "  5 mei: vrij (geen werkdag, geen schooldag)" in shown
     assert "  adviesvakanties: herfstvakantie aan (standaard), voorjaarsvakantie aan (standaard), " \
            "meivakantie-week2 uit (standaard)" in shown

@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 from flask import flash, redirect, render_template, request
 from sqlalchemy import select
 
-from engine import bpmn, case_list, clock, visibility
-from engine.errors import InvalidData
-from engine.models import Route, School
+from engine import bpmn, case_list, clock, swv_settings, visibility
+from engine.errors import Conflict, InvalidData
+from engine.models import Route, School, Tenant
 from engine.routes import latest_version, start_form
 from engine.vocabulary import Role
 from engine.workflow import spec_kind
@@ -74,10 +74,14 @@ def cases() -> Any:
 
 
 def startable(session: Any, actor: Any) -> list[tuple[str, str]]:
-    """The routes this user may start: (key, title). The rule is the engine's (``Runtime.start_case``): the start
-    event's lane (a school by default), a consulent or a beheerder; the engine checks it again on start."""
+    """The routes this user may start: (key, title). The rule is the engine's (``Runtime.start_case``): a route the
+    SWV runs (``settings.routes``), the start event's lane (a school by default), a consulent or a beheerder; the
+    engine checks it again on start."""
     out = []
+    tenant = session.get(Tenant, actor.tenant_id)
     for key in session.scalars(select(Route.key).order_by(Route.title)):
+        if tenant is not None and not swv_settings.runs(tenant, key):
+            continue
         version = latest_version(session, key)
         start = next((ts for ts in bpmn.loaded(version).spec.task_specs.values() if spec_kind(ts) == "StartEvent"),
                      None)
@@ -100,6 +104,7 @@ def new_case() -> Any:
         schema = start_form(latest_version(session, chosen)) if chosen in dict(routes) else None
         own = _own_school(session, actor)
         own_school = (own.code, own.name) if own else None
+        closed = _closed(session.get(Tenant, actor.tenant_id), chosen) if chosen in dict(routes) else None
     if chosen and chosen not in dict(routes):
         flash("Deze route kunt u niet starten; kies er een uit de lijst.", "warning")
         chosen = ""
@@ -114,6 +119,8 @@ def new_case() -> Any:
             case = rt.start_case(actor, chosen, data)
         except InvalidData as exc:
             errors, status = exc.details or {}, 422
+        except Conflict as exc:  # outside the route's intake windows: what was typed stays
+            closed, status = exc.message, 409
         else:
             flash(f"Dossier {case.id} is gestart.", "ok")
             return redirect(f"/cases/{case.id}", 303)
@@ -123,4 +130,15 @@ def new_case() -> Any:
     if own_school is not None:
         fields = [f for f in fields if f.path != "school"]  # filled in: the user's own school
     return render_template("cases_new.html", routes=routes, chosen=chosen, title=dict(routes).get(chosen),
-                           fields=fields, errors=errors, own_school=own_school), status
+                           fields=fields, errors=errors, own_school=own_school, closed=closed,
+                           show_form=not closed or request.method == "POST"), status
+
+
+def _closed(tenant: Tenant | None, route_key: str) -> str | None:
+    """Why a case on this route cannot start today (outside every intake window), or None."""
+    try:
+        if tenant is not None:
+            swv_settings.check_start(tenant, route_key)
+    except (Conflict, InvalidData) as exc:
+        return exc.message
+    return None
