@@ -21,6 +21,7 @@ from engine.errors import LoketError
 from .audit import audit, retention
 from .backup import backup, restore
 from .context import Context, cli_actor, fail, pass_ctx
+from .figures import figures
 from .migrate import processes_migrate
 from .scenarios import processes_test
 from .serve import scheduler, serve
@@ -369,6 +370,7 @@ main.add_command(retention)
 main.add_command(backup)
 main.add_command(tlv)  # loket tlv (cli/tlv.py): SWV code, TLV register, legal hold
 main.add_command(restore)
+main.add_command(figures)  # loket figures (cli/figures.py): anonymous counts, e.g. the thuiszitters registration
 processes.add_command(processes_test)  # loket processes test (cli/scenarios.py)
 processes.add_command(processes_migrate)  # loket processes migrate (cli/migrate.py)
 tenants.add_command(tenants_term)

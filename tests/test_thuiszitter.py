@@ -71,3 +71,63 @@ def test_without_a_term_of_its_own_the_swv_follows_the_pact(runtime, world, db):
     assert data["thuistermijn"] == {"termijn": "weken(13)", "sinds": "2026-08-31", "einde": "2026-11-30",
                                     "verstreken": False, "dagen": 36}
     assert open_names(runtime, case_id) == []
+
+
+# ---------------------------------------------------------------- the Inspectie's quarterly registration
+
+
+def reported(runtime, world, day: str, since: str, outcome: str = "casustafel", weeks: int = 4) -> int:
+    """A case reported on ``day`` for a pupil at home since ``since``; up to the plan unless leerplicht solves it."""
+    with clock.frozen(at(day)):
+        case = runtime.start_case(world["school"], "thuiszitter", DATA["start"])
+        do(runtime, world, "school", case.id, "verzuimmelding", {**DATA["verzuimmelding"], "thuis_sinds": since})
+        do(runtime, world, "leerplicht", case.id, "intake_leerplicht", {**DATA["intake"], "vervolg": outcome})
+        if outcome == "casustafel":
+            do(runtime, world, "consulent", case.id, "casustafel", DATA["casustafel"])
+            do(runtime, world, "consulent", case.id, "plan", {**DATA["plan"], "monitoring_weken": weeks})
+    return case.id
+
+
+def test_the_quarterly_registration_counts_who_was_home_in_the_quarter(runtime, world, db, db_url, tmp_path):
+    from engine.thuiszitters import parse_quarter, registration
+
+    still_home = reported(runtime, world, "2026-09-07", "2026-08-31")
+    back = reported(runtime, world, "2026-09-01", "2026-05-04", weeks=1)  # at home since May, back in September
+    with clock.frozen(at("2026-09-09")):
+        fire_due(runtime)
+        do(runtime, world, "consulent", back, "monitoring", DATA["hervat"])
+        do(runtime, world, "consulent", back, "afsluiting", {"bestemming": "vso", "einddatum": "2026-09-14"})
+    reported(runtime, world, "2026-09-08", "2026-09-01", outcome="opgelost")  # no thuiszitter: not counted
+    reported(runtime, world, "2026-10-05", "2026-10-01")  # the next quarter
+    assert open_names(runtime, still_home) == [] and open_names(runtime, back) == []
+
+    def counts(quarter: str) -> dict[tuple[str, str], int]:
+        with db.read() as session:
+            return {(d, v): n for d, v, n in registration(session, world["consulent"], parse_quarter(quarter))}
+
+    third = counts("2026-3")
+    assert third[("totaal", "thuiszitters")] == 2
+    assert third[("stand", "thuis")] == 1 and third[("stand", "beeindigd")] == 1
+    assert third[("instroom", "nieuw")] == 1 and third[("instroom", "uit eerder kwartaal")] == 1
+    assert third[("duur", "langer dan 3 maanden")] == 1 and third[("duur", "4 weken tot 3 maanden")] == 1
+    assert third[("bestemming", "vso")] == 1 and third[("bestemming", "nog thuis")] == 1
+    assert third[("type", "relatief_verzuim")] == 2 and third[("leeftijd", "14")] == 2
+    fourth = counts("2026-4")
+    assert fourth[("totaal", "thuiszitters")] == 2 and fourth[("instroom", "nieuw")] == 1
+    assert counts("2026-2")[("totaal", "thuiszitters")] == 1  # home since May, reported later: still counted
+
+    if not db_url.startswith("sqlite"):
+        return  # the command line is exercised once
+    from tests.helpers import loket
+
+    out = loket("figures", "thuiszitters", "--tenant", "sterk-vo", "--kwartaal", "2026-3", url=db_url)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "kwartaal,indeling,waarde,aantal" and "2026-3,totaal,thuiszitters,2" in lines
+    assert "Daan" not in out.stdout and "2012-05-14" not in out.stdout  # anonymous
+    written = loket("figures", "thuiszitters", "--tenant", "sterk-vo", "--kwartaal", "2026-3",
+                    "--output", str(tmp_path / "q3.csv"), url=db_url)
+    assert written.returncode == 0 and (tmp_path / "q3.csv").read_text() == out.stdout
+    wrong = loket("figures", "thuiszitters", "--tenant", "sterk-vo", "--kwartaal", "2026-5", url=db_url)
+    assert wrong.returncode == 1 and "fout: '2026-5' is geen kwartaal" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
