@@ -2,9 +2,10 @@
 
 Pure: no database, no Flask. Which list each answer uses:
 
-- ``legal=True`` (the end of a legal term): ``legal_days.atw_shift``, the Algemene termijnenwet's own list
-  (art. 3 lid 1 and 2, 5 May and Goede Vrijdag every year, plus the equated days of lid 3). No SWV rule
-  changes it.
+- ``legal=True`` (the end of a legal term): ``legal_days.atw_end``, the Algemene termijnenwet's own list
+  (art. 3 lid 1 and 2, 5 May and Goede Vrijdag every year, plus the equated days of lid 3), art. 1 (an end on
+  such a day, or a weekend day, moves on) and art. 2 (a term of three days or more holds two ordinary days).
+  No SWV rule changes it.
 - ``werkdagen``: Monday to Friday minus the feestdagen of Atw art. 3 lid 1 and 2 (``legal_days.statutory_days``)
   as the SWV's ``CalendarRules`` say: 5 May and Goede Vrijdag are days off unless the SWV makes them werkdagen.
   An equated day (lid 3) is a werkdag.
@@ -25,9 +26,17 @@ from functools import cache, lru_cache
 from importlib import resources
 from types import MappingProxyType
 
-from .legal_days import BEVRIJDINGSDAG, GOEDE_VRIJDAG, CalendarRangeError, atw_shift, equated_days, statutory_days
+from .legal_days import (
+    BEVRIJDINGSDAG,
+    GOEDE_VRIJDAG,
+    CalendarRangeError,
+    atw_end,
+    atw_shift,
+    equated_days,
+    statutory_days,
+)
 
-__all__ = ["CalendarRangeError", "atw_shift", "BusinessCalendar", "CalendarRules", "load_school_holidays"]
+__all__ = ["CalendarRangeError", "atw_end", "atw_shift", "BusinessCalendar", "CalendarRules", "load_school_holidays"]
 
 UNITS = ("kalenderdagen", "werkdagen", "schooldagen", "weken")
 REGIONS = ("noord", "midden", "zuid")
@@ -239,7 +248,10 @@ class BusinessCalendar:
         else:
             self._check_covered(start)
             end = _nth_after(start, amount, self._schooldays) if amount else start
-        return atw_shift(end) if legal else end
+        if not legal:
+            return end
+        # Atw art. 2 reads the term as the law sets it: n days (werkdagen, schooldagen, kalenderdagen) or 7n.
+        return atw_end(start, end, amount * 7 if unit == "weken" else amount)
 
     def subtract(self, end: date, amount: int, unit: str) -> date:
         """The day ``amount`` units before ``end`` (not counting ``end``): where a warning period before a

@@ -24,7 +24,7 @@ from uuid import UUID
 from . import bpmn
 from .clock import local_date
 from .deadlines import end_of_day, start_of_day
-from .legal_days import atw_shift
+from .legal_days import atw_end, atw_shift
 from .vocabulary import DeadlineKind, DeadlineStatus, EventType
 
 if TYPE_CHECKING:
@@ -49,8 +49,10 @@ def term_days(expression: str) -> int:
 
 
 def legal_end(start: date, days: int) -> date:
-    """The last day of a term of ``days`` calendar days from ``start`` (Awb 4:13, 6:7), moved by the Atw."""
-    return atw_shift(start + timedelta(days=days))
+    """The last day of a term of ``days`` calendar days from ``start`` (Awb 4:13, 6:7), by the Atw (art. 1 and 2).
+    The decision term's end after a suspension is ``atw_shift`` of its moved base: eight weeks always hold the two
+    ordinary days of art. 2."""
+    return atw_end(start, start + timedelta(days=days))
 
 
 # ---------------------------------------------------------------- the projection

@@ -128,6 +128,34 @@ def atw_shift(day: date) -> date:
     return day
 
 
+def atw_end(start: date, end: date, length: int | None = None) -> date:
+    """The last day of a legal term that runs from the day after ``start`` through ``end`` (``length``: the term
+    as the law sets it, in days; default the days from ``start`` to ``end``), by the Algemene termijnenwet:
+
+    - art. 2: a term of at least three days is extended so far that it includes at least two days that are not
+      a Saturday, Sunday, feestdag or equated day (a three-day term from Thursday 2 April 2026 would hold only
+      Goede Vrijdag, a weekend and Tweede paasdag: it ends on Wednesday 8 April, not Tuesday 7 April);
+    - art. 1: a term ending on such a day runs on to the next day that is none of these (``atw_shift``).
+    """
+    last = atw_shift(end)
+    if ((end - start).days if length is None else length) < 3:
+        return last
+    while _ordinary_days(start, last) < 2:
+        last = atw_shift(last + timedelta(days=1))
+    return last
+
+
+def _ordinary_days(start: date, last: date) -> int:
+    """Days after ``start`` up to and including ``last`` that are no Saturday, Sunday, feestdag or equated day;
+    counts to two at most (all art. 2 needs)."""
+    found, day = 0, start + timedelta(days=1)
+    while day <= last and found < 2:
+        if day.weekday() < 5 and day not in atw_days(day.year):
+            found += 1
+        day += timedelta(days=1)
+    return found
+
+
 def covered_until() -> dict[str, tuple[str, int]]:
     """What each list covers, for the renewal check: name -> (file, last year covered)."""
     data = load_legal_days()

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import clock, regions
 from .form_rules import Messages, RuleContext, rule
-from .legal_days import atw_shift
+from .legal_days import atw_end
 
 # The disciplines the law names (art. 17a lid 11 WVO). A kinder- of jeugdpsycholoog is a psycholoog too, so it
 # may give the first advice as well as the second.
@@ -220,8 +220,9 @@ def zorgplicht_termijnen(registered: date) -> dict[str, date]:
     """The school's terms after the parents' written registration: decide within 6 weeks, once extended by 4 (10
     weeks); legal weeks, so a term ending on a weekend or feestdag runs on (Atw art. 1). 1 June 2026 gives
     13 July and 10 August 2026."""
-    return {"termijn": atw_shift(registered + timedelta(weeks=ZORGPLICHT_WEEKS)),
-            "verlengd_tot": atw_shift(registered + timedelta(weeks=ZORGPLICHT_WEEKS + ZORGPLICHT_EXTRA_WEEKS))}
+    extended = timedelta(weeks=ZORGPLICHT_WEEKS + ZORGPLICHT_EXTRA_WEEKS)
+    return {"termijn": atw_end(registered, registered + timedelta(weeks=ZORGPLICHT_WEEKS)),
+            "verlengd_tot": atw_end(registered, registered + extended)}
 
 
 @rule("zorgplicht")

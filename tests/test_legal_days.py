@@ -11,7 +11,7 @@ import pytest
 import engine.calendar
 import engine.legal_days
 from engine.calendar import BusinessCalendar, CalendarRangeError, CalendarRules, covered_until
-from engine.legal_days import atw_shift, load_legal_days, statutory_days
+from engine.legal_days import atw_end, atw_shift, load_legal_days, statutory_days
 from engine.legal_days import covered_until as legal_covered_until
 
 D = date.fromisoformat
@@ -74,6 +74,44 @@ def test_5_may_and_goede_vrijdag_always_end_no_legal_term_whatever_the_swv_says(
     friday_werkdag = BusinessCalendar("zuid", rules=WERKDAG_GOEDE_VRIJDAG)
     assert friday_werkdag.is_workday(D("2027-03-26")) is True
     assert friday_werkdag.add(D("2027-02-12"), 6, "weken", legal=True) == D("2027-03-30")
+
+
+# --- Atw art. 2: a term of three days or more holds at least two ordinary days ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "amount", "unit", "plain", "legal", "why"),
+    [
+        ("2026-04-02", 3, "kalenderdagen", "2026-04-05", "2026-04-08",
+         "Thu before Easter: Goede Vrijdag, Sat, Easter Sunday; art. 1 gives Tue 7 (after Tweede paasdag), the "
+         "only ordinary day; art. 2 adds Wed 8"),
+        ("2026-05-13", 3, "kalenderdagen", "2026-05-16", "2026-05-19",
+         "Wed before Hemelvaart: Hemelvaart, the equated Fri 15 May, Sat; Mon 18 is one ordinary day, Tue 19 two"),
+        ("2027-05-05", 3, "kalenderdagen", "2027-05-08", "2027-05-11",
+         "5 May 2027: Hemelvaart Thu 6, equated Fri 7, Sat; Mon 10 and Tue 11"),
+        ("2026-12-24", 3, "kalenderdagen", "2026-12-27", "2026-12-29",
+         "Christmas Eve 2026: Christmas Fri 25, Sat, Sun; Mon 28 (art. 1) and Tue 29 (art. 2)"),
+        ("2026-12-23", 3, "kalenderdagen", "2026-12-26", "2026-12-28",
+         "Wed 23 Dec: Thu 24 is ordinary; art. 1 moves Sat 26 to Mon 28, the second: art. 2 adds nothing"),
+        ("2026-04-02", 2, "kalenderdagen", "2026-04-04", "2026-04-07",
+         "a two-day term: art. 2 does not apply, art. 1 alone gives Tue 7 April"),
+        ("2026-04-02", 6, "weken", "2026-05-14", "2026-05-18", "six weeks hold many ordinary days: art. 1 only"),
+        ("2026-04-02", 3, "werkdagen", "2026-04-09", "2026-04-09",
+         "werkdagen(3) counts Tue 7, Wed 8, Thu 9: two ordinary days and more"),
+    ],
+)
+def test_atw_article_2(start, amount, unit, plain, legal, why):
+    calendar = BusinessCalendar("midden")
+    assert calendar.add(D(start), amount, unit) == D(plain), why
+    assert calendar.add(D(start), amount, unit, legal=True) == D(legal), why
+
+
+def test_atw_article_2_for_a_term_given_by_its_dates():
+    # A term of 4 days from Wednesday 31 December 2025: Nieuwjaarsdag, the equated Fri 2 January 2026, Sat, Sun;
+    # art. 1 gives Mon 5 January, one ordinary day; art. 2 gives Tue 6 January.
+    assert atw_shift(D("2026-01-04")) == D("2026-01-05")
+    assert atw_end(D("2025-12-31"), D("2026-01-04")) == D("2026-01-06")
+    assert atw_end(D("2025-12-31"), D("2026-01-04"), length=2) == D("2026-01-05")  # a shorter term as set
 
 
 def test_legal_terms_beyond_the_known_besluiten_are_refused_not_guessed():
