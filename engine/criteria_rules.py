@@ -25,6 +25,7 @@ DOMAINS = {"begrijpend_lezen": "begrijpend lezen", "inzichtelijk_rekenen": "inzi
            "technisch_lezen": "technisch lezen", "spellen": "spellen"}
 CORE = ("begrijpend_lezen", "inzichtelijk_rekenen")  # one of the domains behind must be one of these
 MAX_TEST_YEARS = 2
+GRANTS = ("toekennen", "toewijzen")  # a TLV is granted, lwoo is assigned
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def years_before(day: date, years: int) -> date:
 
 def _day(value: Any) -> date | None:
     try:
-        return date.fromisoformat(str(value))
+        return date.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
 
@@ -160,6 +161,14 @@ def lwoo_criteria(data: dict[str, Any], ctx: RuleContext) -> Messages:
 @rule("criteria_besluit")
 def criteria_besluit(data: dict[str, Any], ctx: RuleContext) -> Messages:
     """The commission grants only what meets the national criteria (no SWV may deviate from them)."""
-    if data.get("besluit") == "toekennen" and ctx.case_data.get("criteria_voldaan") is not True:
+    if data.get("besluit") in GRANTS and ctx.case_data.get("criteria_voldaan") is not True:
         yield "besluit", ("Regel landelijke criteria: bij de dossiercheck is vastgesteld dat de leerling niet aan "
                           "de landelijke criteria voldoet; het samenwerkingsverband kan dan niet toekennen.")
+
+
+@rule("aanwijzing_looptijd")
+def aanwijzing_looptijd(data: dict[str, Any], ctx: RuleContext) -> Messages:
+    """An assignment that ends, ends after it begins (without an einddatum it lasts the whole vmbo)."""
+    start, end = _day(data.get("ingangsdatum")), _day(data.get("einddatum"))
+    if data.get("besluit") in GRANTS and start is not None and end is not None and end <= start:
+        yield "einddatum", "De einddatum moet na de ingangsdatum liggen (of leeg: voor de duur van de opleiding)."

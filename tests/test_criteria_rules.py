@@ -87,6 +87,14 @@ def test_the_commission_grants_only_what_meets_the_criteria():
     assert rules("criteria_besluit", {"besluit": "toekennen"}, {"criteria_voldaan": False})[0][0] == "besluit"
     assert rules("criteria_besluit", {"besluit": "afwijzen"}, {"criteria_voldaan": False}) == []
     assert rules("criteria_besluit", {"besluit": "toekennen"}, {"criteria_voldaan": True}) == []
+    assert rules("criteria_besluit", {"besluit": "toewijzen"}, {})[0][0] == "besluit"  # lwoo is assigned
+
+
+def test_an_lwoo_assignment_that_ends_ends_after_it_begins():
+    grant = {"besluit": "toewijzen", "ingangsdatum": "2026-08-01"}
+    assert rules("aanwijzing_looptijd", grant) == []  # no einddatum: the whole vmbo
+    assert rules("aanwijzing_looptijd", {**grant, "einddatum": "2026-08-01"})[0][0] == "einddatum"
+    assert rules("aanwijzing_looptijd", {**grant, "einddatum": "2028-07-31"}) == []
 
 
 def _record(kind: str, outcome: str, data: dict | None = None) -> dict:
