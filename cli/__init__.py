@@ -246,15 +246,19 @@ def cases() -> None:
 @click.argument("route")
 @click.option("--tenant", "tenant_key", required=True)
 @click.option("--data", "data_json", default="{}", help="Gegevens volgens het startformulier, als JSON.")
+@click.option("--linked-from", "linked_from", type=int, default=None,
+              help="Het dossier waaruit dit dossier start (bezwaar: het besluit; herbeoordeling: de TLV).")
+@click.option("--confirm-late", is_flag=True, help="Bezwaar: het bezwaarschrift kwam na de bezwaartermijn.")
 @pass_ctx
-def cases_start(ctx: Context, route: str, tenant_key: str, data_json: str) -> None:
+def cases_start(ctx: Context, route: str, tenant_key: str, data_json: str, linked_from: int | None,
+                confirm_late: bool) -> None:
     try:
         data = json.loads(data_json)
     except json.JSONDecodeError as exc:
         fail(f"--data is geen geldige JSON: {exc.msg} (positie {exc.pos}).")
     with ctx.db.read() as session:
         actor = cli_actor(session, tenant_key)
-    case = ctx.runtime.start_case(actor, route, data)
+    case = ctx.runtime.start_case(actor, route, data, linked_from=linked_from, confirm_late=confirm_late)
     _show(ctx, actor, case.id)
 
 

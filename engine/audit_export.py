@@ -36,6 +36,7 @@ EVENT_LABELS: dict[str, str] = {
     EventType.DATA_PURGED: "Gegevens verwijderd (bewaartermijn)",
     EventType.LEGAL_HOLD_SET: "Juridische bewaarplicht ingesteld",
     EventType.LEGAL_HOLD_LIFTED: "Juridische bewaarplicht opgeheven",
+    EventType.CASE_LINKED: "Gekoppeld dossier gestart", EventType.LINKED_CASE_CLOSED: "Gekoppeld dossier afgesloten",
 }
 STATUS_LABELS: dict[str, str] = {CaseStatus.OPEN: "lopend", CaseStatus.INCIDENT: "incident",
                                  CaseStatus.SUSPENDED: "opgeschort", CaseStatus.CLOSED: "gesloten"}

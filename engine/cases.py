@@ -28,6 +28,7 @@ from . import (
     firing,
     form_rules,
     forms,
+    links,
     permissions,
     projection,
     swv_settings,
@@ -68,6 +69,7 @@ class Runtime:
         self.settings = settings or Settings()
         self.stepper = Stepper(helpers or (lambda session, tenant: {}), lambda: self.settings.max_activations)
         self.recorder = Recorder(self.stepper)
+        self.recorder.on_completed = links.on_completed  # a linked case's source records its outcome
         # Called after a committed action that made or moved a deadline, with its due moment, so an in-process
         # scheduler can wake for it without asking the database.
         self.on_deadline: Callable[[datetime], None] | None = None
@@ -110,37 +112,57 @@ class Runtime:
                 raise Conflict(_STALE) from exc
             raise
 
-    def start_case(self, actor: Actor, route_key: str, data: Any) -> Case:
+    def start_case(self, actor: Actor, route_key: str, data: Any, *, linked_from: int | None = None,
+                   confirm_late: bool = False) -> Case:
+        """Start a case on the route's newest version; ``linked_from``: the case it is started from (a bezwaar
+        from a decided case, engine.links), recorded on both; ``confirm_late``: the user confirms a bezwaar
+        received after its objection term."""
         with self.action() as session:
-            version = latest_version(session, route_key)
-            route = bpmn.loaded(version)
-            start_spec = next(ts for ts in route.spec.task_specs.values() if spec_kind(ts) == "StartEvent")
+            return self.start_in(session, actor, route_key, data, linked_from=linked_from, confirm_late=confirm_late)
+
+    def start_in(self, session: Session, actor: Actor, route_key: str, data: Any, *, linked_from: int | None = None,
+                 confirm_late: bool = False, system: bool = False) -> Case:
+        """A start inside the caller's transaction; ``system``: the scheduler opens it (no role to check; the
+        actor is the system's)."""
+        version = latest_version(session, route_key)
+        route = bpmn.loaded(version)
+        start_spec = next(ts for ts in route.spec.task_specs.values() if spec_kind(ts) == "StartEvent")
+        if not system:
             allowed = [start_spec.lane or Role.SCHOOL, Role.CONSULENT, Role.BEHEERDER]
             if not actor.has(*allowed):
                 who = " of ".join(sorted(set(allowed)))
                 raise Forbidden(f"Een dossier op route '{route_key}' wordt gestart door {who}.")
             actor = actor.acting_as(next(role for role in allowed if role in actor.roles))  # the role it starts in
-            tenant = session.get(Tenant, actor.tenant_id)
-            assert tenant is not None
-            swv_settings.check_start(tenant, route_key)  # the routes the SWV runs, the route's intake windows
-            form = route.form(bpmn.properties(start_spec).get("formJsonSchemaFilename"))
-            data = forms.validate(form, self._own_school(session, actor, form, data),
-                                  form_rules.context(session, tenant))
+        tenant = session.get(Tenant, actor.tenant_id)
+        assert tenant is not None
+        swv_settings.check_start(tenant, route_key)  # the routes the SWV runs, the route's intake windows
+        form = route.form(bpmn.properties(start_spec).get("formJsonSchemaFilename"))
+        data = forms.validate(form, self._own_school(session, actor, form, data), form_rules.context(session, tenant))
+        link = links.check(session, None if system else actor, version, linked_from, data, confirm_late)
+        if link is not None:
+            data = {**data, **link.extra}
+        school_id = link.source.school_id if link is not None else None
+        if not system or data.get("school") is not None:
             school = self._school_for(session, actor, data)
-            now = clock.now()
-            case = Case(tenant_id=actor.tenant_id, school_id=school.id if school else None, route_version_id=version.id,
-                        status=CaseStatus.OPEN, data={}, state="", event_seq=0, last_hash=events.GENESIS, opened_at=now,
-                        suspended_seconds=0, extensions_used=0)
-            session.add(case)
-            session.flush()
-            rows = projection.new_case(case.id, case.tenant_id, route_key, route.has_timers, case.school_id)
-            with task_ids(case.id, case.event_seq + 1):  # one id sequence for the new tree and its first steps
-                work = self.recorder.start(session, case, rows, new_workflow(route.spec, route.subprocess_specs, data))
-                result = self.recorder.advance(session, work, lambda: None)
-            self.recorder.record_input(session, work, result, EventType.CASE_STARTED, actor, now, payload={
-                "route": route_key, "version": version.number, "sha256": version.sha256, "data": data,
-                "school_id": case.school_id})
-            return case
+            school_id = school.id if school else school_id
+        now = clock.now()
+        case = Case(tenant_id=actor.tenant_id, school_id=school_id, route_version_id=version.id,
+                    status=CaseStatus.OPEN, data={}, state="", event_seq=0, last_hash=events.GENESIS, opened_at=now,
+                    suspended_seconds=0, extensions_used=0)
+        session.add(case)
+        session.flush()
+        rows = projection.new_case(case.id, case.tenant_id, route_key, route.has_timers, case.school_id)
+        with task_ids(case.id, case.event_seq + 1):  # one id sequence for the new tree and its first steps
+            work = self.recorder.start(session, case, rows, new_workflow(route.spec, route.subprocess_specs, data))
+            result = self.recorder.advance(session, work, lambda: None)
+        payload = {"route": route_key, "version": version.number, "sha256": version.sha256, "data": data,
+                   "school_id": case.school_id}
+        if link is not None:
+            payload["link"] = link.payload()
+        self.recorder.record_input(session, work, result, EventType.CASE_STARTED, actor, now, payload=payload)
+        if link is not None:
+            links.record(self.recorder, session, case, link, actor, now)
+        return case
 
     def claim(self, actor: Actor, task_id: str) -> Task:
         with self.action() as session:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 # The column types and the declarative Base live in engine.orm, the web app's tables in engine.models_web (this
 # module is at its size limit); re-exported here, so the schema is whole wherever callers import it from.
+from .models_links import CaseLink  # noqa: F401  (linked cases, engine.links)
 from .models_routes import RouteDraft  # noqa: F401
 from .models_swv import TenantEvent  # noqa: F401  (the SWV configuration history, engine.tenant_events)
 from .models_tlv import TlvRegister  # noqa: F401  (the TLV register, engine.tlv_register)

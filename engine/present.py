@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import clock, decision, legal_hold, tlv_rules
+from . import clock, decision, legal_hold, links, tlv_rules
 from .models import Case, Deadline, Task
 from .projection import TaskRow
 from .vocabulary import OPEN_TASK, DeadlineStatus
@@ -83,6 +83,7 @@ def case_json(session: Session, case: Case, tasks: list[Task]) -> dict[str, Any]
         "decision": decision.view(case.decision, clock.local_date(clock.now())),
         "zorgplicht": tlv_rules.zorgplicht_view(case.data or {}, decision_due(case)),
         "legal_hold": legal_hold.current(session, case.id),
+        "links": links.of_case(session, case.id),
     }
 
 

@@ -86,6 +86,8 @@ class Recorder:
     def __init__(self, stepper: Stepper) -> None:
         self.stepper = stepper
         self.cache = CaseCache()
+        # Called when an input closes a case, in its transaction (engine.links: the source of a linked case).
+        self.on_completed: Callable[[Recorder, Session, Open, Actor, datetime], None] | None = None
 
     @contextmanager
     def batch(self, session: Session, cases: list[Case]) -> Iterator[None]:
@@ -103,7 +105,10 @@ class Recorder:
     def open(self, session: Session, case: Case, *, cached: bool = True) -> Open:
         """The case for this transaction; ``cached``: from (and, after commit, back into) the cache."""
         batch: dict[int, Open] | None = session.info.get(_BATCH)
-        if batch is not None and case.id in batch:
+        if batch is not None:
+            if case.id not in batch:  # another case the batch's work touches (a linked case's source): written with it
+                batch[case.id] = Open(case, projection_store.load(session, case,
+                                                                  bpmn.loaded(case.route_version).has_timers))
             return batch[case.id]
         opened: dict[int, Open] = session.info.setdefault(_OPEN, {}) if cached else {}
         work = opened.get(case.id)
@@ -158,6 +163,8 @@ class Recorder:
             work.append(EventType.CASE_COMPLETED, actor, at, payload={"outcome": rows.case.outcome})
         work.state = bpmn.dump_workflow(workflow)
         self._save(session, work)
+        if workflow.is_completed() and not result.incident and self.on_completed is not None:
+            self.on_completed(self, session, work, actor, at)
 
     def record_state(self, session: Session, work: Open, type_: str, actor: Actor, at: datetime, *,
                      payload: dict[str, Any]) -> None:

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 PASSIVE = frozenset({EventType.TASK_CLAIMED, EventType.TASK_UNCLAIMED, EventType.TASK_DELEGATED,
                      EventType.DEADLINE_WARNED, EventType.DEADLINE_ESCALATED, EventType.CASE_SUSPENDED,
                      EventType.CASE_EXTENDED, EventType.DOCUMENT_ADDED, EventType.DATA_PURGED,
-                     EventType.DECISION_TERM_EXTENDED, EventType.DECISION_LETTER_MADE,
-                     EventType.LEGAL_HOLD_SET, EventType.LEGAL_HOLD_LIFTED})
+                     EventType.DECISION_TERM_EXTENDED, EventType.DECISION_LETTER_MADE, EventType.CASE_LINKED,
+                     EventType.LEGAL_HOLD_SET, EventType.LEGAL_HOLD_LIFTED, EventType.LINKED_CASE_CLOSED})
 LABELS: dict[str, str] = {EventType.INCIDENT: "incident", EventType.CASE_COMPLETED: "afronding van het dossier"}
 
 

@@ -334,5 +334,9 @@ def _event_line(event: Event) -> str:
         EventType.INCIDENT: f"incident: {payload.get('message') or payload}",
         EventType.CASE_COMPLETED: f"zaak gesloten, uitkomst {payload.get('outcome')}",
         EventType.DOCUMENT_ADDED: f"document toegevoegd ({payload.get('kind')})",
+        EventType.CASE_LINKED: f"dossier {payload.get('case_id')} ({payload.get('route')}) gestart vanuit deze zaak",
+        EventType.LINKED_CASE_CLOSED: f"gekoppeld dossier {payload.get('case_id')} gesloten, uitkomst "
+                                      f"{payload.get('outcome')}",
+        EventType.LEGAL_HOLD_SET: f"juridische bewaarplicht: {payload.get('reason')}",
     }
     return lines.get(EventType(event.type), event.type) if event.type in EventType._value2member_map_ else event.type

@@ -81,6 +81,8 @@ class EventType(StrEnum):
     LEGAL_HOLD_SET = "legal_hold_set"  # an objection or appeal runs: retention keeps the case (engine.legal_hold)
     LEGAL_HOLD_LIFTED = "legal_hold_lifted"  # it is over: the case's own retention term applies again
     CASE_MIGRATED = "case_migrated"  # the case moved to another version of its route (engine.migration)
+    CASE_LINKED = "case_linked"  # a case was started from this one (engine.links): {case_id, route, relation}
+    LINKED_CASE_CLOSED = "linked_case_closed"  # that case closed: {case_id, route, relation, outcome}
 
 
 class OutboxStatus(StrEnum):

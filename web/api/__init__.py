@@ -148,3 +148,6 @@ class CaseSchema(Schema):
                        "naast de TLV-termijn: aanmelding, termijn, verlengd_tot, tlv_past, vergeleken_met, bron."})
     legal_hold = fields.Dict(allow_none=True, metadata={
         "description": "Juridische bewaarplicht (bezwaar of beroep loopt): since, reason, by; null als er geen is."})
+    links = fields.List(fields.Dict(), metadata={
+        "description": "Gekoppelde dossiers: case_id, route, relation (bezwaar, herbeoordeling, vervolg), direction "
+                       "(from: dit dossier startte uit dat; to: dat startte uit dit), label, status, outcome, since."})

@@ -40,6 +40,12 @@ class StartCaseSchema(StrictSchema):
     # Required, as in /tasks/{id}/complete: a client learns from the document that it must send the form's data;
     # whether that data fits the route's start form is checked per field (422) by the engine.
     data = fields.Dict(required=True, metadata={"description": "Gegevens volgens het startformulier."})
+    linked_case_id = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, MAX_ID), metadata={
+        "description": "Het dossier waaruit dit dossier start (een bezwaar: het dossier met het besluit; een "
+                       "herbeoordeling: het dossier van de TLV). Beide dossiers tonen de koppeling."})
+    confirm_late = fields.Boolean(load_default=False, metadata={
+        "description": "Bezwaar: bevestig dat het bezwaarschrift na de bezwaartermijn is ontvangen (de "
+                       "verschoonbaarheid wordt beoordeeld, Awb 6:11); zonder: 422 op confirm_late."})
 
 
 class CaseListQuery(StrictSchema):
@@ -129,7 +135,8 @@ def route_figures() -> list[dict[str, Any]]:
 @blp.response(201, CaseSchema)
 def start_case(body: dict[str, Any]) -> dict[str, Any]:
     actor = current_actor()
-    case = runtime().start_case(actor, body["route"], body["data"])
+    case = runtime().start_case(actor, body["route"], body["data"], linked_from=body.get("linked_case_id"),
+                                confirm_late=body.get("confirm_late", False))
     return _case_response(case.id, actor)
 
 

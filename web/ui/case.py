@@ -14,7 +14,18 @@ from flask import Response, flash, redirect, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import bpmn, case_list, clock, deadlines, decision, decision_actions, documents, legal_hold, tlv_rules
+from engine import (
+    bpmn,
+    case_list,
+    clock,
+    deadlines,
+    decision,
+    decision_actions,
+    documents,
+    legal_hold,
+    links,
+    tlv_rules,
+)
 from engine.errors import InvalidData, LoketError
 from engine.models import Case, Deadline, Event, RouteVersion, Task
 from engine.permissions import CLOCK_ROLES
@@ -42,6 +53,8 @@ EVENTS = {
     "data_purged": "Persoonsgegevens verwijderd (bewaartermijn)", "document_added": "Document toegevoegd",
     "case_migrated": "Naar een nieuwe routeversie",
     "decision_term_extended": "Beslistermijn verdaagd (Awb 4:14)",
+    "case_linked": "Gekoppeld dossier gestart", "linked_case_closed": "Gekoppeld dossier afgesloten",
+    "legal_hold_set": "Juridische bewaarplicht ingesteld", "legal_hold_lifted": "Juridische bewaarplicht opgeheven",
 }
 DEADLINES: dict[str, str] = {DeadlineKind.WARNING: "waarschuwing", DeadlineKind.ESCALATION: "termijn van een taak",
              DeadlineKind.CASE: "doorlooptijd van het dossier", DeadlineKind.TIMER: "timer van de route",
@@ -122,6 +135,7 @@ def case_context(session: Session, case: Case, tab: str) -> dict[str, Any]:
         # The school's zorgplicht beside the TLV clock, and a legal hold (the same as the API's case JSON).
         "zorgplicht": _days_of(tlv_rules.zorgplicht_view(case.data or {}, decision_due(case))),
         "legal_hold": legal_hold.current(session, case.id),
+        "links": links.of_case(session, case.id), "objection": links.objection_route(session, actor, case),
         "steps": steps(version, live_states(case)), "open_tasks": [],
         "may_clock": actor.has(*CLOCK_ROLES) and case.status != CaseStatus.CLOSED,
         "may_upload": actor.has(*documents.UPLOAD_ROLES) and case.status != CaseStatus.CLOSED,

@@ -99,6 +99,11 @@ def new_case() -> Any:
     actor = current_actor()
     rt = runtime()
     chosen = request.values.get("route", "")
+    # Started from another case (a bezwaar from a decided case): its number, and the user's confirmation of a late
+    # objection once the engine asked for it (engine.links).
+    source_text = request.values.get("van", "")
+    source = int(source_text) if source_text.isdigit() and len(source_text) < 10 else None
+    confirm_late = request.form.get("te_laat_bevestigd") == "ja"
     with rt.db.read() as session:
         routes = startable(session, actor)
         schema = start_form(latest_version(session, chosen)) if chosen in dict(routes) else None
@@ -116,10 +121,10 @@ def new_case() -> Any:
         if own_school is not None and "school" in ((schema or {}).get("properties") or {}):
             data["school"] = own_school[0]  # a school starts cases for itself only
         try:
-            case = rt.start_case(actor, chosen, data)
+            case = rt.start_case(actor, chosen, data, linked_from=source, confirm_late=confirm_late)
         except InvalidData as exc:
             errors, status = exc.details or {}, 422
-        except Conflict as exc:  # outside the route's intake windows: what was typed stays
+        except Conflict as exc:  # outside the route's intake windows, or such a linked case runs: what was typed stays
             closed, status = exc.message, 409
         else:
             flash(f"Dossier {case.id} is gestart.", "ok")
@@ -130,7 +135,8 @@ def new_case() -> Any:
     if own_school is not None:
         fields = [f for f in fields if f.path != "school"]  # filled in: the user's own school
     return render_template("cases_new.html", routes=routes, chosen=chosen, title=dict(routes).get(chosen),
-                           fields=fields, errors=errors, own_school=own_school, closed=closed,
+                           fields=fields, errors=errors, own_school=own_school, closed=closed, source=source,
+                           link_errors=errors.get("linked_case_id"), late=errors.get("confirm_late"),
                            show_form=not closed or request.method == "POST"), status
 
 

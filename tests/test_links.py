@@ -1,0 +1,153 @@
+"""Linked cases (issue 12): a case started from another one is recorded on both (events, so replay reproduces
+them), shown on both (case JSON ``links``, the API, the case page), and only where the relation allows it: a
+bezwaar from a case with a decision record, within its objection term unless the user confirms a late one.
+
+The linked route here is a small one of the tests' own (tests/bpmn/links/koppel.bpmn: relation bezwaar, from
+tlv-vso only, one task); the real bezwaar route has its own scenarios."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from engine import clock, legal_hold, routes
+from engine.errors import Conflict, Forbidden, InvalidData
+from tests.conftest import make_world
+from tests.helpers import call, do, event_types, events_of, load_case, replayed, to_besluit, verified
+from tests.test_retention import T0, decided
+from tests.ui import make_app, web_client
+
+ROUTE = Path(__file__).parent / "bpmn" / "links" / "koppel.bpmn"
+GRONDEN = {"gronden": "De ouders vinden dat cluster 4 niet past."}
+# Decided on Monday 5 October 2026: the objection term runs six weeks from the day after, to Monday 16 November.
+WITHIN = T0 + timedelta(days=7)
+LATE = T0 + timedelta(days=43)
+
+
+@pytest.fixture
+def linked(runtime, db):
+    with db.transaction() as session:
+        routes.deploy(session, ROUTE)
+    return runtime
+
+
+def start_from(runtime, actor, source: int, moment=WITHIN, data=None, **kwargs):
+    with clock.frozen(moment):
+        return runtime.start_case(actor, "koppel", data or GRONDEN, linked_from=source, **kwargs)
+
+
+def test_a_linked_start_is_recorded_on_both_cases_and_replays(linked, world, sample, db):
+    runtime = linked
+    source = decided(runtime, world, sample, "afwijzen")
+    case = start_from(runtime, world["consulent"], source)
+    data = load_case(runtime, case.id).data
+    assert data["bron"] == {"dossier": source, "route": "tlv-vso", "relatie": "bezwaar"}
+    assert data["leerling"]["achternaam"] == "de Vries"  # the pupil comes with it
+    assert data["bestreden_besluit"]["uitkomst"] == "afwijzing"
+    assert data["bezwaartermijn_einde"] == "2026-11-16" and data["te_laat"] is False
+    started = events_of(runtime, case.id, "case_started")[0]
+    assert started.payload["link"] == {"case_id": source, "route": "tlv-vso", "relation": "bezwaar"}
+    assert event_types(runtime, source)[-2:] == ["case_linked", "legal_hold_set"]
+    assert events_of(runtime, source, "case_linked")[0].payload == {"case_id": case.id, "route": "koppel",
+                                                                    "relation": "bezwaar"}
+    assert load_case(runtime, case.id).school_id == load_case(runtime, source).school_id
+    with db.read() as session:
+        assert "Bezwaar loopt" in legal_hold.current(session, source)["reason"]
+    # The decision on the objection: the source records the outcome; its own outcome stands.
+    with clock.frozen(WITHIN + timedelta(days=30)):
+        do(runtime, world, "consulent", case.id, "behandelen", {})
+    closed = events_of(runtime, source, "linked_case_closed")[0].payload
+    assert closed == {"case_id": case.id, "route": "koppel", "relation": "bezwaar", "outcome": "ongegrond"}
+    assert load_case(runtime, source).outcome == "afgewezen"
+    for case_id in (source, case.id):
+        assert verified(db, case_id).intact
+        assert replayed(runtime, case_id).consistent
+
+
+def test_the_relation_decides_where_a_link_may_start(linked, world, sample):
+    runtime = linked
+    with pytest.raises(InvalidData) as info:
+        with clock.frozen(WITHIN):
+            runtime.start_case(world["consulent"], "koppel", GRONDEN)
+    assert "linked_case_id" in info.value.details  # this route starts only from another case
+    with clock.frozen(T0 - timedelta(days=30)):
+        undecided = to_besluit(runtime, world, sample)
+    with pytest.raises(InvalidData, match="geen besluit"):
+        start_from(runtime, world["consulent"], undecided)
+    source = decided(runtime, world, sample, "afwijzen")
+    with pytest.raises(InvalidData, match="bestaat niet"):
+        start_from(runtime, world["consulent"], 999_999)
+    with pytest.raises(InvalidData) as early:
+        start_from(runtime, world["consulent"], source, data={**GRONDEN, "datum_ontvangst": "2026-10-01"})
+    assert "datum_ontvangst" in early.value.details  # before the decision was made known
+    with pytest.raises(Forbidden):  # the source must be visible to the user: another school's case is not
+        start_from(runtime, world["school2"], source)
+    first = start_from(runtime, world["consulent"], source)
+    with pytest.raises(Conflict, match=f"loopt al een bezwaar \\(dossier {first.id}\\)"):
+        start_from(runtime, world["consulent"], source)
+    with pytest.raises(InvalidData, match="niet vanuit een dossier op route 'koppel'"):
+        start_from(runtime, world["consulent"], first.id)
+
+
+def test_a_late_objection_needs_the_users_confirmation(linked, world, sample):
+    runtime = linked
+    source = decided(runtime, world, sample, "afwijzen")
+    with pytest.raises(InvalidData) as info:
+        start_from(runtime, world["consulent"], source, moment=LATE)
+    assert "confirm_late" in info.value.details
+    assert "16-11-2026" in info.value.message and "Awb 6:11" in info.value.message
+    # Received in time and registered late is in time: the date of receipt counts (Awb 6:9).
+    on_time = start_from(runtime, world["consulent"], source, moment=LATE,
+                         data={**GRONDEN, "datum_ontvangst": "2026-11-16"})
+    assert load_case(runtime, on_time.id).data["te_laat"] is False
+
+
+def test_a_confirmed_late_objection_starts_marked_late(linked, world, sample):
+    runtime = linked
+    source = decided(runtime, world, sample, "afwijzen")
+    case = start_from(runtime, world["consulent"], source, moment=LATE, confirm_late=True)
+    assert load_case(runtime, case.id).data["te_laat"] is True
+
+
+def test_the_api_starts_linked_and_shows_the_link_on_both(linked, world, sample, client, db):
+    runtime = linked
+    source = decided(runtime, world, sample, "afwijzen")
+    with clock.frozen(WITHIN):
+        answer = call(client, world, "consulent", "POST", "/api/v1/cases",
+                      json={"route": "koppel", "data": GRONDEN, "linked_case_id": source})
+        assert answer.status_code == 201, answer.get_json()
+        new = answer.get_json()
+        [link] = new["links"]
+        assert (link["case_id"], link["route"], link["relation"], link["direction"]) == (
+            source, "tlv-vso", "bezwaar", "from")
+        body = call(client, world, "consulent", "GET", f"/api/v1/cases/{source}").get_json()
+        [back] = body["links"]
+        assert (back["case_id"], back["route"], back["direction"], back["status"]) == (
+            new["id"], "koppel", "to", "open")
+        assert body["legal_hold"] is not None
+        again = call(client, world, "consulent", "POST", "/api/v1/cases",
+                     json={"route": "koppel", "data": GRONDEN, "linked_case_id": source})
+        assert again.status_code == 409 and "loopt al een bezwaar" in again.get_json()["error"]["message"]
+        other = make_world(db, key="ander-swv")
+        foreign = call(client, other, "consulent", "POST", "/api/v1/cases",
+                       json={"route": "koppel", "data": GRONDEN, "linked_case_id": source})
+        assert foreign.status_code == 422  # another SWV's case is unknown, as if it did not exist
+        assert "linked_case_id" in foreign.get_json()["error"]["details"]
+        wrong = call(client, world, "consulent", "POST", "/api/v1/cases",
+                     json={"route": "koppel", "data": GRONDEN, "linked_case_id": "12"})
+        assert wrong.status_code == 422
+
+
+def test_the_case_page_shows_the_link_on_both(linked, world, sample, settings, db):
+    runtime = linked
+    source = decided(runtime, world, sample, "afwijzen")
+    case = start_from(runtime, world["consulent"], source)
+    app = make_app(runtime, settings, db)
+    browser = web_client(app, world, "consulent")
+    with clock.frozen(WITHIN):
+        page = browser.get(f"/cases/{case.id}").get_data(as_text=True)
+        assert f'href="/cases/{source}"' in page and "bezwaar tegen het besluit in" in page
+        page = browser.get(f"/cases/{source}").get_data(as_text=True)
+        assert f'href="/cases/{case.id}"' in page and "Bezwaar loopt" in page
