@@ -362,3 +362,63 @@ def test_the_command_refuses_a_request_that_means_nothing_in_dutch(runtime, worl
     unknown = loket("processes", "migrate", "geen-route", "--from", "1", "--to", "2", url=url)
     assert unknown.returncode == 1 and "Route 'geen-route' bestaat niet" in unknown.stderr
     assert version_of(runtime, 1) == 1
+
+
+# ---------------------------------------------------------------- the REST API
+
+API = "/api/v1/routes/tlv-vso/migration"
+
+
+def test_the_api_previews_and_migrates_the_swvs_own_cases_without_pupil_data(client, runtime, world, sample, db):
+    from tests.helpers import call
+
+    mine = at_step(runtime, world, sample, "besluit")
+    stuck = at_step(runtime, world, sample, "hoorzitting_ouders")
+    other = make_world(db, key="ander-swv")
+    theirs = at_step(runtime, other, sample, "besluit")
+    to = publish_variant(db, without_hoorzitting)
+    answer = call(client, world, "procesbeheerder", "GET", f"{API}?from=1")  # to: the newest version
+    assert answer.status_code == 200, answer.get_json()
+    preview = answer.get_json()
+    assert (preview["from"], preview["to"], preview["dry_run"], preview["total"], preview["can"]) == (1, to, True, 2, 1)
+    assert [(c["case_id"], c["can"], c["tasks"]) for c in preview["cases"]] == [
+        (mine, True, ["Besluit TLV"]), (stuck, False, ["Ouders horen"])]
+    assert "Sanne" not in answer.get_data(as_text=True) and "de Vries" not in answer.get_data(as_text=True)
+    moved = call(client, world, "beheerder", "POST", API, {"from": 1, "to": to})
+    assert moved.status_code == 200
+    body = moved.get_json()
+    assert (body["moved"], body["cannot"]) == (1, 1) and body["cases"][0]["moved"]
+    assert version_of(runtime, mine) == to and version_of(runtime, stuck) == 1 and version_of(runtime, theirs) == 1
+    assert events_of(runtime, mine, "case_migrated")[0].role == "beheerder"
+    back = call(client, world, "procesbeheerder", "POST", API, {"from": to, "to": 1, "cases": [mine, theirs]})
+    assert [(c["case_id"], c["moved"], c["undo"]) for c in back.get_json()["cases"]] == [
+        (mine, True, True), (theirs, False, False)]
+    assert version_of(runtime, theirs) == 1
+    consistent(runtime, db, mine)
+
+
+@pytest.mark.parametrize("role", ["consulent", "commissie", "school", "auditor", "bestuurder"])
+def test_only_process_owners_and_beheerders_may_migrate(client, runtime, world, sample, db, role):
+    from tests.helpers import call
+
+    case_id = at_step(runtime, world, sample, "besluit")
+    to = publish_variant(db, longer_dossiercheck)
+    assert call(client, world, role, "GET", f"{API}?from=1&to={to}").status_code == 403
+    assert call(client, world, role, "POST", API, {"from": 1, "to": to}).status_code == 403
+    assert version_of(runtime, case_id) == 1
+
+
+def test_the_api_answers_bad_requests_per_field_in_dutch(client, runtime, world, sample, db):
+    from tests.helpers import call
+
+    at_step(runtime, world, sample, "besluit")
+    same = call(client, world, "procesbeheerder", "POST", API, {"from": 1, "to": 1})
+    assert same.status_code == 422 and "gelijk" in same.get_json()["error"]["message"]
+    missing = call(client, world, "procesbeheerder", "GET", f"{API}?from=1&to=5")
+    assert missing.status_code == 422 and missing.get_json()["error"]["details"] == {
+        "to": ["Route 'tlv-vso' heeft geen versie 5."]}
+    no_from = call(client, world, "procesbeheerder", "POST", API, {"to": 1})
+    assert no_from.status_code == 422 and "from" in no_from.get_json()["error"]["details"]
+    unknown = call(client, world, "procesbeheerder", "GET", "/api/v1/routes/geen-route/migration?from=1&to=2")
+    assert unknown.status_code == 404
+    assert version_of(runtime, 1) == 1

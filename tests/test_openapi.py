@@ -292,6 +292,27 @@ def _publish_draft(c: Ctx):
     return c.call("procesbeheerder", "POST", f"{DRAFTS}/{draft['id']}/publish", {"note": "Nieuwe termijnen."})
 
 
+# Zaken overzetten (issue 11): an open case of tlv-vso v1 and a changed v2 to move it to.
+MIGRATION = "/api/v1/routes/tlv-vso/migration"
+
+
+def _second_version(c: Ctx) -> int:
+    from tests.migration_routes import longer_dossiercheck, publish_variant
+
+    c.started()
+    return publish_variant(c.runtime.db, longer_dossiercheck)
+
+
+@calls("GET", "/api/v1/routes/{key}/migration")
+def _migration_preview(c: Ctx):
+    return c.call("procesbeheerder", "GET", f"{MIGRATION}?from=1&to={_second_version(c)}")
+
+
+@calls("POST", "/api/v1/routes/{key}/migration")
+def _migrate(c: Ctx):
+    return c.call("procesbeheerder", "POST", MIGRATION, {"from": 1, "to": _second_version(c)})
+
+
 # ---------------------------------------------------------------- the checks
 
 def operations(spec: dict) -> set[tuple[str, str]]:
