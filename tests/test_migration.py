@@ -422,3 +422,57 @@ def test_the_api_answers_bad_requests_per_field_in_dutch(client, runtime, world,
     unknown = call(client, world, "procesbeheerder", "GET", "/api/v1/routes/geen-route/migration?from=1&to=2")
     assert unknown.status_code == 404
     assert version_of(runtime, 1) == 1
+
+
+# ---------------------------------------------------------------- the page (/routes -> Zaken overzetten)
+
+
+def test_the_routes_page_offers_to_move_older_versions_cases_and_the_page_does_it(runtime, settings, db, world,
+                                                                                  sample):
+    from tests.ui import make_app, post, web_client
+
+    movable = at_step(runtime, world, sample, "besluit")
+    stuck = at_step(runtime, world, sample, "hoorzitting_ouders")
+    to = publish_variant(db, without_hoorzitting)
+    client = web_client(make_app(runtime, settings, db), world, "procesbeheerder")
+    routes = client.get("/routes").get_data(as_text=True)
+    assert f'href="/routes/tlv-vso/overzetten?van=1&amp;naar={to}"' in routes
+    assert f"Zaken overzetten naar v{to}" in routes
+    page = f"/routes/tlv-vso/overzetten?van=1&naar={to}"
+    html = client.get(page).get_data(as_text=True)
+    assert f"versie 1 → versie {to}" in html
+    assert f'<tr class="utrecht-table__row" data-case="{movable}" data-can="ja">' in html
+    assert "de open taak &#39;Ouders horen&#39; bestaat niet in de nieuwe versie" in html
+    assert f"1 dossier overzetten naar versie {to}" in html and "Sanne" not in html
+    assert version_of(runtime, movable) == 1  # looking moves nothing
+    # Without the CSRF token nothing happens.
+    assert client.post("/routes/tlv-vso/overzetten", data={"van": "1", "naar": str(to)}).status_code in (400, 403)
+    assert version_of(runtime, movable) == 1
+    done = post(client, "/routes/tlv-vso/overzetten", {"van": "1", "naar": str(to)}, htmx=True, page=page)
+    assert done.status_code == 200
+    result = done.get_data(as_text=True)
+    assert result.lstrip().startswith('<section id="overzetten"')  # htmx: the section only
+    assert "1 van 2 dossiers overgezet naar versie" in result and "niet overgezet" in result
+    assert version_of(runtime, movable) == to and version_of(runtime, stuck) == 1
+    assert events_of(runtime, movable, "case_migrated")[0].actor == world["procesbeheerder"].email
+    after = client.get("/routes").get_data(as_text=True)
+    assert f'href="/routes/tlv-vso/overzetten?van=1&amp;naar={to}"' in after  # the stuck case is still on v1
+
+
+@pytest.mark.parametrize("role", ["consulent", "auditor", "school"])
+def test_other_roles_cannot_open_the_migration_page(runtime, settings, db, world, sample, role):
+    from tests.ui import make_app, web_client
+
+    at_step(runtime, world, sample, "besluit")
+    to = publish_variant(db, longer_dossiercheck)
+    client = web_client(make_app(runtime, settings, db), world, role)
+    assert client.get(f"/routes/tlv-vso/overzetten?van=1&naar={to}").status_code == 403
+
+
+def test_the_page_answers_a_version_that_does_not_exist_in_dutch(runtime, settings, db, world, sample):
+    from tests.ui import make_app, web_client
+
+    client = web_client(make_app(runtime, settings, db), world, "procesbeheerder")
+    answer = client.get("/routes/tlv-vso/overzetten?van=1&naar=8")
+    assert answer.status_code == 422 and "heeft geen versie 8" in answer.get_data(as_text=True)
+    assert client.get("/routes/tlv-vso/overzetten?van=1").status_code == 422

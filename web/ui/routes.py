@@ -14,12 +14,12 @@ from typing import Any
 
 from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 
-from engine import clock, route_diff, route_drafts, services
+from engine import clock, migration, route_diff, route_drafts, services
 from engine.errors import InvalidData, LoketError
 from engine.models import RouteVersion
 from engine.vocabulary import ROLES
 
-from . import bp, current_actor, runtime
+from . import bp, current_actor, is_htmx, runtime
 from .task_form import form_fields
 
 
@@ -234,3 +234,34 @@ def draft_diff(key: str, draft_id: int) -> Any:
                     "new": url_for("ui.draft_bpmn", key=key, draft_id=draft_id)} if base else None
     return render_template("routes_diff.html", key=key, before=before, after=f"concept {draft_id}", diff=result,
                            drawings=drawings, back=url_for("ui.draft_editor", key=key, draft_id=draft_id))
+
+
+# ---------------------------------------------------------------- zaken overzetten (issue 11's migrate)
+
+
+@bp.route("/routes/<key>/overzetten", methods=["GET", "POST"])
+def migrate_cases(key: str) -> Any:
+    """``?van=1&naar=2``: which of the SWV's open cases on version 1 can move to 2 and why not; the form moves
+    those that can (each in its own transaction) and shows what happened (htmx: just that section)."""
+    actor = _editor()
+    migration.authorize(actor)
+    owner = actor.acting_as(next(r for r in migration.MIGRATE_ROLES if actor.has(r)))
+    migrator = migration.Migrator(runtime())
+    if request.method == "POST":
+        old_n, new_n = _form_number("van"), _form_number("naar")
+        outcome = migrator.migrate(key, old_n, new_n, lambda case: owner, tenant_id=actor.tenant_id)
+    else:
+        old_n, new_n = _number("van"), _number("naar")
+        outcome = migrator.preview(key, old_n, new_n, tenant_id=actor.tenant_id)
+    with runtime().db.read() as session:
+        title = _version(session, key, new_n).title
+    if is_htmx():
+        return render_template("_routes_migrate.html", key=key, outcome=outcome)
+    return render_template("routes_migrate.html", key=key, title=title, outcome=outcome)
+
+
+def _form_number(name: str) -> int:
+    text = request.form.get(name, "")
+    if not (text.isdigit() and 0 < len(text) < 7):
+        raise InvalidData(f"Geef in het veld {name} een versienummer.")
+    return int(text)
