@@ -2,15 +2,16 @@
 selects the besluit task, sets a deadline that does not compute in the side panel, saves and sees the problem
 listed and marked on the task in the diagram, fixes it and saves clean; publishing a longer term is refused by the
 route's scenarios, the same term written differently publishes as the next version with a note. The case running
-on the earlier version stays there. /routes and the editor pass axe-core's serious/critical rules; the editor
-is kept as a screenshot."""
+on the earlier version stays there until the process owner moves it onto version 2 (Zaken overzetten) and sees it
+there. /routes, the editor and the migration page pass axe-core's serious/critical rules; the editor and the
+migration are kept as screenshots."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from engine import routes
-from engine.models import Case, RouteVersion
+from engine.models import Case, Route, RouteVersion
 from tests.browser.conftest import axe_problems, log_in, screenshot
 from tests.conftest import START_DATA
 
@@ -86,7 +87,28 @@ def test_a_process_owner_edits_validates_and_publishes_a_route(live, page):
         assert newest.number == first + 1 and newest.note.startswith("Besluittermijn herschreven")
         assert f'name="deadline" value="({original})"' in newest.bpmn
         # Loket's other extension elements came through the modeler unchanged.
-        old = session.scalar(select(RouteVersion).where(RouteVersion.number == first))
+        old = session.scalar(select(RouteVersion).join(Route).where(Route.key == "tlv-vso",
+                                                                    RouteVersion.number == first))
         assert newest.bpmn.count("spiffworkflow:property ") == old.bpmn.count("spiffworkflow:property ")
         assert newest.bpmn.count("serviceTaskOperator ") == old.bpmn.count("serviceTaskOperator ")
         assert session.get(Case, case.id).route_version.number == first
+
+    # Zaken overzetten: the case still on the earlier version moves onto the new one, and is seen there.
+    page.locator(f'[data-route="tlv-vso"] [data-testid="migrate-{first}"]').click()
+    page.wait_for_selector('[data-testid="migration-cases"]')
+    row = page.locator(f'[data-testid="migration-cases"] tr[data-case="{case.id}"]')
+    assert row.locator('[data-testid="verdict"]').inner_text() == "kan wel"
+    assert "Aanmelding indienen" in row.inner_text()
+    assert axe_problems(page) == []
+    page.get_by_role("button", name=f"1 dossier overzetten naar versie {first + 1}").click()
+    page.wait_for_selector('[data-testid="migration-result"]')
+    assert f"1 van 1 dossier overgezet naar versie {first + 1}" in page.locator(
+        '[data-testid="migration-result"]').inner_text()
+    assert row.locator('[data-testid="verdict"]').inner_text() == "overgezet"
+    screenshot(page, "routes-overzetten")
+    page.get_by_role("link", name="Terug naar de routes").click()
+    page.wait_for_url(f"{live.url}/routes")
+    newest_row = page.locator(f'[data-testid="versions-tlv-vso"] tr[data-version="{first + 1}"]')
+    assert newest_row.locator('[data-testid="open-cases"]').inner_text() == "1"
+    with rt.db.read() as session:
+        assert session.get(Case, case.id).route_version.number == first + 1
