@@ -67,7 +67,8 @@ class Runtime:
     def __init__(self, db: Database, settings: Settings | None = None, helpers: Helpers | None = None) -> None:
         self.db = db
         self.settings = settings or Settings()
-        self.stepper = Stepper(helpers or (lambda session, tenant: {}), lambda: self.settings.max_activations)
+        self.stepper = Stepper(helpers or (lambda session, tenant, school_id: {}),
+                               lambda: self.settings.max_activations)
         self.recorder = Recorder(self.stepper)
         self.recorder.on_completed = links.on_completed  # a linked case's source records its outcome
         # Called after a committed action that made or moved a deadline, with its due moment, so an in-process

@@ -17,7 +17,7 @@ from . import clock
 from .calendar import UNITS, BusinessCalendar
 from .calendar_settings import calendar_for  # noqa: F401  (the SWV's calendar; re-exported)
 from .clock import TZ, local_date
-from .models import Case, DayOff, Tenant
+from .models import Case, DayOff, School, Tenant
 from .sandbox import SandboxEnvironment, unmetered
 
 
@@ -37,11 +37,18 @@ def add_day_off(session: Session, tenant: Tenant, day: date, name: str) -> None:
 
 
 class Terms:
-    """The calendar functions route code may call, bound to one SWV's calendar, lazily loaded."""
+    """The calendar functions route code may call, bound to one SWV's calendar, lazily loaded.
 
-    def __init__(self, session: Session, tenant: Tenant) -> None:
-        self._session, self._tenant = session, tenant
+    With ``school_id`` (the case's school: the school that applies, where the pupil is) ``schooldagen`` count
+    that school's school days: its own region (a school in another vakantieregio than its SWV), its own days
+    off and advisory holidays (carnaval in zuid). A term in school days exists so that days the pupil and the
+    school's people are not at school do not count, and that is the school's calendar, not the SWV office's.
+    ``werkdagen``, ``weken`` and ``kalenderdagen`` stay the SWV's: they are about the SWV's working days."""
+
+    def __init__(self, session: Session, tenant: Tenant, school_id: int | None = None) -> None:
+        self._session, self._tenant, self._school_id = session, tenant, school_id
         self._calendar: BusinessCalendar | None = None
+        self._school_calendar: BusinessCalendar | None = None
 
     @property
     def calendar(self) -> BusinessCalendar:
@@ -50,13 +57,28 @@ class Terms:
                 self._calendar = calendar_for(self._session, self._tenant)
         return self._calendar
 
+    @property
+    def school_calendar(self) -> BusinessCalendar:
+        """The case's school's calendar (the SWV's when the case has no school, or one of another SWV)."""
+        if self._school_calendar is None:
+            school = self._session.get(School, self._school_id) if self._school_id is not None else None
+            if school is None or school.tenant_id != self._tenant.id:
+                self._school_calendar = self.calendar
+            else:
+                with unmetered():
+                    self._school_calendar = calendar_for(self._session, self._tenant, school)
+        return self._school_calendar
+
+    def for_unit(self, unit: str) -> BusinessCalendar:
+        return self.school_calendar if unit == "schooldagen" and self._school_id is not None else self.calendar
+
     def forward(self, *, legal_default: bool = False, start: date | None = None) -> dict[str, Callable[..., str]]:
         """``werkdagen(10)`` -> the ISO moment the term ends, counted from today (or ``start``)."""
 
         def make(unit: str) -> Callable[..., str]:
             def term(amount: int, legal: bool = legal_default) -> str:
                 begin = start or local_date(clock.now())
-                return end_of_day(self.calendar.add(begin, amount, unit, legal=legal)).isoformat()
+                return end_of_day(self.for_unit(unit).add(begin, amount, unit, legal=legal)).isoformat()
 
             term.__name__ = unit
             return term
@@ -68,7 +90,7 @@ class Terms:
 
         def make(unit: str) -> Callable[..., str]:
             def period(amount: int, legal: bool = False) -> str:
-                return start_of_day(self.calendar.subtract(local_date(end), amount, unit)).isoformat()
+                return start_of_day(self.for_unit(unit).subtract(local_date(end), amount, unit)).isoformat()
 
             period.__name__ = unit
             return period
@@ -131,4 +153,4 @@ def shifted(moment: datetime | None, delta: timedelta) -> datetime | None:
 
 def route_helpers(session: Session, case: Case) -> dict[str, Any]:
     """What route code (timers, conditions, scripts) sees besides the case data."""
-    return Terms(session, case.tenant).forward()
+    return Terms(session, case.tenant, case.school_id).forward()

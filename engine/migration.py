@@ -229,7 +229,7 @@ def _moved_term(session: Session, tenant: Tenant, row: TaskRow, old_props: dict[
     """The task's new (due, warn) when its term expression changed (see the module's doc)."""
     if not props.get("deadline"):
         return None, None
-    terms = deadlines.Terms(session, tenant)
+    terms = deadlines.Terms(session, tenant, row.school_id)
     start = local_date(row.created_at)
     try:
         new_due = _term(terms, props, data, start)

@@ -141,7 +141,7 @@ class Recorder:
                 recompute_terms: bool = False) -> StepResult:
         """Run an input; its new tasks get the ids of the event it will be logged as."""
         case, rows = work.case, work.rows
-        at = StepCase(case.id, case.tenant, rows.route_key, rows.case.status, rows.case.due_at)
+        at = StepCase(case.id, case.tenant, rows.route_key, rows.case.status, rows.case.due_at, rows.case.school_id)
         with task_ids(case.id, work.next_seq()):
             return self.stepper.advance(session, at, self.workflow(work), step, recompute_terms=recompute_terms)
 

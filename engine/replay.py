@@ -151,7 +151,8 @@ class Run:
                 except LookupError:
                     return self._task_not_open(row)
             rows = self.rows
-            at = StepCase(self.case.id, self.case.tenant, rows.route_key, rows.case.status, rows.case.due_at)
+            at = StepCase(self.case.id, self.case.tenant, rows.route_key, rows.case.status, rows.case.due_at,
+                          rows.case.school_id)
             result = self.runtime.stepper.advance(self.session, at, self.workflow, step, recorded=recorded,
                                                   recompute_terms=row.type == EventType.CASE_RETRIED)
         if not self._same_services(row, recorded.services, result):

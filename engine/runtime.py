@@ -13,9 +13,10 @@ from .deadlines import Terms
 from .models import Tenant
 
 
-def route_helpers(session: Session, tenant: Tenant) -> dict[str, Any]:
-    """What route code (timers, conditions, scripts) sees besides the case data: the SWV's calendar."""
-    return Terms(session, tenant).forward()
+def route_helpers(session: Session, tenant: Tenant, school_id: int | None = None) -> dict[str, Any]:
+    """What route code (timers, conditions, scripts) sees besides the case data: the SWV's calendar, with the
+    case's school's school days (engine.deadlines.Terms)."""
+    return Terms(session, tenant, school_id).forward()
 
 
 def build_runtime(database: Database, settings: Settings | None = None) -> Runtime:

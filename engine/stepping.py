@@ -24,7 +24,7 @@ from .vocabulary import CaseStatus
 from .workflow import all_tasks, jsonable, ready_user_tasks
 
 # Route-code helpers (the calendar functions) for one SWV, provided by whoever builds the runtime.
-Helpers = Callable[[Session, Tenant], dict[str, Any]]
+Helpers = Callable[[Session, Tenant, int | None], dict[str, Any]]
 
 
 class RunawayLoop(Exception):
@@ -52,6 +52,7 @@ class StepCase:
     route_key: str
     status: str
     due_at: datetime | None
+    school_id: int | None = None  # the case's school: its calendar counts the case's schooldagen
 
 
 @dataclass
@@ -122,7 +123,7 @@ class Stepper:
     def _script_engine(self, session: Session, case: StepCase, result: StepResult,
                        recorded: Recorded | None) -> CaseScriptEngine:
         replayed = iter(recorded.services) if recorded is not None else None
-        helpers = _logged_helpers(self.helpers(session, case.tenant), result.calendar,
+        helpers = _logged_helpers(self.helpers(session, case.tenant, case.school_id), result.calendar,
                                   recorded.calendar if recorded is not None else None)
 
         def call_service(task: Any, name: str, params: dict[str, Any]) -> str:
@@ -153,7 +154,7 @@ class Stepper:
 
     @staticmethod
     def _compute_terms(session: Session, case: StepCase, fresh: list[Any], result: StepResult) -> None:
-        terms = deadlines.Terms(session, case.tenant)
+        terms = deadlines.Terms(session, case.tenant, case.school_id)
         for task in fresh:
             props = bpmn.properties(task.task_spec)
             if props.get("deadline"):

@@ -32,7 +32,7 @@ def swv_term(ctx: ServiceContext, since: str | None = None, **_: Any) -> dict[st
         start = date.fromisoformat(since) if since else today
     except ValueError as exc:
         raise ValueError(f"swv_term: '{since}' is geen datum (JJJJ-MM-DD)") from exc
-    helpers = Terms(ctx.session, tenant).forward(legal_default=bool(config.get("legal")), start=start)
+    helpers = Terms(ctx.session, tenant, case.school_id).forward(legal_default=bool(config.get("legal")), start=start)
     end = local_date(evaluate_term(expression, helpers, {}, "termijn van het SWV"))
     return {
         "termijn": expression,
