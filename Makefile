@@ -53,6 +53,7 @@ bench: install $(BENCH)
 	$(BIN)/python bench/business_calendar.py
 	$(BIN)/python bench/case_list.py
 	$(BIN)/python bench/decision.py
+	$(BIN)/python bench/migrate.py
 	test ! -f bench/audit.py || $(BIN)/python bench/audit.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/load.py

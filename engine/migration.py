@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 MIGRATE_ROLES = (Role.PROCESBEHEERDER, Role.BEHEERDER)
 # States of tasks that hold work done or in hand: these must have a counterpart in the new version.
 _HELD = TaskState.COMPLETED | TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
+# Cases whose rows a preview reads at once.
+_CHUNK = 500
 _TERM_PROPERTIES = ("deadline", "deadlineWarning", "deadlineLegal")
 
 
@@ -269,8 +271,26 @@ def _check_form(new: bpmn.Loaded, spec: Any, old: bpmn.Loaded, old_spec: Any, da
 
 def _check_conditions(workflow: BpmnWorkflow, new: bpmn.Loaded, data: dict[str, Any]) -> None:
     """A condition ahead on the new route that reads data the case lacks and nothing ahead will provide."""
-    start = [t.task_spec for t in all_tasks(workflow) if t.state & (TaskState.READY | TaskState.WAITING)]
-    ahead, seen = list(start), set()
+    start = frozenset(t.task_spec.name for t in all_tasks(workflow) if t.state & (TaskState.READY | TaskState.WAITING))
+    for title, needed in _conditions_ahead(new, start):
+        missing = sorted(needed - data.keys())
+        if missing:
+            raise CannotMove(f"de voorwaarde bij '{title}' in de nieuwe versie vraagt "
+                             f"{', '.join(repr(m) for m in missing)}, dat dit dossier niet heeft en dat "
+                             "geen formulier verderop vraagt")
+
+
+_ahead: dict[tuple[int, frozenset[str]], list[tuple[str, set[str]]]] = {}
+
+
+def _conditions_ahead(new: bpmn.Loaded, start: frozenset[str]) -> list[tuple[str, set[str]]]:
+    """Per gateway reachable from ``start`` on the new route: its title and the names its conditions read that
+    no form, script or service ahead provides (the same for every case standing at the same tasks)."""
+    key = (id(new.spec), start)
+    found = _ahead.get(key)
+    if found is not None:
+        return found
+    ahead, seen = [new.spec.task_specs[name] for name in start if name in new.spec.task_specs], set()
     while ahead:
         spec = ahead.pop()
         if spec.name in seen:
@@ -278,22 +298,26 @@ def _check_conditions(workflow: BpmnWorkflow, new: bpmn.Loaded, data: dict[str, 
         seen.add(spec.name)
         ahead.extend(spec.outputs)
     specs = [s for s in new.spec.task_specs.values() if s.name in seen]
-    provided = set(data)
+    provided: set[str] = set()
     for spec in specs:
         form = new.form(bpmn.properties(spec).get("formJsonSchemaFilename"))
         provided |= set((form or {}).get("properties") or {})
         provided |= _assigned(getattr(spec, "script", None) or "")
         if getattr(spec, "result_variable", None):
             provided.add(spec.result_variable)
+    found = []
     for spec in specs:
+        read: set[str] = set()
         for condition, _ in getattr(spec, "cond_task_specs", None) or []:
             expression = (getattr(condition, "args", None) or [None])[0]
-            missing = sorted(_read(expression) - provided) if isinstance(expression, str) else []
-            if missing:
-                title = getattr(spec, "bpmn_name", None) or spec.name
-                raise CannotMove(f"de voorwaarde bij '{title}' in de nieuwe versie vraagt "
-                                 f"{', '.join(repr(m) for m in missing)}, dat dit dossier niet heeft en dat "
-                                 "geen formulier verderop vraagt")
+            if isinstance(expression, str):
+                read |= _read(expression)
+        if read - provided:
+            found.append((getattr(spec, "bpmn_name", None) or spec.name, read - provided))
+    if len(_ahead) > 256:
+        _ahead.clear()
+    _ahead[key] = found
+    return found
 
 
 def _read(expression: str) -> set[str]:
@@ -428,10 +452,14 @@ class Migrator:
             source, target = versions(session, route_key, from_number, to_number)
             cases, refused = _candidates(session, source, tenant_id, case_ids)
             verdicts = []
-            for case in cases:
-                verdicts.append(self._judge(session, case, source, target)[0])
-                if progress is not None:
-                    progress(1)
+            timers = bpmn.loaded(source).has_timers
+            for first in range(0, len(cases), _CHUNK):
+                chunk = cases[first:first + _CHUNK]
+                rows = projection_store.load_many(session, chunk, lambda case: timers)
+                for case in chunk:
+                    verdicts.append(self._judge(session, case, rows[case.id].open_tasks(), source, target))
+                    if progress is not None:
+                        progress(1)
         return Outcome(route_key, from_number, to_number, _ordered(verdicts + refused), True)
 
     def migrate(self, route_key: str, from_number: int, to_number: int, actor_for: Callable[[Case], Actor], *,
@@ -449,10 +477,9 @@ class Migrator:
                 progress(1)
         return Outcome(route_key, from_number, to_number, _ordered(verdicts + refused), False)
 
-    def _judge(self, session: Session, case: Case, source: RouteVersion,
-               target: RouteVersion) -> tuple[Verdict, Move | None, Any]:
+    def _judge(self, session: Session, case: Case, tasks: list[TaskRow], source: RouteVersion,
+               target: RouteVersion) -> Verdict:
         """Try the move on a private copy of the case's workflow."""
-        tasks = _open_rows(session, case)
         verdict = Verdict(case.id, case.tenant.key, [t.title for t in tasks], False)
         try:
             undo = _undo_of(session, case, source, target)
@@ -464,9 +491,9 @@ class Migrator:
                                  target, self.diffs, undo)
         except CannotMove as exc:
             verdict.reason = str(exc)
-            return verdict, None, None
+            return verdict
         verdict.can, verdict.remarks = True, move.remarks
-        return verdict, move, workflow
+        return verdict
 
     def _move_one(self, case_id: int, source_id: int, target_id: int, actor_for: Callable[[Case], Actor]) -> Verdict:
         """One case in one transaction; a case that cannot move (or fails) rolls back and stays as it was."""
@@ -520,10 +547,6 @@ def _undo_of(session: Session, case: Case, source: RouteVersion, target: RouteVe
         raise CannotMove(f"terugzetten naar versie {target.number} kan alleen als ongedaan maken van een "
                          "overzetting, zolang er daarna niets met het dossier is gebeurd")
     return undo
-
-
-def _open_rows(session: Session, case: Case) -> list[TaskRow]:
-    return projection_store.load(session, case, bpmn.loaded(case.route_version).has_timers).open_tasks()
 
 
 def _ordered(verdicts: list[Verdict]) -> list[Verdict]:
