@@ -252,6 +252,32 @@ def objection_route(session: Session, actor: Actor, case: Case) -> dict[str, Any
     return None
 
 
+def follow_up_route(session: Session, actor: Actor, case: Case) -> dict[str, Any] | None:
+    """Where the case page offers *Vervolg starten*: a closed case whose end event names the route that follows
+    (property ``followUp``, e.g. opdc's ``tlv_aanvragen`` -> ``tlv-vso``), that route deployed and startable from
+    here, a user who may start it, and no such case started from this one yet. The engine checks it again on start."""
+    if case.status != CaseStatus.CLOSED or not case.outcome:
+        return None
+    ends = (ts for ts in bpmn.loaded(case.route_version).spec.task_specs.values() if spec_kind(ts) == "EndEvent")
+    end = next((ts for ts in ends if bpmn.properties(ts).get("outcome") == case.outcome), None)
+    key = bpmn.properties(end).get("followUp") if end is not None else None
+    if not key:
+        return None
+    try:
+        version = latest_version(session, key)
+    except NotFound:
+        return None
+    rules = declared(version)
+    if rules.sources and case.route_version.route.key not in rules.sources:
+        return None
+    if any(c.route_version.route.key == key for c in _running(session, case, rules.relation)):
+        return None
+    start = next((ts for ts in bpmn.loaded(version).spec.task_specs.values() if spec_kind(ts) == "StartEvent"), None)
+    if start is None or not actor.has(start.lane or Role.SCHOOL, Role.CONSULENT, Role.BEHEERDER):
+        return None
+    return {"route": key, "title": version.title}
+
+
 def of_case(session: Session, case_id: int) -> list[dict[str, Any]]:
     """The case's links as the case JSON shows them, oldest first: ``direction`` ``from`` (this case was started
     from that one) or ``to`` (that one was started from this case), with the other case's route, status and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -173,6 +174,12 @@ def rule_end_events(doc: Document) -> Iterator[Problem]:
         outcome = properties(end).get("outcome")
         if outcome is not None and not outcome.strip():
             yield doc.problem(end, "outcome is leeg: noem de uitkomst (bijv. toegekend) of laat hem weg")
+        follow_up = properties(end).get("followUp")
+        if follow_up is not None and not re.fullmatch(r"[a-z][a-z0-9-]{0,63}", follow_up):
+            yield doc.problem(end, f"followUp '{follow_up}' is geen routenaam: noem de route die volgt "
+                                   "(kleine letters, cijfers en -, bijv. tlv-vso)")
+        elif follow_up is not None and outcome is None:
+            yield doc.problem(end, "followUp zonder outcome: de zaakpagina biedt het vervolg bij die uitkomst aan")
 
 
 def rule_retention(doc: Document) -> Iterator[Problem]:

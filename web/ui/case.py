@@ -136,6 +136,7 @@ def case_context(session: Session, case: Case, tab: str) -> dict[str, Any]:
         "zorgplicht": _days_of(tlv_rules.zorgplicht_view(case.data or {}, decision_due(case))),
         "legal_hold": legal_hold.current(session, case.id),
         "links": links.of_case(session, case.id), "objection": links.objection_route(session, actor, case),
+        "follow_up": links.follow_up_route(session, actor, case),
         "steps": steps(version, live_states(case)), "open_tasks": [],
         "may_clock": actor.has(*CLOCK_ROLES) and case.status != CaseStatus.CLOSED,
         "may_upload": actor.has(*documents.UPLOAD_ROLES) and case.status != CaseStatus.CLOSED,
