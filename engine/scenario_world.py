@@ -4,11 +4,16 @@ the route under test as its only version. Nothing of it touches the real databas
 scenario ends.
 
 Migrating takes a tenth of a second; a scenario should take about as long as its steps, so the schema is
-migrated once per process and every world starts from a copy of those bytes (``sqlite3`` serialize).
+migrated once per process and every world starts from a copy of those bytes (``sqlite3`` serialize). The
+in-memory databases themselves are reused too (a few kept idle): SQLAlchemy caches compiled statements per engine,
+and a new engine per world compiled Loket's few hundred statements again in every scenario, about half of what a
+scenario cost besides its decision letters. A reused one is refilled from the template, so nothing of the world
+before it remains.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 import threading
 import uuid
@@ -31,6 +36,11 @@ from .vocabulary import ROLES, Role
 
 _template: bytes | None = None
 _template_lock = threading.Lock()
+# In-memory databases kept for the next world (one per scenario running side by side is enough); 0: a new engine
+# for every world (what bench/scenarios.py compares against).
+IDLE_DATABASES = 4
+_idle: list[MemoryDatabase] = []
+_idle_lock = threading.Lock()
 SCHOOLS = ("16PX00", "20LJ00")
 
 
@@ -120,8 +130,40 @@ class MemoryDatabase(Database):
 
 
 def _memory_url() -> str:
-    # Its own name per world: caches keyed by the database URL (the SWV calendar) never mix two worlds.
+    # Its own name per database: caches keyed by the database URL (the SWV calendar) never mix two databases, and
+    # World.close empties them before the database serves another world.
     return f"sqlite:///file:loket-scenario-{uuid.uuid4().hex}?mode=memory&uri=true"
+
+
+def _fresh_database() -> MemoryDatabase:
+    """A database holding Loket's empty migrated schema: an idle one refilled from the template, or a new one."""
+    with _idle_lock:
+        db = _idle.pop() if _idle else None
+    if db is not None:
+        try:
+            _fill(db)
+            return db
+        except sqlite3.Error:  # left in a transaction by a world that broke off: not worth saving
+            db.dispose()
+    db = MemoryDatabase()
+    _fill(db)
+    return db
+
+
+def _fill(db: MemoryDatabase) -> None:
+    raw = db.engine.raw_connection()  # the one connection of this database
+    try:
+        raw.driver_connection.deserialize(_schema())  # type: ignore[union-attr]  # replaces all it held
+    finally:
+        raw.close()
+
+
+def _release(db: MemoryDatabase) -> None:
+    with _idle_lock:
+        if len(_idle) < IDLE_DATABASES:
+            _idle.append(db)
+            return
+    db.dispose()
 
 
 class World:
@@ -129,12 +171,7 @@ class World:
 
     def __init__(self, route: RouteUnderTest, swv: dict[str, Any], started: datetime) -> None:
         self.route = route
-        self.db = MemoryDatabase()
-        raw = self.db.engine.raw_connection()  # the one connection of this world
-        try:
-            raw.driver_connection.deserialize(_schema())  # type: ignore[union-attr]
-        finally:
-            raw.close()
+        self.db = _fresh_database()
         self._documents = tempfile.TemporaryDirectory(prefix="loket-scenario-docs-")
         # No SMTP: a notification stays in the world's outbox, and goes with it.
         self.settings = Settings(database_url=self.db.url, smtp_url=None,
@@ -207,11 +244,11 @@ class World:
 
     def close(self) -> None:
         url = self.db.url
-        self.db.dispose()
         self._documents.cleanup()
-        # The SWV calendar cache is keyed by database URL: this world's entries would never be read again.
+        # The SWV calendar cache is keyed by database URL: this world's entries must not serve the next world.
         for key in [k for k in calendar_settings._calendars if k[0] == url]:
             calendar_settings._calendars.pop(key, None)
+        _release(self.db)
 
     def __enter__(self) -> World:
         return self

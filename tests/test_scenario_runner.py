@@ -300,3 +300,22 @@ steps:
     refused: andere school
 """, tlv, "proef.yaml")
     assert result.ok, result.reason()
+
+
+def test_a_reused_world_database_holds_nothing_of_the_world_before(route):
+    """Worlds reuse idle in-memory databases (their compiled statements stay warm): the next world on the same
+    database starts from the empty schema, with only its own SWV, users and route."""
+    from engine.scenario_world import World
+
+    swv: dict = {}
+    started = datetime(2026, 2, 2, 8, tzinfo=UTC)
+    with World(route, swv, started) as first:
+        engine = first.db.engine
+        first_url = first.db.url
+        with first.db.transaction() as session:
+            session.add(Tenant(key="nog-een", name="Nog een", region="midden", settings={}, created_at=started))
+    with World(route, swv, started) as second:
+        assert second.db.engine is engine and second.db.url == first_url  # the same database, again
+        with second.db.read() as session:
+            assert session.scalars(select(Tenant.key)).all() == ["scenario"]
+            assert session.scalar(select(func.count()).select_from(Case)) == 0
