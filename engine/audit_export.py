@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from . import access, audit, clock
 from .models import AccessLog, Case
-from .pdf_fonts import ARABIC, CJK, FAMILY, font_files, printable
+from .pdf_fonts import ARABIC, CJK, FAMILY, font_files, output, printable
 from .replay import NotReplayable
 from .vocabulary import CaseStatus, EventType
 
@@ -223,7 +223,7 @@ def render_pdf(document: dict[str, Any], *, compress: bool = True) -> bytes:
                   "in Nederlandse tijd te tonen is, staat er zoals het is opgeslagen. Een teken waarvoor het "
                   "rapport geen lettertype heeft, staat er als zijn Unicode-code ([U+AE40]); de JSON-export "
                   "bevat alle gegevens letterlijk.")
-    return bytes(pdf.output())
+    return output(pdf)
 
 
 def read_label(what: str) -> str:

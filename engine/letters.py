@@ -9,7 +9,7 @@ from typing import Any
 from fpdf import FPDF
 
 from .clock import format_date
-from .pdf_fonts import FAMILY, fallbacks_for, font_files, printable
+from .pdf_fonts import FAMILY, fallbacks_for, font_files, output, printable
 
 
 def _texts(value: Any) -> str:
@@ -75,7 +75,7 @@ class _Letter(FPDF):
 
     def done(self, compress: bool) -> bytes:
         self.set_compression(compress)
-        return bytes(self.output())
+        return output(self)
 
 
 def _day(value: str | None) -> str:

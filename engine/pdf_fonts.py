@@ -101,3 +101,22 @@ def printable(text: Any) -> str:
         else:
             out.append(f"[U+{point:04X}]")
     return "".join(out)
+
+
+# The OpenType layout tables: HarfBuzz shapes the text from the font file itself, and fpdf2 leaves these tables
+# out of the subset it embeds; but fontTools (4.6x) reads them all before it drops them, most of a letter's time.
+_LAYOUT_TABLES = ("GDEF", "GSUB", "GPOS")
+
+
+def output(pdf: Any) -> bytes:
+    """The document's bytes (fpdf2's ``output``), each embedded font first rid of the tables it would not embed:
+    the same bytes, written in a fraction of the time."""
+    for font in pdf.fonts.values():
+        ttfont = getattr(font, "ttfont", None)  # core fonts have none
+        if ttfont is None:
+            continue
+        for tag in _LAYOUT_TABLES:
+            if tag in ttfont:
+                del ttfont[tag]
+    return bytes(pdf.output())
+

@@ -67,3 +67,19 @@ def test_a_name_in_arabic_or_chinese_gets_its_font_and_a_latin_letter_embeds_onl
     chinese_name = {**DATA, "leerling": {**DATA["leerling"], "achternaam": "王"}}
     chinese = _fonts_of(letters.decision_pdf(record(data=chinese_name)))
     assert any(font.startswith("NotoSansSC") for font in chinese)
+
+
+def test_a_letter_is_the_same_document_as_fpdf2_writes_it_unhurried(monkeypatch):
+    """pdf_fonts.output drops the layout tables fpdf2 would leave out of the embedded fonts anyway, before fontTools
+    reads them: the letter (Latin, Arabic and Chinese names alike) is byte for byte the one fpdf2 writes without."""
+    from freezegun import freeze_time
+
+    from engine import pdf_fonts
+
+    names = [DATA, {**DATA, "leerling": {**DATA["leerling"], "achternaam": "王 Жук"}}]
+    with freeze_time("2026-03-20T10:00:00Z"):
+        quick = [letters.decision_pdf(record(data=data)) for data in names]
+        monkeypatch.setattr(pdf_fonts, "_LAYOUT_TABLES", ())
+        unhurried = [letters.decision_pdf(record(data=data)) for data in names]
+    assert quick == unhurried
+    assert PdfReader(io.BytesIO(quick[1])).pages[0].extract_text().count("Жук") >= 1
