@@ -54,6 +54,7 @@ bench: install $(BENCH)
 	$(BIN)/python bench/case_list.py
 	$(BIN)/python bench/decision.py
 	$(BIN)/python bench/migrate.py
+	$(BIN)/python bench/scenarios.py
 	test ! -f bench/audit.py || $(BIN)/python bench/audit.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/load.py
