@@ -54,13 +54,18 @@ def tlv_settings(ctx: Context, key: str, code: str | None, einddag: str | None, 
         changes["register_marge_maanden"] = margin
     with ctx.db.transaction() as session:
         tenant = tenant_by_key(session, key)
+        updated = bool(changes)
+        if "code" in changes:  # the SWV code is part of the SWV's configuration: an event (engine.tenant_events)
+            from engine.tenant_events import Who, change
+
+            change(session, tenant, "code", changes.pop("code"), Who(f"cli:{getpass.getuser()}", "cli"))
         settings = dict(tenant.settings or {})
         if changes:
             settings["tlv"] = {**dict(settings.get("tlv") or {}), **changes}
             tenant.settings = settings
         shown = effective(settings)
         own = dict(settings.get("tlv") or {})
-    click.echo(f"TLV-regels van {key}{' bijgewerkt' if changes else ''}:")
+    click.echo(f"TLV-regels van {key}{' bijgewerkt' if updated else ''}:")
     click.echo(f"  SWV-code: {shown['code'] or 'geen (nummers TLV-<jaar>-<nnnn>)'}")
     click.echo(f"  einddag: {shown['einddag'] or 'geen vaste einddag'}")
     click.echo(f"  minimale looptijd: {shown['minimale_looptijd_maanden'] or 0} maanden")

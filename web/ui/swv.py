@@ -46,10 +46,12 @@ def _page(actor: Any, typed: dict[str, Any] | None = None, errors: dict[str, lis
         settings = dict(tenant.settings or {})
         terms = settings.get("terms") or {}
         rows = []
+        titles = {key: title for key, title in session.execute(select(Route.key, Route.title))}
         for key in _route_keys(session, tenant):
             own = terms.get(key)
             values = typed if typed is not None and typed.get("route") == key else (own or {})
             rows.append({"key": key, "own": own, "values": values, "tasks": swv_settings.user_tasks(session, key),
+                         "title": titles.get(key, key), "open": typed is not None and typed.get("route") == key,
                          "runs": swv_settings.runs(tenant, key),
                          "errors": errors if typed is not None and typed.get("route") == key else {},
                          "windows": [swv_settings.window_text(w)
