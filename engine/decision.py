@@ -34,7 +34,9 @@ TERM = "decisionTerm"
 WARNING = "decisionWarning"
 ESCALATE_TO = "decisionEscalateTo"
 SUSPENDS = "decisionSuspends"
+RECEIVED_FROM = "decisionReceivedFrom"
 HANDLER = "decision"
+EXTEND_HANDLER = "decision_extend"
 DEADLINE_KINDS = (DeadlineKind.DECISION_WARNING, DeadlineKind.DECISION)
 _TERM = re.compile(r"^\s*(weken|kalenderdagen)\(\s*(\d{1,3})\s*\)\s*$")
 
@@ -105,8 +107,9 @@ def after_input(p: Projection, event: EventLike, after: After) -> None:
         props = bpmn.properties(spiff_task.task_spec) if spiff_task is not None else {}
         if props.get(TERM):
             days = term_days(props[TERM])
-            base = local_date(event.at) + timedelta(days=days)
-            state = {"term": props[TERM], "received": today, "base_end": base.isoformat(),
+            received = _received(spiff_task.data, props.get(RECEIVED_FROM), local_date(event.at))
+            base = received + timedelta(days=days)
+            state = {"term": props[TERM], "received": received.isoformat(), "base_end": base.isoformat(),
                      "due": atw_shift(base).isoformat(), "warning": props.get(WARNING),
                      "escalate_to": props.get(ESCALATE_TO), "suspended_since": None, "rounds": [],
                      "extension": None, "decided": None, "outcome": None, "late": None, "record": None}
@@ -115,6 +118,14 @@ def after_input(p: Projection, event: EventLike, after: After) -> None:
     if not state or state.get("decided"):
         return
     for entry in after.result.services:
+        if entry.get("handler") == EXTEND_HANDLER and not state.get("extension"):
+            # The route extends its own term (zorgplicht: the school, once, by 4 weeks): as Awb 4:14's notice does.
+            found = entry.get("result") or {}
+            base = date.fromisoformat(state["base_end"]) + timedelta(days=int(found["days"]))
+            state.update(base_end=base.isoformat(), due=atw_shift(base).isoformat(),
+                         extension={k: found.get(k) for k in ("weeks", "days", "reason", "from", "to", "notice")})
+            _put(p, state)
+            _rearm(p, event.at)
         if entry.get("handler") == HANDLER:
             record = entry.get("result") or {}
             state.update(decided=record.get("besluitdatum", today), outcome=record.get("uitkomst"),
@@ -136,6 +147,16 @@ def after_input(p: Projection, event: EventLike, after: After) -> None:
         _put(p, state)
         if not workflow.is_completed():
             _rearm(p, event.at)
+
+
+def _received(data: dict[str, Any], field: str | None, completed: date) -> date:
+    """The day the application was received: the day of the task's completion, or (``decisionReceivedFrom``) the
+    date its form names, such as the parents' written registration, when that lies on or before that day."""
+    try:
+        named = date.fromisoformat(str(data.get(field))) if field and data.get(field) else None
+    except ValueError:
+        named = None
+    return named if named is not None and named <= completed else completed
 
 
 def _suspends(workflow: Any, name: str) -> bool:

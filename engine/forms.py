@@ -9,7 +9,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-from . import criteria_rules, form_rules, tlv_rules  # noqa: F401  (the rule modules register with form_rules)
+from . import criteria_rules, form_rules, tlv_rules, zorgplicht_rules  # noqa: F401  (the rule modules register with form_rules)
 from .errors import BadRequest, InvalidData
 
 _TYPES = {

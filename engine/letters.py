@@ -120,8 +120,11 @@ def decision_pdf(record: dict[str, Any], *, compress: bool = True) -> bytes:
 
 
 def extension_pdf(notice: dict[str, Any], *, compress: bool = True) -> bytes:
-    """The Awb 4:14 notice: the decision takes longer, why, and the new term."""
-    pdf = _Letter(notice["swv"], notice)
+    """The Awb 4:14 notice: the decision takes longer, why, and the new term. A school's own extension (the
+    zorgplicht's 4 weeks) names its sender (``afzender``) and its law (``grondslag``)."""
+    sender = notice.get("afzender") or notice["swv"]
+    pdf = _Letter(sender, notice, "School voor voortgezet onderwijs" if notice.get("afzender") else
+                  "Samenwerkingsverband passend onderwijs")
     pdf.set_title("Verdaging beslistermijn")
     pdf.add_page()
     pdf.facts([
@@ -132,7 +135,10 @@ def extension_pdf(notice: dict[str, Any], *, compress: bool = True) -> bytes:
     ])
     pdf.paragraph("Geachte heer, mevrouw,")
     pdf.paragraph(f"Wij kunnen niet binnen de beslistermijn, die eindigt op {_day(notice['van'])}, op de aanvraag "
-                  f"beslissen (artikel 4:14 van de Algemene wet bestuursrecht). De reden: {notice['reden']}")
+                  f"beslissen ({notice.get('grondslag') or 'artikel 4:14 van de Algemene wet bestuursrecht'}). "
+                  f"De reden: {notice['reden']}")
     pdf.paragraph(f"Wij beslissen uiterlijk op {_day(notice['tot'])}.")
-    pdf.paragraph(f"Met vriendelijke groet,\n\nhet bestuur van {notice['swv']}")
+    signed = (f"het bevoegd gezag van {notice['afzender']}" if notice.get("afzender")
+              else f"het bestuur van {notice['swv']}")
+    pdf.paragraph(f"Met vriendelijke groet,\n\n{signed}")
     return pdf.done(compress)

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
 
-from engine import criteria_rules, form_rules, tlv_rules  # noqa: F401  (the rule modules register their rules)
+from engine import criteria_rules, form_rules, tlv_rules, zorgplicht_rules  # noqa: F401  (the rule modules register their rules)
 from engine.bpmn import NS
 from engine.retention import add_period
 from engine.vocabulary import ROLES
