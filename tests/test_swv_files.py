@@ -179,3 +179,24 @@ def test_show_prints_the_whole_configuration_and_its_history(loket):
     latest = shown[shown.index("laatste wijzigingen: 10") + 1]
     assert latest.endswith("via cli: terms.thuiszitter: weken(10) -> bestuurder => weken(9) -> bestuurder "
                            "(Besluit bestuur 12 november)")
+
+
+def test_migration_0013_adds_tenant_events_and_goes_back(empty_db_url):
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from engine.db import alembic_config, upgrade
+
+    def tables() -> set[str]:
+        engine = create_engine(empty_db_url)
+        try:
+            return set(inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+
+    upgrade(empty_db_url)
+    assert "tenant_events" in tables()
+    command.downgrade(alembic_config(empty_db_url), "0012")
+    assert "tenant_events" not in tables()
+    upgrade(empty_db_url)
+    assert "tenant_events" in tables()
