@@ -13,7 +13,7 @@ from engine import clock
 from engine.calendar import REGIONS, CalendarRules
 from engine.calendar_settings import advisory_key, bump_version, describe, setting_row
 from engine.models import School, Tenant
-from engine.regions import UnknownMunicipality, region_of
+from engine.regions import UnknownMunicipality, region_of, split_notes
 
 from .context import Context, fail, pass_ctx, tenant_by_key
 
@@ -32,6 +32,8 @@ def _region(gemeenten: tuple[str, ...], region: str | None) -> tuple[str, list[s
         found, municipalities = region_of(list(gemeenten), region)
     except (UnknownMunicipality, ValueError) as exc:
         fail(str(exc))
+    for note in split_notes(municipalities, found):
+        click.echo(f"let op: {note}")
     return found, [m.name for m in municipalities]
 
 

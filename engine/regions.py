@@ -1,8 +1,9 @@
 """Which school-holiday region a municipality is in: ``engine/data/gemeenten.json``.
 
-The Regeling vaststelling schoolvakanties assigns the regions per gemeente. The shipped table gives a region
-only where a source names it (a whole province, or a named gemeente); for the rest (most of Gelderland, the
-split gemeenten Altena and De Ronde Venen) it says so, and the caller must be told the region explicitly.
+The Regeling vaststelling schoolvakanties (art. 3) assigns the regions per province and, where a province is
+divided, per gemeente. The shipped table gives every gemeente of 2026 its region, with the source. Four gemeenten
+are split by the Regeling (Montferland, Neder-Betuwe, De Ronde Venen, Altena): the table gives the region of the
+larger part and names the other part (``parts``); a school there sets its own region.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+
+from .calendar import REGIONS
 
 DATA_FILE = "engine/data/gemeenten.json"
 
@@ -23,8 +26,9 @@ class UnknownMunicipality(ValueError):
 class Municipality:
     name: str  # as the table spells it: "'s-Gravenhage"
     province: str
-    region: str | None  # None: not settled in the table
+    region: str | None  # None: not settled in the table (no gemeente of 2026 has None)
     source: str
+    parts: tuple[tuple[str, str], ...] = ()  # (another region, the part of the gemeente in it)
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,10 @@ def load_municipalities() -> MunicipalityTable:
         default = raw["provincies"][province]
         for name in names:
             rule = exceptions.get(name, default)
-            by_key[_key(name)] = Municipality(name, province, rule["regio"], rule["bron"])
+            if rule["regio"] not in REGIONS:
+                raise ValueError(f"gemeenten.json: {name} heeft geen geldige regio ({rule['regio']!r})")
+            parts = tuple(sorted((rule.get("delen") or {}).items()))
+            by_key[_key(name)] = Municipality(name, province, rule["regio"], rule["bron"], parts)
     if set(exceptions) - {m.name for m in by_key.values()}:
         raise ValueError("gemeenten.json: een uitzondering noemt een onbekende gemeente")
     for alias, name in raw["andere_namen"].items():
@@ -61,6 +68,12 @@ def municipality(name: str) -> Municipality:
     if found is None:
         raise UnknownMunicipality(f"'{name}' is geen gemeente in {DATA_FILE} (stand {load_municipalities().as_of}).")
     return found
+
+
+def split_notes(found: list[Municipality], region: str) -> list[str]:
+    """For a split gemeente: which part lies in another region than ``region`` (a school there sets its own)."""
+    return [f"{part} ({m.name}) ligt in regio {other}: geef een school daar die regio (loket schools add ... "
+            f"--region {other})" for m in found for other, part in m.parts if other != region]
 
 
 def region_of(names: list[str], region: str | None = None) -> tuple[str, list[Municipality]]:

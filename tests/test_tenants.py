@@ -35,13 +35,17 @@ def test_an_swv_is_set_up_by_its_municipalities(loket):
     assert "regio noord" in kennemerland.stdout
 
 
-def test_mixed_regions_and_unsettled_municipalities_need_a_region(loket):
+def test_mixed_regions_need_a_region_and_a_split_municipality_is_named(loket):
     mixed = loket("tenants", "add", "x", "--name", "X", "--gemeente", "Utrecht", "--gemeente", "Maastricht", ok=False)
     assert mixed.exit_code == 1
     assert mixed.stderr.startswith("fout: deze gemeenten liggen in verschillende vakantieregio's")
     assert "Utrecht (midden)" in mixed.stderr and "Maastricht (zuid)" in mixed.stderr
-    ede = loket("tenants", "add", "x", "--name", "X", "--gemeente", "Ede", ok=False)
-    assert ede.exit_code == 1 and "staat niet vast" in ede.stderr and "--region" in ede.stderr
+    ede = loket("tenants", "add", "ede", "--name", "Ede", "--gemeente", "Ede")  # Gelderland: midden, no --region
+    assert "regio midden" in ede.stdout
+    achterhoek = loket("tenants", "add", "ah", "--name", "Achterhoek VO", "--gemeente", "Doetinchem", "--gemeente",
+                       "Montferland", "--gemeente", "Oude IJsselstreek")
+    assert "regio midden" in achterhoek.stdout
+    assert "let op: de voormalige gemeente Didam (Montferland) ligt in regio zuid" in achterhoek.stdout
     unknown = loket("tenants", "add", "x", "--name", "X", "--gemeente", "Atlantis", ok=False)
     assert unknown.exit_code == 1 and "'Atlantis' is geen gemeente" in unknown.stderr
     given = loket("tenants", "add", "x", "--name", "X", "--gemeente", "Utrecht", "--gemeente", "Maastricht",
