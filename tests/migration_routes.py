@@ -15,9 +15,9 @@ PROCESSES = PROJECT_ROOT / "processes"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
-def shipped() -> tuple[str, dict]:
-    text = (PROCESSES / "tlv-vso.bpmn").read_text(encoding="utf-8")
-    forms = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in (PROCESSES / "forms").glob("tlv-vso-*.json")}
+def shipped(route: str = "tlv-vso") -> tuple[str, dict]:
+    text = (PROCESSES / f"{route}.bpmn").read_text(encoding="utf-8")
+    forms = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in (PROCESSES / "forms").glob(f"{route}-*.json")}
     return text, forms
 
 
@@ -63,10 +63,24 @@ def condition_on_new_data(text: str) -> str:
     return text.replace('>besluit == "toekennen"<', '>besluit == "toekennen" and spoedplaatsing != True<')
 
 
-def publish_variant(db, change, note: str = "Aangepast voor het ondersteuningsplan 2027.") -> int:
-    """Publish ``change`` applied to the shipped tlv-vso as its next version; its number."""
-    text, forms = shipped()
+def longer_plan(text: str) -> str:
+    """thuiszitter: the plan gets 10 werkdagen instead of 5 (the monitoring timer is unchanged)."""
+    block = re.search(r'<bpmn:userTask id="plan".*?</bpmn:userTask>', text, re.S)
+    assert block is not None
+    return text.replace(block.group(0), block.group(0).replace('value="werkdagen(5)"', 'value="werkdagen(10)"'))
+
+
+def longer_monitoring(text: str) -> str:
+    """thuiszitter: the monitoring timer waits a week longer."""
+    return text.replace("<bpmn:timeDate>weken(monitoring_weken)</bpmn:timeDate>",
+                        "<bpmn:timeDate>weken(monitoring_weken + 1)</bpmn:timeDate>")
+
+
+def publish_variant(db, change, note: str = "Aangepast voor het ondersteuningsplan 2027.",
+                    route: str = "tlv-vso") -> int:
+    """Publish ``change`` applied to the shipped route as its next version; its number."""
+    text, forms = shipped(route)
     with db.transaction() as session:
-        result = publishing.check_content("tlv-vso", change(text), forms)
+        result = publishing.check_content(route, change(text), forms)
         assert not result.problems, result.problems
         return publishing.publish(session, result, note=note).number

@@ -476,3 +476,67 @@ def test_the_page_answers_a_version_that_does_not_exist_in_dutch(runtime, settin
     answer = client.get("/routes/tlv-vso/overzetten?van=1&naar=8")
     assert answer.status_code == 422 and "heeft geen versie 8" in answer.get_data(as_text=True)
     assert client.get("/routes/tlv-vso/overzetten?van=1").status_code == 422
+
+
+# ---------------------------------------------------------------- a route with a timer (thuiszitter's monitoring)
+
+
+def waiting_on_monitoring(runtime, world) -> int:
+    """A thuiszitter case whose plan is made: it waits on the monitoring timer."""
+    import yaml
+
+    from tests.conftest import PROCESSES
+
+    data = yaml.safe_load((PROCESSES / "scenarios" / "thuiszitter" / "_data.yaml").read_text(encoding="utf-8"))
+    with clock.frozen(at("2026-09-07T09:00")):
+        case = runtime.start_case(world["school"], "thuiszitter", data["start"])
+        do(runtime, world, "school", case.id, "verzuimmelding", data["verzuimmelding"])
+        do(runtime, world, "leerplicht", case.id, "intake_leerplicht", data["intake"])
+    with clock.frozen(at("2026-09-14T10:00")):
+        do(runtime, world, "consulent", case.id, "casustafel", data["casustafel"])
+        do(runtime, world, "consulent", case.id, "plan", data["plan"])
+    assert open_names(runtime, case.id) == []
+    return case.id
+
+
+def timer_due(runtime, case_id: int):
+    with runtime.db.read() as session:
+        return session.scalars(select(Deadline.due_at).where(
+            Deadline.case_id == case_id, Deadline.kind == DeadlineKind.TIMER,
+            Deadline.status == DeadlineStatus.PENDING)).all()
+
+
+def test_a_waiting_timer_of_an_unchanged_element_keeps_its_moment_and_fires_then(runtime, world, db):
+    from engine import scheduler
+    from tests.migration_routes import longer_plan
+
+    case_id = waiting_on_monitoring(runtime, world)
+    before = timer_due(runtime, case_id)
+    assert len(before) == 1
+    to = publish_variant(db, longer_plan, route="thuiszitter")
+    with clock.frozen(at("2026-09-30T09:00")):
+        outcome = migration.Migrator(runtime).migrate("thuiszitter", 1, to, lambda case: world["procesbeheerder"])
+    assert [v.moved for v in outcome.cases] == [True]
+    assert timer_due(runtime, case_id) == before
+    consistent(runtime, db, case_id)
+    scheduler.fire_due(runtime, before[0] + timedelta(seconds=1))
+    assert open_names(runtime, case_id) == ["monitoring"]
+    consistent(runtime, db, case_id)
+
+
+def test_a_changed_timer_is_armed_again_from_the_migration_and_an_undo_restores_it(runtime, world, db):
+    from tests.migration_routes import longer_monitoring
+
+    case_id = waiting_on_monitoring(runtime, world)
+    before = timer_due(runtime, case_id)
+    to = publish_variant(db, longer_monitoring, route="thuiszitter")
+    mover = migration.Migrator(runtime)
+    with clock.frozen(at("2026-09-30T09:00")):
+        assert mover.migrate("thuiszitter", 1, to, lambda case: world["procesbeheerder"]).cases[0].moved
+    after = timer_due(runtime, case_id)
+    assert len(after) == 1 and clock.local_date(after[0]).isoformat() == "2026-11-04"  # 4 + 1 weeks from Wed 30 Sep
+    consistent(runtime, db, case_id)
+    with clock.frozen(at("2026-10-01T09:00")):
+        assert mover.migrate("thuiszitter", to, 1, lambda case: world["procesbeheerder"]).cases[0].moved
+    assert timer_due(runtime, case_id) == before
+    consistent(runtime, db, case_id)
