@@ -8,10 +8,11 @@ import shutil
 from datetime import UTC, datetime
 
 import yaml
+from sqlalchemy import select
 
 from engine import clock, links
 from engine.config import PROJECT_ROOT
-from engine.models import Case
+from engine.models import AccessLog, Case
 from engine.scheduler import fire_due
 from engine.validate import check
 from tests.conftest import START_DATA
@@ -42,6 +43,14 @@ def test_a_placement_ending_in_a_tlv_request_offers_the_linked_tlv_case(runtime,
     school = web_client(app, world, "school")
     page = school.get(f"/cases/{source}").get_data(as_text=True)
     assert f'href="/cases/new?route=tlv-vso&amp;van={source}"' in page and "TLV VSO starten" in page
+
+    # The new-case form starts with the placement's pupil (a read of that case, logged).
+    form = school.get(f"/cases/new?route=tlv-vso&van={source}").get_data(as_text=True)
+    assert 'value="Jansen"' in form and 'value="2011-06-30"' in form
+    with runtime.db.read() as session:
+        assert session.scalar(select(AccessLog.id).where(AccessLog.case_id == source, AccessLog.what == "case"))
+    other = web_client(app, world, "school2").get(f"/cases/new?route=tlv-vso&van={source}").get_data(as_text=True)
+    assert "Jansen" not in other  # another school's pupil is not shown
 
     # The school starts the TLV request from the placement: both cases show the link.
     case = runtime.start_case(world["school"], "tlv-vso", {**START_DATA, "leerling": DATA["start"]["leerling"]},

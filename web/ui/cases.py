@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 from flask import flash, redirect, render_template, request
 from sqlalchemy import select
 
-from engine import bpmn, case_list, clock, swv_settings, visibility
-from engine.errors import Conflict, InvalidData
+from engine import bpmn, case_list, clock, permissions, swv_settings, visibility
+from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.models import Route, School, Tenant
 from engine.routes import latest_version, start_form
 from engine.vocabulary import Role
@@ -94,6 +94,22 @@ def _own_school(session: Any, actor: Any) -> School | None:
     return session.get(School, actor.school_id) if actor.school_id and actor.role == Role.SCHOOL else None
 
 
+def _from_source(rt: Any, actor: Any, source: int | None, schema: dict[str, Any] | None) -> dict[str, Any]:
+    """A start from another case (``van``) begins with that case's pupil, when the start form asks for one and
+    the user may read the case: a follow-up or bezwaar is about the same pupil (the read is logged)."""
+    if source is None or "leerling" not in ((schema or {}).get("properties") or {}):
+        return {}
+    with rt.db.read() as session:
+        try:
+            pupil = (permissions.case_for(session, actor, source).data or {}).get("leerling")
+        except (NotFound, Forbidden):
+            return {}  # the start itself says what is wrong with the source
+    if not isinstance(pupil, dict):
+        return {}
+    record_read("case", source)
+    return {"leerling": pupil}
+
+
 @bp.route("/cases/new", methods=["GET", "POST"])
 def new_case() -> Any:
     actor = current_actor()
@@ -129,8 +145,10 @@ def new_case() -> Any:
         else:
             flash(f"Dossier {case.id} is gestart.", "ok")
             return redirect(f"/cases/{case.id}", 303)
-    elif own_school is not None:
-        data = {"school": own_school[0]}
+    else:
+        if own_school is not None:
+            data = {"school": own_school[0]}
+        data.update(_from_source(rt, actor, source, schema))
     fields = form_fields(schema, data, errors)
     if own_school is not None:
         fields = [f for f in fields if f.path != "school"]  # filled in: the user's own school
