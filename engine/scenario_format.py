@@ -51,6 +51,10 @@ EXPECT = {
         "outcome": {"type": ["string", "null"]}, "escalation": _task, "warning": _task,
         "no_escalation": _task, "no_warning": _task, "case_due": {"type": ["string", "null"], "pattern": MOMENT},
         "data": {"type": "object"}, "done": _tasks,
+        # The decision clock of a route that decides (engine.decision): the term, the decision, the objection term.
+        "decision_due": {"type": "string", "pattern": DATE}, "objection_due": {"type": "string", "pattern": DATE},
+        "decision": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
+            "outcome": {"type": "string"}, "late": {"type": "boolean"}}},
     },
     "dependentRequired": {"due": ["task"], "warn": ["task"], "lane": ["task"], "claimed_by": ["task"],
                           "escalated": ["task"]},

@@ -8,12 +8,12 @@ A failed expectation or an unexpected refusal stops the scenario with a message 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from . import clock, documents
+from . import clock, decision, documents
 from .auth import Actor
 from .cases import Runtime
 from .clock import TZ, format_moment
@@ -241,6 +241,8 @@ class Steps:
                 problems.append(f"niet afgerond: {', '.join(missing)} (afgerond: {', '.join(done) or 'niets'})")
         if "data" in wanted:
             problems += _data_problems(wanted["data"], case.data or {}, "")
+        if any(key in wanted for key in ("decision_due", "decision", "objection_due")):
+            problems += _decision_problems(wanted, case.decision, clock.local_date(self.now))
         if problems:
             raise StepFailed("; ".join(problems))
 
@@ -298,6 +300,35 @@ def _moment_problem(what: str, wanted: str | None, actual: datetime | None) -> l
     else:
         same = abs((parse_when(wanted) - actual).total_seconds()) < 60
     return [] if same else [f"{what}: verwacht {wanted}, maar het is {moment(actual)}"]
+
+
+def _decision_problems(wanted: dict[str, Any], state: dict[str, Any] | None, today: date) -> list[str]:
+    """The decision clock as the case shows it today: its end (moved by a running aanvulling round), the decision
+    and the objection term of its record."""
+    shown = decision.view(state, today)
+    if shown is None:
+        return ["beslistermijn verwacht, maar de zaak heeft er (nog) geen: de aanvraag is niet ontvangen"]
+    problems = []
+    if "decision_due" in wanted and shown["due"] != wanted["decision_due"]:
+        problems.append(f"beslistermijn: verwacht {wanted['decision_due']}, maar het is "
+                        f"{clock.format_date(date.fromisoformat(shown['due']))}"
+                        + (" (opgeschort)" if shown["suspended"] else ""))
+    taken = wanted.get("decision") or {}
+    if taken and not shown["decided"]:
+        problems.append("besluit verwacht, maar er is nog niet besloten")
+    elif taken:
+        if "outcome" in taken and shown["outcome"] != taken["outcome"]:
+            problems.append(f"besluit: verwacht {taken['outcome']}, maar het is {shown['outcome']}")
+        if "late" in taken and bool(shown["late"]) != taken["late"]:
+            problems.append(f"besluit {'te laat' if shown['late'] else 'op tijd'} ({shown['decided']}, termijn tot "
+                            f"{shown['due']}), verwacht {'te laat' if taken['late'] else 'op tijd'}")
+    if "objection_due" in wanted:
+        until = (shown.get("record") or {}).get("bezwaar_tot")
+        if until != wanted["objection_due"]:
+            problems.append(f"bezwaartermijn: verwacht tot {wanted['objection_due']}, maar "
+                            + (f"hij loopt tot {clock.format_date(date.fromisoformat(until))}" if until
+                               else "er is nog geen besluit"))
+    return problems
 
 
 def _data_problems(wanted: Any, actual: Any, path: str) -> list[str]:

@@ -319,3 +319,40 @@ def test_the_validator_knows_the_decision_properties(tmp_path, old, new, element
     path.write_text(source.replace(old, new, 1), encoding="utf-8")
     problems = check(path, known_handlers={"decision", "notify", "register_tlv"}).problems
     assert any(p.element == element and gist in p.message for p in problems), problems
+
+
+def test_a_scenario_checks_the_decision_clock_and_says_what_it_found_instead():
+    """``expect: {decision_due, decision: {outcome, late}, objection_due}`` in a scenario (engine.scenario_steps)."""
+    from engine import scenarios
+    from engine.config import PROJECT_ROOT
+    from engine.scenario_format import load_data_sets
+    from tests.test_scenarios import route
+
+    sets = load_data_sets(PROJECT_ROOT / "processes" / "scenarios" / "tlv-vso" / "_data.yaml")
+    text = """
+name: Beslistermijn
+start: {at: 2026-02-02T09:00, data: "@start"}
+steps:
+  - complete: aanmelding
+    with: "@aanmelding"
+  - expect: {decision_due: 2026-03-30}
+  - complete: dossiercheck
+    with: "@compleet"
+  - complete: knooppuntoverleg
+    with: "@knooppuntoverleg"
+  - at: 2026-04-02T10:00
+  - complete: besluit
+    as: commissie
+    with: {besluit: toekennen, soort: lg, categorie: midden, ingangsdatum: "2026-04-02", einddatum: "2027-07-31",
+           motivering: Beide deskundigen adviseren VSO.}
+  - expect: {decision: {outcome: toekenning, late: %s}, objection_due: %s}
+"""
+    passed = scenarios.run_text(text % ("true", "2026-05-18"), route("tlv-vso"), data_sets=sets)
+    assert passed.ok, passed.reason()  # Thu 2 April + 6 weeks is Hemelvaart; 15 May is equated: Mon 18 May
+    failed = scenarios.run_text(text % ("false", "2026-05-15"), route("tlv-vso"), data_sets=sets)
+    assert "besluit te laat (2026-04-02, termijn tot 2026-03-30), verwacht op tijd" in failed.reason()
+    assert "bezwaartermijn: verwacht tot 2026-05-15, maar hij loopt tot 18-05-2026" in failed.reason()
+    early = scenarios.run_text((text % ("true", "2026-05-18")).replace("decision_due: 2026-03-30",
+                                                                      "decision_due: 2026-03-27"),
+                               route("tlv-vso"), data_sets=sets)
+    assert "stap 2" in early.reason() and "beslistermijn: verwacht 2026-03-27, maar het is 30-03-2026" in early.reason()
