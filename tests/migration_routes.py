@@ -76,10 +76,29 @@ def longer_monitoring(text: str) -> str:
                         "<bpmn:timeDate>weken(monitoring_weken + 1)</bpmn:timeDate>")
 
 
+def dossiercheck_by_commissie(text: str) -> str:
+    """The commissie checks the dossier instead of the consulent (the task moves to another lane)."""
+    text = text.replace("        <bpmn:flowNodeRef>dossiercheck</bpmn:flowNodeRef>\n", "", 1)
+    return text.replace("        <bpmn:flowNodeRef>besluit</bpmn:flowNodeRef>\n",
+                        "        <bpmn:flowNodeRef>besluit</bpmn:flowNodeRef>\n"
+                        "        <bpmn:flowNodeRef>dossiercheck</bpmn:flowNodeRef>\n", 1)
+
+
+def no_waiting_list(forms: dict) -> dict:
+    """The plaatsing form no longer offers 'wachtlijst' (the route itself unchanged)."""
+    changed = json.loads(json.dumps(forms))
+    field = changed["tlv-vso-plaatsing.json"]["properties"]["plaatsing_uitkomst"]
+    field["enum"] = [value for value in field["enum"] if value != "wachtlijst"]
+    return changed
+
+
 def publish_variant(db, change, note: str = "Aangepast voor het ondersteuningsplan 2027.",
-                    route: str = "tlv-vso") -> int:
-    """Publish ``change`` applied to the shipped route as its next version; its number."""
+                    route: str = "tlv-vso", forms_change=None) -> int:
+    """Publish ``change`` applied to the shipped route (and ``forms_change`` to its forms) as its next version;
+    its number."""
     text, forms = shipped(route)
+    if forms_change is not None:
+        forms = forms_change(forms)
     with db.transaction() as session:
         result = publishing.check_content(route, change(text), forms)
         assert not result.problems, result.problems

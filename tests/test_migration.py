@@ -540,3 +540,34 @@ def test_a_changed_timer_is_armed_again_from_the_migration_and_an_undo_restores_
         assert mover.migrate("thuiszitter", to, 1, lambda case: world["procesbeheerder"]).cases[0].moved
     assert timer_due(runtime, case_id) == before
     consistent(runtime, db, case_id)
+
+
+def test_a_claimed_task_that_moves_to_another_role_is_refused_an_unclaimed_one_moves_lane(runtime, world, sample,
+                                                                                          db):
+    from tests.migration_routes import dossiercheck_by_commissie
+
+    claimed = at_step(runtime, world, sample, "dossiercheck")
+    runtime.claim(world["consulent"], open_task(runtime, claimed, "dossiercheck").id)
+    free = at_step(runtime, world, sample, "dossiercheck")
+    to = publish_variant(db, dossiercheck_by_commissie)
+    verdicts = {v.case_id: v for v in migrate(runtime, world, to).cases}
+    assert not verdicts[claimed].moved
+    assert verdicts[claimed].reason == ("de geclaimde taak 'Dossier controleren' gaat in de nieuwe versie naar de rol "
+                                        "commissie; geef haar eerst vrij")
+    assert verdicts[free].moved and open_task(runtime, free, "dossiercheck").lane == "commissie"
+    do(runtime, world, "commissie", free, "dossiercheck", {"dossier_compleet": True})
+    consistent(runtime, db, free)
+
+
+def test_a_changed_form_that_no_longer_fits_the_cases_data_is_refused(runtime, world, sample, db):
+    from tests.migration_routes import no_waiting_list
+
+    first = at_step(runtime, world, sample, "plaatsing")
+    waiting = at_step(runtime, world, sample, "plaatsing")
+    do(runtime, world, "school", waiting, "plaatsing", {"plaatsing_uitkomst": "wachtlijst"})
+    assert open_names(runtime, waiting) == ["plaatsing"]
+    to = publish_variant(db, lambda text: text, forms_change=no_waiting_list)
+    verdicts = {v.case_id: v for v in preview(runtime, to).cases}
+    assert verdicts[first].can
+    assert verdicts[waiting].reason == ("het formulier van 'Plaatsing VSO' is gewijzigd en veld 'plaatsing_uitkomst' "
+                                        "past niet meer bij wat het dossier al heeft")
