@@ -61,11 +61,11 @@ class Terms:
     def school_calendar(self) -> BusinessCalendar:
         """The case's school's calendar (the SWV's when the case has no school, or one of another SWV)."""
         if self._school_calendar is None:
-            school = self._session.get(School, self._school_id) if self._school_id is not None else None
-            if school is None or school.tenant_id != self._tenant.id:
-                self._school_calendar = self.calendar
-            else:
-                with unmetered():
+            with unmetered():  # read and built once, like the SWV's
+                school = self._session.get(School, self._school_id) if self._school_id is not None else None
+                if school is None or school.tenant_id != self._tenant.id:
+                    self._school_calendar = self.calendar
+                else:
                     self._school_calendar = calendar_for(self._session, self._tenant, school)
         return self._school_calendar
 
