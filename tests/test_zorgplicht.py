@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from engine import clock
 from engine.models import OutboxMessage
+from engine.scheduler import fire_due
 from engine.validate import check
 from tests.helpers import at, do, load_case, open_names, replayed, verified
 
@@ -54,6 +55,30 @@ def test_the_term_runs_from_the_registration_stands_still_for_the_parents_and_is
     assert (case.status, case.outcome, case.decision["late"]) == ("closed", "toegelaten", False)
     assert case.decision["record"]["afzender"] == "School 16PX00 (16PX00)"
     assert open_names(runtime, case_id) == []
+    result = replayed(runtime, case_id)
+    assert result.consistent, result.divergence
+    assert verified(db, case_id).intact
+
+
+def test_after_ten_weeks_without_a_decision_the_pupil_is_flagged_once_and_replay_agrees(runtime, world, db):
+    with clock.frozen(at("2026-02-02T09:00")):  # registered Monday 2 February: 10 weeks end Monday 13 April
+        case_id = runtime.start_case(world["school"], "zorgplicht-aanmelding", START).id
+        do(runtime, world, "school", case_id, "aanmelding", {**AANMELDING, "datum_aanmelding_ouders": "2026-02-02"})
+    with clock.frozen(at("2026-04-13T22:00")):
+        fire_due(runtime)
+    assert open_names(runtime, case_id) == ["besluit"]
+    assert load_case(runtime, case_id).data["tijdelijke_inschrijving"] is False
+    with clock.frozen(at("2026-04-14T00:30")):
+        fire_due(runtime)
+    case = load_case(runtime, case_id)
+    assert open_names(runtime, case_id) == ["tijdelijke_inschrijving_taak"] and case.data["tijdelijke_inschrijving"]
+    with clock.frozen(at("2026-04-14T09:00")):
+        do(runtime, world, "school", case_id, "tijdelijke_inschrijving_taak",
+           {"datum_tijdelijke_inschrijving": "2026-04-14"})
+    with clock.frozen(at("2026-04-20T09:00")):
+        fire_due(runtime)
+    assert open_names(runtime, case_id) == ["besluit"]  # flagged once: the timer waits for a moment that does not come
+    assert load_case(runtime, case_id).decision["escalated"] is True  # the 6 weeks ended on 16 March
     result = replayed(runtime, case_id)
     assert result.consistent, result.divergence
     assert verified(db, case_id).intact
