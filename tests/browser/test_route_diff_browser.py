@@ -15,9 +15,10 @@ FORM = {"type": "object", "title": "Taak", "properties": {
     "toelichting": {"type": "string", "title": "Toelichting", "maxLength": 2000}}}
 
 
-def linear_route(tasks: list[tuple[str, str, dict[str, str]]]) -> str:
+def linear_route(tasks: list[tuple[str, str, dict[str, str]]], lower: str = "") -> str:
     """A valid route: start, the user tasks in a row (id, name, Loket properties besides the form), end; all in
-    the consulent's lane, each task 150 px right of the one before (a task keeps its place across versions)."""
+    the consulent's lane, each task 150 px right of the one before (a task keeps its place across versions);
+    the task ``lower`` drawn 40 px lower, its flows bent to it."""
     nodes = ["start", *(t[0] for t in tasks), "einde"]
     flows = [(f"f{i}", a, b) for i, (a, b) in enumerate(zip(nodes, nodes[1:], strict=False), start=1)]
     incoming = {b: f for f, _, b in flows}
@@ -41,11 +42,13 @@ def linear_route(tasks: list[tuple[str, str, dict[str, str]]]) -> str:
                           f'<dc:Bounds x="{x[node] + 32}" y="142" width="36" height="36" /></bpmndi:BPMNShape>')
         else:
             shapes.append(f'<bpmndi:BPMNShape id="{node}_di" bpmnElement="{node}">'
-                          f'<dc:Bounds x="{x[node]}" y="120" width="100" height="80" /></bpmndi:BPMNShape>')
+                          f'<dc:Bounds x="{x[node]}" y="{160 if node == lower else 120}" width="100" height="80" />'
+                          '</bpmndi:BPMNShape>')
     right = {node: x[node] + (68 if node == "start" else 100) for node in nodes}  # events: 36 px, centred
     left = {node: x[node] + (32 if node == "einde" else 0) for node in nodes}
-    edges = [f'<bpmndi:BPMNEdge id="{f}_di" bpmnElement="{f}"><di:waypoint x="{right[a]}" y="160" />'
-             f'<di:waypoint x="{left[b]}" y="160" /></bpmndi:BPMNEdge>' for f, a, b in flows]
+    y = {node: 200 if node == lower else 160 for node in nodes}
+    edges = [f'<bpmndi:BPMNEdge id="{f}_di" bpmnElement="{f}"><di:waypoint x="{right[a]}" y="{y[a]}" />'
+             f'<di:waypoint x="{left[b]}" y="{y[b]}" /></bpmndi:BPMNEdge>' for f, a, b in flows]
     refs = "".join(f"<bpmn:flowNodeRef>{n}</bpmn:flowNodeRef>" for n in nodes)
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" \
@@ -74,8 +77,9 @@ id="Definitions_{KEY}" targetNamespace="http://loket.example/routes">
 
 OLD = linear_route([("intake", "Intake", {}), ("toets", "Toets", {}), ("advies", "Advies", {})])
 # advies is gone, overleg takes its place (and its flows); toets gets a deadline.
-NEW = linear_route([("intake", "Intake", {}), ("toets", "Toets", {"deadline": "werkdagen(10)"}),
-                    ("overleg", "Overleg", {})])
+NEW_TASKS = [("intake", "Intake", {}), ("toets", "Toets", {"deadline": "werkdagen(10)"}), ("overleg", "Overleg", {})]
+NEW = linear_route(NEW_TASKS)
+MOVED = linear_route(NEW_TASKS, lower="overleg")  # version 3: only the drawing differs
 
 
 def marks(page, side: str) -> dict[str, set[str]]:
@@ -92,14 +96,14 @@ def marks(page, side: str) -> dict[str, set[str]]:
 
 def test_added_removed_and_changed_tasks_are_marked_in_both_diagrams(live, page):
     with live.runtime.db.transaction() as session:
-        for bpmn in (OLD, NEW):
+        for bpmn in (OLD, NEW, MOVED):
             publish(session, check_content(KEY, bpmn, {f"{KEY}-taak.json": FORM}), note="proef")
     with live.runtime.db.read() as session:
-        assert routes.latest_version(session, KEY).number == 2
+        assert routes.latest_version(session, KEY).number == 3
 
     log_in(page, live, "procesbeheerder")
     page.goto(f"{live.url}/routes")
-    page.get_by_role("link", name="verschil met v1").click()
+    page.get_by_role("link", name="verschil met v1", exact=True).click()
     page.wait_for_selector('#diff-diagrams[data-ready="true"]')
 
     old, new = marks(page, "old"), marks(page, "new")
@@ -119,3 +123,14 @@ def test_added_removed_and_changed_tasks_are_marked_in_both_diagrams(live, page)
     assert page.locator('[data-added="overleg"]').count() == 1
     assert axe_problems(page) == []
     screenshot(page, "routes-verschil")
+
+    # Version 3 only moves overleg down: marked as moved in both drawings, and said in words below them.
+    page.goto(f"{live.url}/routes/{KEY}/verschil?van=2&naar=3")
+    page.wait_for_selector('#diff-diagrams[data-ready="true"]')
+    for side in ("old", "new"):
+        assert {kind: set(ids) for kind, ids in marks(page, side).items()} == {
+            "added": set(), "removed": set(), "changed": set(), "moved": {"overleg"}}
+    assert page.locator("#diff-new .loket-marker--moved").all_inner_texts() == ["↔ verplaatst"]
+    assert "Alleen verplaatst in de tekening: Overleg (overleg)" in page.locator("#diff-drawing-only").inner_text()
+    assert axe_problems(page) == []
+

@@ -202,7 +202,7 @@ def versions_diff(key: str) -> Any:
         old, new = _version(session, key, old_n), _version(session, key, new_n)
         result = route_diff.diff(old.bpmn, old.forms, new.bpmn, new.forms)
     drawings = {"old": url_for("ui.version_bpmn", key=key, number=old_n),
-                "new": url_for("ui.version_bpmn", key=key, number=new_n)}
+                "new": url_for("ui.version_bpmn", key=key, number=new_n)} if old_n != new_n else None
     return render_template("routes_diff.html", key=key, before=f"versie {old_n}", after=f"versie {new_n}",
                            diff=result, drawings=drawings, back=url_for("ui.routes_index"))
 
