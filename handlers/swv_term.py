@@ -1,15 +1,16 @@
 """swv_term: the SWV's own term for this route (setting ``terms``), counted from a date in the case, and whether
-it has passed. The thuiszitter route asks it at every monitoring round: a pupil at home longer than the SWV's
-term (Thuiszitterspact: never more than 3 months) goes to the SWV's doorzettingsmacht. The case's doorlooptijd
-counts from the start of the case; this counts from the first day at home, which lies before the report."""
+it has passed. The thuiszitter route asks it when the plan is made and at every monitoring round: a pupil at home
+longer than the SWV's term (Thuiszitterspact: never more than 3 months) goes to the SWV's doorzettingsmacht, and
+the monitoring timer waits no longer than the moment the term is passed (``overschreden_vanaf``). The case's
+doorlooptijd counts from the start of the case; this counts from the first day at home, before the report."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from engine.clock import local_date
-from engine.deadlines import Terms, evaluate_term
+from engine.deadlines import Terms, evaluate_term, start_of_day
 from engine.models import Case, Route, RouteVersion, Tenant
 from engine.services import ServiceContext, register
 
@@ -39,5 +40,7 @@ def swv_term(ctx: ServiceContext, since: str | None = None, **_: Any) -> dict[st
         "sinds": start.isoformat(),
         "einde": end.isoformat(),
         "verstreken": today > end,
+        # The first moment past the term, as the calendar functions give moments: a timer can wait for it.
+        "overschreden_vanaf": start_of_day(end + timedelta(days=1)).isoformat(),
         "dagen": (today - start).days,
     }

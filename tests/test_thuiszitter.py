@@ -49,7 +49,10 @@ def test_the_swv_term_sends_the_pupil_to_the_doorzettingsmacht_and_replays(runti
         do(runtime, world, "consulent", case_id, "monitoring", DATA["thuis"])
     assert open_names(runtime, case_id) == []  # within the term (until 12 October): the next round
 
-    with clock.frozen(at("2026-11-04")):
+    with clock.frozen(at("2026-10-12")):  # the last day of the term: no round yet
+        fire_due(runtime)
+    assert open_names(runtime, case_id) == []
+    with clock.frozen(at("2026-10-13")):  # the round comes as the term is passed, not four weeks on (3 November)
         fire_due(runtime)
         do(runtime, world, "consulent", case_id, "monitoring", DATA["thuis"])
     assert open_names(runtime, case_id) == ["doorzettingsmacht"]  # past the six weeks: the bestuurder decides
@@ -69,7 +72,8 @@ def test_without_a_term_of_its_own_the_swv_follows_the_pact(runtime, world, db):
     with runtime.db.read() as session:
         data = session.get(Case, case_id).data
     assert data["thuistermijn"] == {"termijn": "weken(13)", "sinds": "2026-08-31", "einde": "2026-11-30",
-                                    "verstreken": False, "dagen": 36}
+                                    "verstreken": False, "dagen": 36,
+                                    "overschreden_vanaf": "2026-11-30T23:00:00+00:00"}  # 1 December, 00:00 in NL
     assert open_names(runtime, case_id) == []
 
 
