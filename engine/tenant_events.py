@@ -207,12 +207,13 @@ def loaded_file(session: Session, tenant_id: int) -> TenantEvent | None:
                           .order_by(TenantEvent.seq.desc()).limit(1))
 
 
-def history(session: Session, tenant_id: int, prefix: str | None = None, limit: int = 200) -> list[TenantEvent]:
+def history(session: Session, tenant_id: int, prefix: str | None = None, limit: int = 200,
+            offset: int = 0) -> list[TenantEvent]:
     """The SWV's changes, newest first (``prefix``: only paths starting with it, e.g. ``terms.``)."""
     query = select(TenantEvent).where(TenantEvent.tenant_id == tenant_id, TenantEvent.path != "bestand")
     if prefix:
         query = query.where(TenantEvent.path.startswith(prefix))
-    return list(session.scalars(query.order_by(TenantEvent.seq.desc()).limit(limit)))
+    return list(session.scalars(query.order_by(TenantEvent.seq.desc()).limit(limit).offset(offset)))
 
 
 def projection(session: Session, tenant_id: int) -> dict[str, Any]:

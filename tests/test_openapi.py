@@ -313,6 +313,23 @@ def _migrate(c: Ctx):
     return c.call("procesbeheerder", "POST", MIGRATION, {"from": 1, "to": _second_version(c)})
 
 
+@calls("GET", "/api/v1/swv")
+def _swv(c: Ctx):
+    return c.call("procesbeheerder", "GET", "/api/v1/swv")
+
+
+@calls("GET", "/api/v1/swv/history")
+def _swv_history(c: Ctx):
+    c.call("procesbeheerder", "PUT", "/api/v1/swv/terms/tlv-vso", {"term": "weken(2)", "reason": "Besluit bestuur"})
+    return c.call("procesbeheerder", "GET", "/api/v1/swv/history?limit=5")
+
+
+@calls("PUT", "/api/v1/swv/terms/{key}")
+def _swv_term(c: Ctx):
+    return c.call("procesbeheerder", "PUT", "/api/v1/swv/terms/tlv-vso",
+                  {"term": "weken(2)", "from": "knooppuntoverleg", "reason": "Besluit bestuur", "seq": 0})
+
+
 # ---------------------------------------------------------------- the checks
 
 def operations(spec: dict) -> set[tuple[str, str]]:

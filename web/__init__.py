@@ -89,14 +89,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     ops.install(app, database)  # request ids, JSON access log, /healthz, /readyz, /metrics
 
-    from .api import ID_SCHEMA, IdConverter, audit, cases, documents, drafts, intake, migration, routes, tasks
+    from .api import ID_SCHEMA, IdConverter, audit, cases, documents, drafts, intake, migration, routes, swv, tasks
 
     app.url_map.converters["id"] = IdConverter
     api = LoketApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}],
         "extra_plugins": [ErrorResponses()]})
     api.register_converter(IdConverter, lambda converter: dict(ID_SCHEMA))
-    for blueprint in (routes.blp, cases.blp, tasks.blp, audit.blp, documents.blp, drafts.blp, migration.blp):
+    for blueprint in (routes.blp, cases.blp, tasks.blp, audit.blp, documents.blp, drafts.blp, migration.blp,
+                      swv.blp):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     intake.install(app)
     _register_errors(app)
