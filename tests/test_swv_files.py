@@ -81,6 +81,13 @@ def test_init_makes_the_five_swvs_with_their_configuration(loket, db):
                                                   "escalateTo": "bestuurder", "legal": False, "extensions": 1}
     assert "opdc" not in sterk.settings["terms"]  # crisis excepted from the two weeks
     assert sterk.settings["lwoo"] == "toewijzing"
+    zu, zu_schools, _ = _tenant(db, "zuid-utrecht")
+    assert zu.region == "midden" and zu.settings["terms"]["thuiszitter"]["term"] == "weken(13)"
+    assert [w["label"] for w in zu.settings["intake_windows"]["tlv-pro"]] == ["Instroom leerjaar 1", "Zij-instroom"]
+    assert {s.code for s in zu_schools} >= {"90ZU04", "90ZU05", "90ZU06"}  # PrO, VSO and OPDC
+    ad, _, _ = _tenant(db, "amsterdam-diemen")
+    assert ad.region == "noord" and [c["name"] for c in ad.settings["commissions"]] == ["Regioloket"]
+    assert ad.settings["herbeoordeling"] == {"deadline": "03-01", "open_weeks_before": 12}
     mk, mk_schools, _ = _tenant(db, "midden-kennemerland")
     assert len(mk_schools) == 7 and mk.region == "noord"
     assert {s.code: s for s in mk_schools}["94MK05"].name == "VSO De Duinrand"
