@@ -35,6 +35,8 @@ WARNING = "decisionWarning"
 ESCALATE_TO = "decisionEscalateTo"
 SUSPENDS = "decisionSuspends"
 RECEIVED_FROM = "decisionReceivedFrom"
+# Awb 7:10: the term counts from a day the case data holds (the end of the objection term), not from the receipt.
+FROM = "decisionFrom"
 HANDLER = "decision"
 EXTEND_HANDLER = "decision_extend"
 DEADLINE_KINDS = (DeadlineKind.DECISION_WARNING, DeadlineKind.DECISION)
@@ -108,7 +110,7 @@ def after_input(p: Projection, event: EventLike, after: After) -> None:
         if props.get(TERM):
             days = term_days(props[TERM])
             received = _received(spiff_task.data, props.get(RECEIVED_FROM), local_date(event.at))
-            base = received + timedelta(days=days)
+            base = (_from_day(spiff_task.data, props.get(FROM)) or received) + timedelta(days=days)
             state = {"term": props[TERM], "received": received.isoformat(), "base_end": base.isoformat(),
                      "due": atw_shift(base).isoformat(), "warning": props.get(WARNING),
                      "escalate_to": props.get(ESCALATE_TO), "suspended_since": None, "rounds": [],
@@ -157,6 +159,13 @@ def _received(data: dict[str, Any], field: str | None, completed: date) -> date:
     except ValueError:
         named = None
     return named if named is not None and named <= completed else completed
+
+
+def _from_day(data: dict[str, Any], name: str | None) -> date | None:
+    try:
+        return date.fromisoformat(data[name]) if name and isinstance(data.get(name), str) else None
+    except ValueError:
+        return None
 
 
 def _suspends(workflow: Any, name: str) -> bool:

@@ -48,6 +48,13 @@ KINDS: dict[str, dict[str, Any]] = {
                   "titels": {"toelating": "Besluit over de aanmelding: toelating",
                              "weigering": "Besluit over de aanmelding: weigering van toelating"},
                   "onderwerp": "Besluit aanmelding", "door": "school"},
+    # The SWV board's decision on an objection (Awb 7:11, after the LBT's advice, 7:13): against it no new objection
+    # but beroep at the rechtbank within six weeks (Awb 7:1, 8:1, 6:7), the record's bezwaar_tot is that term's end.
+    "bezwaar": {"naam": "een beslissing op bezwaar",
+                "titels": {"gegrond": "Beslissing op bezwaar: gegrond",
+                           "ongegrond": "Beslissing op bezwaar: ongegrond",
+                           "niet_ontvankelijk": "Beslissing op bezwaar: niet-ontvankelijk"},
+                "onderwerp": "Beslissing op bezwaar", "door": "swv", "rechtsmiddel": "beroep"},
 }
 DEFAULT_KIND = "tlv_vso"
 OUTCOME_TITLES = KINDS[DEFAULT_KIND]["titels"]  # the TLV VSO's, as before kinds existed
@@ -86,6 +93,12 @@ def recipients(data: dict[str, Any], school: str | None, day: date) -> list[dict
 
 
 def remedy_clause(swv: str, until: date, reference: str, kind: str = DEFAULT_KIND, school: str | None = None) -> str:
+    if KINDS[kind].get("rechtsmiddel") == "beroep":
+        return (f"Bent u het niet eens met deze beslissing op bezwaar? Dan kunt u binnen zes weken na de dag waarop "
+                f"zij bekend is gemaakt beroep instellen bij de rechtbank (bestuursrecht) van het arrondissement "
+                f"waar u woont (artikel 8:1 en 6:7 van de Algemene wet bestuursrecht); die termijn eindigt op "
+                f"{format_date(until)}. Noem het kenmerk van deze beslissing ({reference}). Tegen de uitspraak van "
+                f"de rechtbank is hoger beroep mogelijk bij de Afdeling bestuursrechtspraak van de Raad van State.")
     if KINDS[kind]["door"] == "school":
         return (f"Bent u het niet eens met dit besluit? Dan kunt u binnen zes weken na de dag waarop het besluit "
                 f"bekend is gemaakt bezwaar maken (openbare school) of om herziening vragen (bijzondere school) bij "
@@ -111,6 +124,8 @@ def _period(data: dict[str, Any]) -> str:
 
 def decision_text(outcome: str, data: dict[str, Any], kind: str = DEFAULT_KIND, school: str | None = None) -> str:
     name, what = pupil_name(data), KINDS[kind]["naam"]
+    if kind == "bezwaar":
+        return _on_objection(outcome, data, name)
     if kind == "toelating":
         where = school or "de school"
         if outcome == "toelating":
@@ -139,6 +154,21 @@ def decision_text(outcome: str, data: dict[str, Any], kind: str = DEFAULT_KIND, 
             f"behandeling (artikel 4:5 van de Algemene wet bestuursrecht): de aanvraag is na {rounds} "
             f"verzoek(en) om aanvulling, binnen de daarvoor gestelde termijn, niet compleet gemaakt. U kunt een "
             f"nieuwe, complete aanvraag indienen.")
+
+
+def _on_objection(outcome: str, data: dict[str, Any], name: str) -> str:
+    contested = data.get("bestreden_besluit") or {}
+    of = (f"het besluit van {format_date(_day(contested.get('besluitdatum')))} (kenmerk {contested.get('kenmerk')})"
+          if contested.get("besluitdatum") else "het bestreden besluit")
+    verdict = {"gegrond": "gegrond", "ongegrond": "ongegrond", "niet_ontvankelijk": "niet-ontvankelijk"}[outcome]
+    text = f"Het bestuur van het samenwerkingsverband verklaart het bezwaar tegen {of} over {name} {verdict}."
+    if outcome == "gegrond":
+        replaced = data.get("nieuw_besluit")
+        new = f" en neemt daarvoor in de plaats dit besluit: {replaced}" if replaced else ""
+        return f"{text} Het herroept het bestreden besluit{new} (artikel 7:11 Awb)."
+    if outcome == "ongegrond":
+        return f"{text} Het bestreden besluit blijft in stand."
+    return f"{text} Het bezwaar is daarom niet inhoudelijk beoordeeld."
 
 
 def build(*, outcome: str, day: date, swv: str, case_id: int, school: str | None, data: dict[str, Any],

@@ -137,6 +137,9 @@ def _objection(session: Session, source: Case, data: dict[str, Any], confirm_lat
     record = (source.decision or {}).get("record") if isinstance(source.decision, dict) else None
     if not record or not record.get("bezwaar_tot"):
         raise _invalid(f"Dossier {source.id} heeft (nog) geen besluit; bezwaar kan alleen tegen een genomen besluit.")
+    if record.get("soort") == BEZWAAR:
+        raise _invalid(f"Dossier {source.id} is een beslissing op bezwaar: daartegen staat beroep open bij de "
+                       "rechtbank, geen nieuw bezwaar (Awb 7:1).")
     running = [c for c in _running(session, source, BEZWAAR) if c.status != CaseStatus.CLOSED]
     if running:
         raise Conflict(f"Tegen het besluit van dossier {source.id} loopt al een bezwaar (dossier {running[0].id}); "
@@ -237,7 +240,8 @@ def objection_route(session: Session, actor: Actor, case: Case) -> dict[str, Any
     case's route, a user who may start it (its start lane, a consulent or a beheerder, as ``Runtime.start_case``)
     and no bezwaar running yet. The engine checks it all again on start."""
     record = (case.decision or {}).get("record") if isinstance(case.decision, dict) else None
-    if not record or any(c.status != CaseStatus.CLOSED for c in _running(session, case, BEZWAAR)):
+    if not record or record.get("soort") == BEZWAAR or any(c.status != CaseStatus.CLOSED
+                                                          for c in _running(session, case, BEZWAAR)):
         return None
     route = case.route_version.route.key
     for key in session.scalars(select(Route.key).order_by(Route.key)):

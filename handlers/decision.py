@@ -13,7 +13,8 @@ from engine.services import ServiceContext, register
 from engine.vocabulary import Role
 
 SUBJECTS = {"toekenning": "toegekend", "afwijzing": "afgewezen", "buiten_behandeling": "buiten behandeling",
-            "toelating": "toegelaten", "weigering": "niet toegelaten"}
+            "toelating": "toegelaten", "weigering": "niet toegelaten", "gegrond": "gegrond", "ongegrond": "ongegrond",
+            "niet_ontvankelijk": "niet-ontvankelijk"}
 
 
 @register("decision")

@@ -11,7 +11,7 @@ from engine.vocabulary import ROLES
 
 from .document import ROLE_LIST, SPIFF, Document, Problem, properties
 
-_ON_TERM = (decision.WARNING, decision.ESCALATE_TO, decision.RECEIVED_FROM)
+_ON_TERM = (decision.WARNING, decision.ESCALATE_TO, decision.RECEIVED_FROM, decision.FROM)
 
 
 def rule_decision_term(doc: Document) -> Iterator[Problem]:
