@@ -303,3 +303,13 @@ def _link_json(link: CaseLink, other: Case, direction: str) -> dict[str, Any]:
             "direction": direction, "label": words[0] if direction == "from" else words[1],
             "status": other.status, "outcome": other.outcome, "since": link.created_at.isoformat()}
 
+
+def source_state(session: Session, source_id: int, case_id: int | None) -> dict[str, Any]:
+    """How the case a linked case started from stands (scenarios check it): its outcome, whether it is held, and
+    the outcome it recorded for that linked case (None while that case runs)."""
+    source = session.get(Case, source_id)
+    closed = session.scalars(select(Event).where(Event.case_id == source_id,
+                                                 Event.type == EventType.LINKED_CASE_CLOSED)).all()
+    recorded = [(e.payload or {}).get("outcome") for e in closed if (e.payload or {}).get("case_id") == case_id]
+    return {"outcome": source.outcome if source else None, "legal_hold": legal_hold.current(session, source_id)
+            is not None, "linked_outcome": recorded[-1] if recorded else None}

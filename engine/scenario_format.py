@@ -55,6 +55,9 @@ EXPECT = {
         "decision_due": {"type": "string", "pattern": DATE}, "objection_due": {"type": "string", "pattern": DATE},
         "decision": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
             "outcome": {"type": "string"}, "late": {"type": "boolean"}}},
+        "source": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
+            "outcome": {"type": ["string", "null"]}, "legal_hold": {"type": "boolean"},
+            "linked_outcome": {"type": ["string", "null"]}}},
     },
     "dependentRequired": {"due": ["task"], "warn": ["task"], "lane": ["task"], "claimed_by": ["task"],
                           "escalated": ["task"]},
@@ -106,7 +109,10 @@ SCENARIO_SCHEMA: dict[str, Any] = {
         }},
         "start": {"type": "object", "additionalProperties": False, "required": ["at", "data"], "properties": {
             "at": {"type": "string", "pattern": MOMENT}, "as": _as, "data": _data,
-            "refused": _refused}},  # the start must be refused (a route the SWV does not run, outside a window)
+            "refused": _refused,  # the start must be refused (a route the SWV does not run, outside a window)
+            # Started from the case of another scenario, which runs first in the same world (engine.scenario_sources).
+            "from": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,63}/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"},
+            "confirm_late": {"type": "boolean"}}},  # a bezwaar received after its term: the user confirms it
         "steps": {"type": "array", "maxItems": 500, "items": {"type": "object"}},
     },
 }

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import clock, decision, documents
+from . import clock, decision, documents, links
 from .auth import Actor
 from .cases import Runtime
 from .clock import TZ, format_moment
@@ -66,8 +66,10 @@ def parse_when(text: str) -> datetime:
 class Steps:
     """The state of one running scenario: its world, runtime, clock and case."""
 
-    def __init__(self, world: World, runtime: Runtime, now: datetime) -> None:
+    def __init__(self, world: World, runtime: Runtime, now: datetime, route_key: str | None = None) -> None:
         self.world, self.runtime, self.now = world, runtime, now
+        self.route_key = route_key or world.route.key  # another route's: the case a linked scenario starts from
+        self.source_id: int | None = None  # the case this one was started from (start.from)
         self.case_id: int | None = None
         self.school_id: int | None = None
         self._seq = 0
@@ -76,11 +78,19 @@ class Steps:
 
     # ------------------------------------------------------------------ actions
 
-    def start(self, role: str, data: dict[str, Any]) -> None:
-        # A school starts for the school its start form names (its own), if the world has it.
+    def start(self, role: str, data: dict[str, Any], source: Steps | None = None, confirm_late: bool = False) -> None:
+        """Start the case; ``source``: the steps of the scenario whose case it starts from (start.from)."""
+        # A school starts for the school its start form names (its own), if the world has it; a linked start for
+        # the source case's school.
         school = self.world.school_ids.get(str(data.get("school"))) if isinstance(data, dict) else None
+        if source is not None:
+            if self.now < source.now:
+                raise StepFailed(f"de start ({moment(self.now)}) ligt vóór het einde van het bronscenario "
+                                 f"({moment(source.now)})")
+            school, self.source_id = school or source.school_id, source.case_id
         with clock.frozen(self.now):
-            case = self.runtime.start_case(self.world.actor(role, school), self.world.route.key, data)
+            case = self.runtime.start_case(self.world.actor(role, school), self.route_key, data,
+                                           linked_from=self.source_id, confirm_late=confirm_late)
         self.case_id, self.school_id = case.id, case.school_id
 
     def run(self, step: Step) -> None:
@@ -243,8 +253,19 @@ class Steps:
             problems += _data_problems(wanted["data"], case.data or {}, "")
         if any(key in wanted for key in ("decision_due", "decision", "objection_due")):
             problems += _decision_problems(wanted, case.decision, clock.local_date(self.now))
+        if "source" in wanted:
+            problems += self._source_problems(wanted["source"])
         if problems:
             raise StepFailed("; ".join(problems))
+
+    def _source_problems(self, wanted: dict[str, Any]) -> list[str]:
+        """The case this one started from (start.from): its outcome, legal hold, and what it recorded of this one."""
+        if self.source_id is None:
+            return ["source: deze zaak startte niet vanuit een ander dossier (start.from)"]
+        with self.world.db.read() as session:
+            found = links.source_state(session, self.source_id, self.case_id)
+        return [f"brondossier: {key} is {found[key]!r}, verwacht {value!r}" for key, value in wanted.items()
+                if found[key] != value]
 
     def _fired(self) -> dict[str, set[str]]:
         kinds = (EventType.DEADLINE_ESCALATED, EventType.DEADLINE_WARNED)
@@ -252,7 +273,9 @@ class Steps:
         with self.world.db.read() as session:
             for event in session.scalars(select(Event).where(Event.case_id == self.case_id, Event.type.in_(kinds))):
                 kind = (event.payload or {}).get("kind")
-                fired[event.type].add("case" if kind == "case" else str(event.task_name))
+                # The case's doorlooptijd is "case", the legal decision term (engine.decision) "beslistermijn".
+                fired[event.type].add("case" if kind == "case" else "beslistermijn" if kind in (
+                    "decision", "decision_warning") else str(event.task_name))
         return fired
 
     def _done(self) -> list[str]:

@@ -22,10 +22,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from . import auth, bpmn, calendar_settings
+from . import auth, bpmn, calendar_settings, clock
 from .auth import Actor
 from .config import Settings
 from .db import Database, make_engine
@@ -232,6 +233,19 @@ class World:
                                  process_id=r.process_id, title=r.title, bpmn=r.bpmn, forms=r.forms, spec=r.spec,
                                  deployed_at=started))
         return tenant.id
+
+    def add_route(self, route: RouteUnderTest) -> None:
+        """Another route beside the one under test (the route of the case a scenario starts from)."""
+        with self.db.transaction() as session:
+            if session.scalar(select(Route.id).where(Route.key == route.key)) is not None:
+                return
+            started = clock.now()
+            row = Route(key=route.key, title=route.title, created_at=started)
+            session.add(row)
+            session.flush()
+            session.add(RouteVersion(route_id=row.id, number=max(route.number, 1), sha256=route.sha256,
+                                     process_id=route.process_id, title=route.title, bpmn=route.bpmn,
+                                     forms=route.forms, spec=route.spec, deployed_at=started))
 
     def actor(self, name: str, school_id: int | None) -> Actor:
         """``school`` is the user of the case's school; every other name a role (or its second user)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from . import scenario_sources
 from .cases import Runtime
 from .errors import LoketError
 from .runtime import route_helpers  # the calendar functions route code sees, as in production
@@ -70,12 +71,15 @@ class ScenarioResult:
         return f"{where} ({step.text}): {step.message}"
 
 
-def run(scenario: Scenario, route: RouteUnderTest, helpers: Callable | None = None) -> ScenarioResult:
+def run(scenario: Scenario, route: RouteUnderTest, helpers: Callable | None = None,
+        directory: Path | None = None) -> ScenarioResult:
     """Run one scenario in a world of its own. A problem of the scenario itself (a task the route does not have)
-    is a ScenarioInvalid; everything that happens while running is in the result."""
+    is a ScenarioInvalid; everything that happens while running is in the result. ``directory``: the scenarios
+    folder a ``start.from`` is read from (default: the configured processes folder's)."""
     unknown = _unknown_tasks(scenario, route)
     if unknown:
         raise ScenarioInvalid(unknown)
+    source = scenario_sources.source_of(scenario, directory or _default_directory())
     began = time.perf_counter()
     started = parse_when(scenario.start["at"])
     results: list[StepResult] = []
@@ -86,7 +90,11 @@ def run(scenario: Scenario, route: RouteUnderTest, helpers: Callable | None = No
         results.append(first)
         refused = scenario.start.get("refused")
         try:
-            steps.start(scenario.start.get("as", "school"), scenario.start["data"])
+            before = scenario_sources.run_source(world, runtime, *source) if source is not None else None
+            steps.start(scenario.start.get("as", "school"), scenario.start["data"], before,
+                        bool(scenario.start.get("confirm_late")))
+        except StepFailed as exc:  # the scenario it starts from did not go as that one says
+            first.ok, first.message = False, str(exc)
         except LoketError as exc:
             if refused and refused.lower() in exc.message.lower():
                 first.message = f"geweigerd, zoals verwacht: {exc.message}"
@@ -137,7 +145,7 @@ def _unknown_tasks(scenario: Scenario, route: RouteUnderTest) -> list[str]:
         expect = step.spec.get("expect", {}) if step.action == "expect" else {}
         names = [step.spec[step.action]] if step.action in ("complete", "claim") else []
         names += [expect[k] for k in ("task", "escalation", "warning", "no_escalation", "no_warning") if k in expect
-                  and expect[k] != "case"]
+                  and expect[k] not in ("case", "beslistermijn")]
         names += list(expect.get("open_tasks", [])) + list(expect.get("done", []))
         for name in names:
             if name not in route.user_tasks:
@@ -185,6 +193,12 @@ def run_text(scenario_yaml: str, route: RouteUnderTest, name: str = "scenario",
     return run(parse(scenario_yaml, name, route.key, data_sets), route)
 
 
+def _default_directory() -> Path:
+    from .config import Settings
+
+    return Settings().processes_dir / "scenarios"
+
+
 @dataclass
 class RouteTrial:
     """All scenarios of one route: their results, and the files that could not run (Dutch lines)."""
@@ -208,7 +222,7 @@ def try_route(route: RouteUnderTest, directory: Path) -> RouteTrial:
     trial = RouteTrial(route.key)
     for path in find(directory, route.key):
         try:
-            trial.results.append(run(load(path, directory), route))
+            trial.results.append(run(load(path, directory), route, directory=directory))
         except ScenarioInvalid as exc:
             trial.problems += exc.problems
     return trial
