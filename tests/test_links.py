@@ -14,10 +14,10 @@ import pytest
 
 from engine import clock, legal_hold, routes
 from engine.errors import Conflict, Forbidden, InvalidData
-from tests.conftest import make_world
+from tests.conftest import PROCESSES, make_world
 from tests.helpers import call, do, event_types, events_of, load_case, replayed, to_besluit, verified
 from tests.test_retention import T0, decided
-from tests.ui import make_app, web_client
+from tests.ui import make_app, post, web_client
 
 ROUTE = Path(__file__).parent / "bpmn" / "links" / "koppel.bpmn"
 GRONDEN = {"gronden": "De ouders vinden dat cluster 4 niet past."}
@@ -151,3 +151,42 @@ def test_the_case_page_shows_the_link_on_both(linked, world, sample, settings, d
         assert f'href="/cases/{source}"' in page and "bezwaar tegen het besluit in" in page
         page = browser.get(f"/cases/{source}").get_data(as_text=True)
         assert f'href="/cases/{case.id}"' in page and "Bezwaar loopt" in page
+
+
+def test_a_decided_case_offers_bezwaar_maken_and_the_start_page_asks_to_confirm_a_late_one(runtime, world, sample,
+                                                                                          settings, db):
+    source = decided(runtime, world, sample, "afwijzen")
+    app = make_app(runtime, settings, db)
+    browser = web_client(app, world, "consulent")
+    with clock.frozen(LATE):
+        page = browser.get(f"/cases/{source}").get_data(as_text=True)
+        assert f'href="/cases/new?route=bezwaar&amp;van={source}"' in page and "Bezwaar maken" in page
+        form = browser.get(f"/cases/new?route=bezwaar&van={source}").get_data(as_text=True)
+        assert "Gestart vanuit" in form and f'name="van" value="{source}"' in form
+        data = {"route": "bezwaar", "van": str(source), "d.indiener": "ouders", "d.gronden": "Niet eens."}
+        late = post(browser, "/cases/new", data, page=f"/cases/new?route=bezwaar&van={source}")
+        assert late.status_code == 422
+        body = late.get_data(as_text=True)
+        assert 'data-testid="late-objection"' in body and "16-11-2026" in body and "Niet eens." in body
+        started = post(browser, "/cases/new", {**data, "te_laat_bevestigd": "ja"},
+                       page=f"/cases/new?route=bezwaar&van={source}")
+        assert started.status_code == 303
+        case_id = int(started.headers["Location"].rsplit("/", 1)[1])
+        assert load_case(runtime, case_id).data["te_laat"] is True
+        page = browser.get(f"/cases/{source}").get_data(as_text=True)
+        assert "Bezwaar maken" not in page and "Bezwaar loopt" in page  # one bezwaar at a time
+
+
+def test_a_scenario_names_the_scenario_it_starts_from(tmp_path):
+    from engine import scenarios
+    from engine.scenario_format import ScenarioInvalid
+
+    route = scenarios.route_from_files("bezwaar", (PROCESSES / "bezwaar.bpmn").read_bytes(), {
+        p.name: p.read_text() for p in (PROCESSES / "forms").glob("bezwaar-*.json")})
+    text = ("name: x\nstart: {at: 2026-03-02, from: tlv-vso/bestaat-niet, data: {indiener: ouders, gronden: x}}\n"
+            "steps: [{expect: {status: open}}]\n")
+    with pytest.raises(ScenarioInvalid, match="scenario 'tlv-vso/bestaat-niet' bestaat niet"):
+        scenarios.run(scenarios.parse(text, "x.yaml", "bezwaar"), route, directory=PROCESSES / "scenarios")
+    early = text.replace("bestaat-niet", "afgewezen").replace("2026-03-02", "2026-02-03")
+    result = scenarios.run(scenarios.parse(early, "x.yaml", "bezwaar"), route, directory=PROCESSES / "scenarios")
+    assert not result.ok and "vóór het einde van het bronscenario" in result.reason()
