@@ -37,6 +37,8 @@ def _cases(db) -> int:
 
 def test_a_route_the_swv_does_not_run_is_refused_and_not_offered(client, db, world, sample):
     _settings(db, world, routes=["bezwaar", "thuiszitter"])
+    listed = client.get("/api/v1/routes", headers={"Authorization": f"Bearer {world.tokens['school']}"}).get_json()
+    assert "tlv-vso" not in {route["key"] for route in listed}
     answer = _start(client, world, sample)
     assert answer.status_code == 422
     error = answer.get_json()["error"]

@@ -1,4 +1,4 @@
-"""GET /api/v1/routes: the routes a user can start, each with its start form."""
+"""GET /api/v1/routes: the routes of the user's SWV (those it runs), each with its start form."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
-from engine.models import Route
+from engine import swv_settings
+from engine.models import Route, Tenant
 from engine.routes import latest_version, start_form
 
 from . import Blueprint, current_actor, runtime
@@ -26,10 +27,13 @@ class RouteSchema(Schema):
 @blp.route("/routes")
 @blp.response(200, RouteSchema(many=True))
 def list_routes() -> list[dict[str, Any]]:
-    current_actor()
+    actor = current_actor()
     with runtime().db.read() as session:
+        tenant = session.get(Tenant, actor.tenant_id)
         out = []
         for key in session.scalars(select(Route.key).order_by(Route.key)):
+            if tenant is not None and not swv_settings.runs(tenant, key):
+                continue  # a route the SWV does not run (settings.routes): starting it would be refused
             version = latest_version(session, key)
             out.append({"key": key, "title": version.title, "version": version.number, "sha256": version.sha256,
                         "start_form": start_form(version)})
