@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import clock
-from .models import Tenant
+from .models import Route, Tenant
 from .swv_config import SwvFile, read_all
 from .tenant_events import Who, change, loaded_file, record
 
@@ -31,11 +31,14 @@ class Loaded:
     state: str  # aangemaakt, bijgewerkt, ongewijzigd, overgeslagen
     changes: list[str] = field(default_factory=list)  # the paths changed
     note: str | None = None
+    undeployed: list[str] = field(default_factory=list)  # routes it runs that are not deployed (yet)
 
     def line(self) -> str:
         what = f" ({len(self.changes)} wijzigingen)" if self.changes else ""
         note = f": {self.note}" if self.note else ""
-        return f"SWV {self.key} v{self.version} {self.state}{what}{note}"
+        missing = (f"; let op, nog niet gedeployed: {', '.join(self.undeployed)} (een dossier daarop kan niet "
+                   "starten)") if self.undeployed else ""
+        return f"SWV {self.key} v{self.version} {self.state}{what}{note}{missing}"
 
 
 def load(session: Session, swv: SwvFile) -> Loaded:
@@ -75,4 +78,10 @@ def load(session: Session, swv: SwvFile) -> Loaded:
 
 def load_all(session: Session, processes_dir: Path) -> list[Loaded]:
     """Load every file in ``processes_dir/swv``; SwvFileInvalid (nothing loaded) if any file is wrong."""
-    return [load(session, swv) for swv in read_all(processes_dir, session)]
+    deployed = set(session.scalars(select(Route.key)))
+    loaded = []
+    for swv in read_all(processes_dir, session):
+        result = load(session, swv)
+        result.undeployed = [key for key in swv.wanted.get("routes") or [] if key not in deployed]
+        loaded.append(result)
+    return loaded
