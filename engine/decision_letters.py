@@ -14,9 +14,11 @@ Guarantees:
 - the same record gives the same bytes (the PDF's creation date is the decision date, not the moment of
   rendering), so a letter made twice by a race is the same letter; only one ``decision_letter_made`` is logged,
   because the attaching transaction takes only mails that still wait;
-- bekendmaking is the day the letter is made and sent (Awb 3:41). That is the decision day unless the letter
-  could only be made later (a crash, a scheduler that was down): then the event records the later day and the
-  objection term counted from it, the letter says so, and the case's decision record follows the event.
+- bekendmaking is the day the letter is sent (Awb 3:41). That is the decision day unless the letter could only be
+  made later (a crash, a scheduler that was down) or its mails could not go out that day (the mail server was
+  down: with a mail server configured, an unsent letter of an earlier day is made again for the day it goes out,
+  as long as none of its mails went out). Then the event records the later day and the objection term counted
+  from it, the letter says so ("Verzonden"), and the case's decision record follows the event.
 """
 
 from __future__ import annotations
@@ -49,14 +51,23 @@ def file_name(record: dict[str, Any]) -> str:
     return f"{PREFIX}{record['kenmerk']}.pdf"
 
 
-def waiting(session: Session, case_id: int | None = None) -> list[OutboxMessage]:
-    """Mails whose decision letter is not made yet (of one case, or of all)."""
+def waiting(session: Session, case_id: int | None = None, made: bool = False) -> list[OutboxMessage]:
+    """Mails whose decision letter is not made yet (of one case, or of all); ``made``: unsent mails whose letter
+    is made."""
     query = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING,
                                         OutboxMessage.attachment_name.like(f"{PREFIX}%"),
-                                        OutboxMessage.attachment.is_(None))
+                                        OutboxMessage.attachment.is_not(None) if made
+                                        else OutboxMessage.attachment.is_(None))
     if case_id is not None:
         query = query.where(OutboxMessage.case_id == case_id)
     return list(session.scalars(query.order_by(OutboxMessage.id)))
+
+
+def _sent(session: Session, case_id: int, name: str) -> bool:
+    """Whether a mail with this letter went out (then its day is the bekendmaking, and the letter stays)."""
+    query = select(OutboxMessage.id).where(OutboxMessage.case_id == case_id, OutboxMessage.attachment_name == name,
+                                           OutboxMessage.status == OutboxStatus.SENT)
+    return session.scalar(query.limit(1)) is not None
 
 
 def as_made_known(record: dict[str, Any], day: date) -> dict[str, Any]:
@@ -70,27 +81,39 @@ def as_made_known(record: dict[str, Any], day: date) -> dict[str, Any]:
                                           record.get("afzender"))}
 
 
-def make_due(runtime: Runtime, limit: int = 50) -> int:
-    """Make the waiting decision letters (at most ``limit`` letters); how many were made."""
+def make_due(runtime: Runtime, limit: int = 50, sending: bool | None = None) -> int:
+    """Make the waiting decision letters (at most ``limit`` letters); how many were made.
+
+    ``sending`` (default: an SMTP server is configured): a letter made on an earlier day whose mails have not gone
+    out yet (the mail server was down) is made again for today, the day it is sent and so made known. Without a
+    mail server nothing is sent and a letter keeps the day it was made."""
+    if sending is None:
+        sending = bool((runtime.settings.smtp_url or "").strip())
     with runtime.db.read() as session:
         pending = list(dict.fromkeys((m.case_id, m.attachment_name) for m in waiting(session)))[:limit]
+        unsent = list(dict.fromkeys((m.case_id, m.attachment_name) for m in waiting(session, made=True))) \
+            if sending else []
     made = 0
-    for case_id, name in pending:
+    for redate, case_id, name in [(False, c, n) for c, n in pending] + [(True, c, n) for c, n in unsent]:
         if case_id is None or name is None:
             continue
         try:
-            made += make(runtime, case_id, name)
+            made += make(runtime, case_id, name, redate=redate)
         except Exception:  # logged and tried again in the next round; the mail keeps waiting meanwhile
             log.exception("besluitbrief %s van dossier %s niet gemaakt; volgende ronde opnieuw", name, case_id)
     return made
 
 
-def make(runtime: Runtime, case_id: int, name: str) -> bool:
-    """Render one case's waiting letter and attach it; False when someone else did it first."""
+def make(runtime: Runtime, case_id: int, name: str, redate: bool = False) -> bool:
+    """Render one case's waiting letter and attach it; False when someone else did it first. ``redate``: make an
+    unsent letter of an earlier day again for today (nothing to do when it is today's, or one mail went out)."""
+    today = clock.local_date(clock.now())
     with runtime.db.read() as session:
         case = session.get(Case, case_id)
         record = ((case.decision or {}).get("record") if case is not None else None) or {}
-    today = clock.local_date(clock.now())
+        if redate and (not record or record.get("bekendmaking", "") >= today.isoformat()
+                       or _sent(session, case_id, name)):
+            return False
     if not record or file_name(record) != name:
         _refuse(runtime, case_id, name, "het besluitrecord bij deze brief ontbreekt in het dossier")
         return False
@@ -98,10 +121,13 @@ def make(runtime: Runtime, case_id: int, name: str) -> bool:
     pdf = letters.decision_pdf(stated)  # outside any transaction: this is the slow part
     try:
         with runtime.action() as session:
-            mails = [m for m in waiting(session, case_id) if m.attachment_name == name]
+            mails = [m for m in waiting(session, case_id, made=redate) if m.attachment_name == name]
             case = session.get(Case, case_id)
             if not mails or case is None:
                 return False
+            known = ((case.decision or {}).get("record") or {}).get("bekendmaking", "")
+            if redate and (known >= today.isoformat() or _sent(session, case_id, name)):
+                return False  # another round did it, or a mail went out meanwhile
             for mail in mails:
                 mail.attachment = pdf
             payload = {"bestand": name, "sha256": hashlib.sha256(pdf).hexdigest(), "bytes": len(pdf),

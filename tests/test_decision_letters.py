@@ -17,7 +17,7 @@ from engine.models import OutboxMessage
 from engine.runtime import build_runtime
 from tests.helpers import at, events_of, load_case
 from tests.test_decision import consistent, decide, received
-from tests.test_mail import Recorder, Server
+from tests.test_mail import Recorder, Server, free_port
 
 
 @pytest.fixture
@@ -118,4 +118,27 @@ def test_a_refusal_closes_the_case_and_its_letter_is_still_made(runtime, world, 
     with clock.frozen(at("2026-03-05T10:00:10")):
         assert decision_letters.make_due(runtime) == 1
     assert events_of(runtime, case_id, "decision_letter_made")
+    consistent(runtime, db, case_id)
+
+
+def test_a_letter_that_could_not_go_out_is_made_again_for_the_day_it_is_sent(runtime, world, sample, db, server):
+    case_id = decided(runtime, world, sample)  # Thursday 5 March 2026
+    down = f"smtp://127.0.0.1:{free_port()}?timeout=2"  # nothing listens there: the mail server is down
+    with clock.frozen(at("2026-03-05T10:00:05")):
+        assert decision_letters.make_due(runtime, sending=True) == 1
+        assert deliver_due(runtime.db, down).retried == 1
+    with clock.frozen(at("2026-03-06T08:00")):
+        assert decision_letters.make_due(runtime) == 0  # no mail server configured here: nothing is sent anyway
+        assert decision_letters.make_due(runtime, sending=True) == 1  # Friday: made again for today
+        assert decision_letters.make_due(runtime, sending=True) == 0
+        assert deliver_due(runtime.db, server.url).sent == 1
+    first, second = events_of(runtime, case_id, "decision_letter_made")
+    assert (first.payload["bekendmaking"], second.payload["bekendmaking"]) == ("2026-03-05", "2026-03-06")
+    assert second.payload["bezwaar_tot"] == "2026-04-17"
+    [(_, _, message, _)] = server.handler.received
+    [attached] = list(message.iter_attachments())
+    assert hashlib.sha256(attached.get_content()).hexdigest() == second.payload["sha256"] != first.payload["sha256"]
+    assert load_case(runtime, case_id).decision["record"]["bekendmaking"] == "2026-03-06"
+    with clock.frozen(at("2026-03-09T08:00")):
+        assert decision_letters.make_due(runtime, sending=True) == 0  # it went out: its day stays
     consistent(runtime, db, case_id)
