@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from . import statediff
 from .divergence import Step
 from .events import GENESIS, canonical, chain_hash, sha256
+from .migration_plan import first_version
 from .models import Case, Event
 from .replay import NotReplayable, Replay, Replayer, Run, replay, state_at  # noqa: F401  (re-exported)
 from .vocabulary import INPUT_EVENTS
@@ -198,8 +199,8 @@ class _PageRun(Run):
 class _PageReplayer(Replayer):
     def trace_page(self, case: Case, rows: list[Event], keep_from: int) -> tuple[list[Step], dict[str, Any] | None]:
         """As ``Replayer.trace``, keeping the case data only from the event before ``keep_from`` on."""
-        run = _PageRun(self.runtime, self.session, case, self.specs.get(self.first_version(case, rows)), trace=True,
-                       keep_from=keep_from, specs=self.specs)
+        start = self.specs.get(first_version(self.session, case, rows))
+        run = _PageRun(self.runtime, self.session, case, start, trace=True, keep_from=keep_from, specs=self.specs)
         self._play(run, rows, complete=True)
         return run.steps, run.divergence
 

@@ -19,10 +19,11 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import bpmn, clock, migration, projection, projection_store, statediff
+from . import bpmn, clock, projection, projection_store, statediff
 from .definition import Definition, SpecCache
 from .divergence import Step, arose_at, describe, engine_differences, same_incident
 from .errors import Conflict
+from .migration_plan import CannotMove, Diffs, first_version, move_workflow
 from .models import Case, Event, RouteVersion
 from .projection import After, NotInProjection, Projection
 from .replay_state import state_view
@@ -90,7 +91,7 @@ class Run:
     emails: dict[int | None, str] = field(default_factory=dict)
     timers_since: dict[Any, datetime] = field(default_factory=dict)
     specs: SpecCache = field(default_factory=SpecCache)
-    diffs: migration.Diffs = field(default_factory=migration.Diffs)
+    diffs: Diffs = field(default_factory=Diffs)
 
     def __post_init__(self) -> None:
         self.rows: Projection = projection.new_case(self.case.id, self.case.tenant_id, self.definition.route["key"],
@@ -249,9 +250,9 @@ class Run:
                                                           f"{definition.problem}.", row)
         try:
             with clock.frozen(row.at), task_ids(self.case.id, row.seq):
-                migration.move_workflow(self.workflow, definition.spec, definition.subs, self.diffs,
+                move_workflow(self.workflow, definition.spec, definition.subs, self.diffs,
                                         payload.get("timers") or {})
-        except migration.CannotMove as exc:
+        except CannotMove as exc:
             return self.diverge(row.seq, "state", f"Bij opnieuw afspelen kan event {row.seq} het dossier niet "
                                                   f"overzetten: {exc}.", row)
         self.definition = definition
@@ -302,16 +303,6 @@ class Replayer:
         self.runtime, self.session = runtime, session
         self.specs = specs or SpecCache()
 
-    def first_version(self, case: Case, rows: list[Event]) -> RouteVersion:
-        """The version the case started on: its own, unless it was moved since (engine.migration); then the
-        one its first case_migrated moved it from."""
-        moved = next((r for r in rows if r.type == EventType.CASE_MIGRATED), None)
-        if moved is None:
-            return case.route_version
-        sha = ((moved.payload or {}).get("from") or {}).get("sha256")
-        found = self.session.scalar(select(RouteVersion).where(RouteVersion.sha256 == sha))
-        return found if found is not None else case.route_version
-
     def events(self, case: Case) -> list[Event]:
         return list(self.session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)))
 
@@ -323,7 +314,7 @@ class Replayer:
             raise NotReplayable(f"De persoonsgegevens van dossier {case.id} zijn na de bewaartermijn verwijderd; "
                                 "de geschiedenis kan niet meer worden afgespeeld. De keten is wel te controleren "
                                 "met 'loket audit verify'.")
-        definition = self.specs.get(self.first_version(case, rows))
+        definition = self.specs.get(first_version(self.session, case, rows))
         cut = at is not None or seq is not None
         chosen = [r for r in rows if (at is None or r.at <= at) and (seq is None or r.seq <= seq)]
         if cut and not chosen:
@@ -344,7 +335,7 @@ class Replayer:
 
     def trace(self, case: Case, rows: list[Event]) -> tuple[list[Step], dict[str, Any] | None]:
         """The case data after each event, as far as the replay stays consistent, and the divergence."""
-        run = Run(self.runtime, self.session, case, self.specs.get(self.first_version(case, rows)), trace=True,
+        run = Run(self.runtime, self.session, case, self.specs.get(first_version(self.session, case, rows)), trace=True,
                   specs=self.specs)
         self._play(run, rows, complete=True)
         return run.steps, run.divergence
@@ -374,8 +365,8 @@ class Replayer:
         engine = engine_differences(case, run.data() or {}, run.normalised())
         if engine:
             # Replay once more, keeping the state after every event, to find where each difference arose.
-            again = Run(self.runtime, self.session, case, self.specs.get(self.first_version(case, rows)), trace=True,
-                        snapshots=True, specs=self.specs)
+            start = self.specs.get(first_version(self.session, case, rows))
+            again = Run(self.runtime, self.session, case, start, trace=True, snapshots=True, specs=self.specs)
             self._play(again, rows, complete=True)
             found += [{**item, "seq": arose_at(again.steps, item)} for item in engine]
         if not found:
