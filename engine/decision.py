@@ -37,6 +37,8 @@ SUSPENDS = "decisionSuspends"
 RECEIVED_FROM = "decisionReceivedFrom"
 # Awb 7:10: the term counts from a day the case data holds (the end of the objection term), not from the receipt.
 FROM = "decisionFrom"
+LAW = "decisionLaw"  # the law of a term that is not the Awb's (zorgplicht: "WVO art. 27 lid 2c")
+EXTENSION = "decisionExtension"  # "route": the route extends its own term (decision_extend), no Awb 4:14 notice
 HANDLER = "decision"
 EXTEND_HANDLER = "decision_extend"
 DEADLINE_KINDS = (DeadlineKind.DECISION_WARNING, DeadlineKind.DECISION)
@@ -115,6 +117,8 @@ def after_input(p: Projection, event: EventLike, after: After) -> None:
                      "due": atw_shift(base).isoformat(), "warning": props.get(WARNING),
                      "escalate_to": props.get(ESCALATE_TO), "suspended_since": None, "rounds": [],
                      "extension": None, "decided": None, "outcome": None, "late": None, "record": None}
+            if props.get(LAW) or props.get(EXTENSION):  # only then: the Awb's clocks keep their state as it was
+                state.update(law=props.get(LAW), extension_by=props.get(EXTENSION))
             _put(p, state)
             _rearm(p, event.at)
     if not state or state.get("decided"):
@@ -218,7 +222,9 @@ def view(state: dict[str, Any] | None, today: date) -> dict[str, Any] | None:
         "suspended_days": suspended_days,
         "rounds": state.get("rounds") or [],
         "extension": extension,
-        "extendable": not extension and running and today <= due,
+        "extendable": not extension and running and today <= due and state.get("extension_by") != "route",
+        "law": state.get("law"),  # None: the Awb (4:13, 4:14, 4:15)
+        "extension_by": state.get("extension_by"),
         "days_left": (due - today).days if running else None,
         "decided": state.get("decided"),
         "outcome": state.get("outcome"),

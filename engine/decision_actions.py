@@ -40,6 +40,9 @@ def extend(runtime: Runtime, actor: Actor, case_id: int, weeks: Any, reason: str
         today = clock.local_date(clock.now())
         if case.status == CaseStatus.CLOSED or not state or state.get("decided"):
             raise Conflict("Dit dossier heeft geen lopende beslistermijn.")
+        if state.get("extension_by") == "route":
+            raise Conflict(f"Deze termijn ({state.get('law') or 'de wet'}) verlengt de route zelf, in een stap van "
+                           "wie beslist; een verdaging door het samenwerkingsverband (Awb 4:14) hoort er niet bij.")
         if state.get("extension"):
             raise Conflict("De beslistermijn is al eens verdaagd; de wet (Awb 4:14) staat één verdaging toe.")
         if state.get("suspended_since"):
@@ -80,14 +83,19 @@ def fire(recorder: Recorder, session: Session, case: Case, deadline: Deadline, n
         "deadline_id": deadline.id, "kind": deadline.kind, "due_at": deadline.due_at.isoformat(),
         "term_ends": state.get("due"), "to_role": role, "worker": worker})
     due = clock.format_date(date.fromisoformat(state["due"])) if state.get("due") else "-"
+    law = state.get("law")  # a term of another law than the Awb (zorgplicht): no Awb 4:14 or 4:17 advice
     if warning:
         subject = f"Beslistermijn bijna verstreken (dossier {case.id})"
-        body = (f"De wettelijke beslistermijn (Awb 4:13) van dossier {case.id} eindigt op {due}. Neem het besluit "
-                "op tijd, of verdaag de termijn vóór die dag met een brief aan de aanvrager (Awb 4:14).")
+        body = f"De wettelijke beslistermijn ({law or 'Awb 4:13'}) van dossier {case.id} eindigt op {due}. "
+        body += ("Neem het besluit op tijd, of verdaag de termijn vóór die dag met een brief aan de aanvrager "
+                 "(Awb 4:14)." if not law else "Neem het besluit op tijd, of verleng de termijn vóór die dag als de "
+                 "wet dat toestaat, met een brief aan de ouders.")
     else:
         subject = f"Beslistermijn verstreken (dossier {case.id})"
-        body = (f"De wettelijke beslistermijn (Awb 4:13) van dossier {case.id} is op {due} verstreken zonder "
-                "besluit. De aanvrager kan het SWV in gebreke stellen (Awb 4:17). Beslis zo snel mogelijk.")
+        body = (f"De wettelijke beslistermijn ({law or 'Awb 4:13'}) van dossier {case.id} is op {due} verstreken "
+                "zonder besluit. ")
+        body += "De aanvrager kan het SWV in gebreke stellen (Awb 4:17). " if not law else ""
+        body += "Beslis zo snel mogelijk."
     to = sorted(set(notifications.recipients(session, case.tenant_id, role, case.school_id))
                 | set(notifications.recipients(session, case.tenant_id, Role.COMMISSIE, case.school_id)))
     notifications.enqueue(session, case.tenant_id, case.id, to, subject, body)

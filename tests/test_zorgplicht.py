@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from engine import clock
+from engine import clock, decision_actions
+from engine.errors import Conflict
 from engine.models import OutboxMessage
 from engine.scheduler import fire_due
 from engine.validate import check
 from tests.helpers import at, do, load_case, open_names, replayed, verified
+from tests.ui import make_app, web_client
 
 START = {"leerling": {"voornaam": "Mila", "achternaam": "Jansen", "geboortedatum": "2013-09-14"}, "school": "16PX00"}
 AANMELDING = {"datum_aanmelding_ouders": "2026-01-28", "schriftelijk": True, "leerjaar": 2,
@@ -82,6 +85,18 @@ def test_after_ten_weeks_without_a_decision_the_pupil_is_flagged_once_and_replay
     result = replayed(runtime, case_id)
     assert result.consistent, result.divergence
     assert verified(db, case_id).intact
+
+
+def test_the_case_page_names_the_zorgplicht_and_the_swv_cannot_verdagen(runtime, world, db, settings):
+    with clock.frozen(at("2026-02-02T09:00")):
+        case_id = runtime.start_case(world["school"], "zorgplicht-aanmelding", START).id
+        do(runtime, world, "school", case_id, "aanmelding", AANMELDING)
+        with pytest.raises(Conflict, match="verlengt de route zelf"):  # not the SWV's Awb 4:14 notice
+            decision_actions.extend(runtime, world["consulent"], case_id, 4, "Meer tijd nodig.")
+        page = web_client(make_app(runtime, settings, db), world, "school").get(f"/cases/{case_id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Beslistermijn (WVO art. 27 lid 2c)" in html and "Awb 4:13" not in html and "Awb 4:14" not in html
 
 
 def test_decision_received_from_belongs_beside_the_decision_term(tmp_path):

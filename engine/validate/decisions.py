@@ -11,7 +11,8 @@ from engine.vocabulary import ROLES
 
 from .document import ROLE_LIST, SPIFF, Document, Problem, properties
 
-_ON_TERM = (decision.WARNING, decision.ESCALATE_TO, decision.RECEIVED_FROM, decision.FROM)
+_ON_TERM = (decision.WARNING, decision.ESCALATE_TO, decision.RECEIVED_FROM, decision.FROM, decision.LAW,
+            decision.EXTENSION)
 
 
 def rule_decision_term(doc: Document) -> Iterator[Problem]:
@@ -41,6 +42,9 @@ def rule_decision_term(doc: Document) -> Iterator[Problem]:
             for name in _ON_TERM:
                 if name in props:
                     yield doc.problem(task, f"{name} zonder {decision.TERM}: zet de beslistermijn op dezelfde taak")
+        if decision.EXTENSION in props and props[decision.EXTENSION] != "route":
+            yield doc.problem(task, f"{decision.EXTENSION} kent alleen 'route' (de route verlengt haar termijn zelf, "
+                                    f"met handler decision_extend), niet '{props[decision.EXTENSION]}'")
         if decision.SUSPENDS in props and props[decision.SUSPENDS] not in ("true", "false"):
             yield doc.problem(task, f"{decision.SUSPENDS} moet true of false zijn, niet '{props[decision.SUSPENDS]}'")
         if decision.TERM in props and props.get(decision.SUSPENDS) == "true":
