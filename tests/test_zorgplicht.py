@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from engine import clock, decision_actions
-from engine.errors import Conflict
+from engine.errors import Conflict, InvalidData
 from engine.models import OutboxMessage
 from engine.scheduler import fire_due
 from engine.validate import check
@@ -97,6 +97,20 @@ def test_the_case_page_names_the_zorgplicht_and_the_swv_cannot_verdagen(runtime,
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Beslistermijn (WVO art. 27 lid 2c)" in html and "Awb 4:13" not in html and "Awb 4:14" not in html
+
+
+def test_a_schools_refusal_is_no_decision_to_object_to_at_the_swv(runtime, world):
+    """The GPO and the school's board handle a school's decision on an admission; the SWV's bezwaar (LBT) does not."""
+    with clock.frozen(at("2026-02-02T09:00")):
+        case_id = runtime.start_case(world["school"], "zorgplicht-aanmelding", START).id
+        do(runtime, world, "school", case_id, "aanmelding", {**AANMELDING, "datum_aanmelding_ouders": "2026-02-02"})
+        do(runtime, world, "school", case_id, "besluit", {**BESLUIT, "uitkomst": "weigeren", "reden_weigering": "vol",
+                                                          "motivering": "Leerjaar 2 is vol."})
+        with pytest.raises(InvalidData) as refused:
+            runtime.start_case(world["consulent"], "bezwaar", {"indiener": "ouders", "gronden": "Niet eens."},
+                               linked_from=case_id)
+    assert "niet vanuit een dossier op route 'zorgplicht-aanmelding'" in refused.value.message
+    assert load_case(runtime, case_id).decision["record"]["uitkomst"] == "weigering"
 
 
 def test_decision_received_from_belongs_beside_the_decision_term(tmp_path):
