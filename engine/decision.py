@@ -92,8 +92,14 @@ def letter_made(p: Projection, event: EventLike) -> None:
     """``decision_letter_made`` (engine.decision_letters): the record's letter has its hash, and the bekendmaking
     and objection term are those of the day the letter was made and sent."""
     payload, state = event.payload or {}, dict(p.case.decision or {})
+    made = {"sha256": payload.get("sha256"), "bytes": payload.get("bytes")}
+    if str(payload.get("bestand") or "").startswith("verdaging-"):  # the Awb 4:14 notice, not the decision
+        extension = dict(state.get("extension") or {})
+        extension["notice"] = {**(extension.get("notice") or {}), **made}
+        _put(p, {**state, "extension": extension})
+        return
     record = dict(state.get("record") or {})
-    record["brief"] = {**(record.get("brief") or {}), "sha256": payload.get("sha256"), "bytes": payload.get("bytes")}
+    record["brief"] = {**(record.get("brief") or {}), **made}
     for key in ("bekendmaking", "bezwaar_tot", "rechtsmiddel"):
         if payload.get(key):
             record[key] = payload[key]

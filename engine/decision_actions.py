@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from . import clock, decision, letters, notifications, permissions
+from . import clock, decision, decision_letters, notifications, permissions
 from .auth import Actor, require_role, system_actor
 from .decision_record import pupil_name
 from .errors import Conflict, InvalidData
@@ -25,7 +25,8 @@ MAX_WEEKS = 26
 
 def extend(runtime: Runtime, actor: Actor, case_id: int, weeks: Any, reason: str) -> Case:
     """Verdaging (Awb 4:14 lid 3): once, before the term ends, with a reason and the new term; the notice
-    goes to the applying school as a PDF and is logged as the event ``decision_term_extended``."""
+    goes to the applying school as a PDF (made after the transaction, engine.decision_letters) and is logged as the
+    event ``decision_term_extended``."""
     require_role(actor, *CLOCK_ROLES)
     problems = {}
     if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= MAX_WEEKS:
@@ -60,14 +61,16 @@ def extend(runtime: Runtime, actor: Actor, case_id: int, weeks: Any, reason: str
                 f"{clock.format_date(date.fromisoformat(state['due']))}. Het samenwerkingsverband beslist "
                 f"uiterlijk op {clock.format_date(new_due)} (Awb 4:14).\nReden: {notice['reden']}\n\n"
                 "De brief is als PDF bijgevoegd; geef hem door aan de ouders.")
-        pdf = letters.extension_pdf(notice)
         for message in notifications.enqueue(session, case.tenant_id, case.id, to,
                                              f"Verdaging beslistermijn (dossier {case.id})", body):
-            message.attachment_name, message.attachment = f"verdaging-{case.id}.pdf", pdf
+            # No bytes yet: the letter is made from this event after the transaction (engine.decision_letters).
+            message.attachment_name = decision_letters.notice_name(case.id)
         runtime.recorder.record(session, runtime.recorder.open(session, case), EventType.DECISION_TERM_EXTENDED,
                                 actor, payload={"weeks": weeks, "days": days, "reason": notice["reden"],
                                                 "from": state["due"], "to": new_due.isoformat(),
-                                                "notice": {"sent": today.isoformat(), "to": len(to)}})
+                                                "notice": {"sent": today.isoformat(), "to": len(to),
+                                                           "swv": notice["swv"], "kenmerk": notice["kenmerk"],
+                                                           "leerling": notice["leerling"]}})
         return case
 
 

@@ -1,4 +1,4 @@
-"""The decision letter (beschikking) made after the decision, not inside it.
+"""The decision letter (beschikking) made after the decision, not inside it; the Awb 4:14 notice (verdaging) too.
 
 Rendering the PDF takes 0.1 to 0.3 s; inside the besluit transaction it held SQLite's one write lock that long
 (the load test's p95 went from 120 ms to a second). So the decision handler (handlers/decision.py) only records
@@ -7,6 +7,9 @@ is *waiting*. ``make_due`` (the scheduler, before every delivery round) renders 
 record on the case, outside any transaction, and then, in one short transaction, attaches it to its mails and
 logs ``decision_letter_made`` on the case with the letter's sha256. Delivery (engine.mail) skips a mail whose
 letter is still waiting.
+
+The verdaging notice (engine.decision_actions.extend) goes the same way: its mail waits, the notice is rendered
+from the ``decision_term_extended`` event (which holds all of it) and ``decision_letter_made`` names its file.
 
 Guarantees:
 - the mail row is committed with the decision, so a crash after that commit loses no letter: the next round
@@ -28,14 +31,14 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from . import clock, letters
 from .auth import system_actor
 from .decision_record import DEFAULT_KIND, objection_until, remedy_clause
 from .errors import Conflict
-from .models import Case, OutboxMessage
+from .models import Case, Event, OutboxMessage
 from .vocabulary import EventType, OutboxStatus
 
 if TYPE_CHECKING:
@@ -45,17 +48,25 @@ log = logging.getLogger("loket.letters")
 
 HANDLER = "decision"
 PREFIX = "besluit-"
+NOTICE_PREFIX = "verdaging-"  # the Awb 4:14 notice (engine.decision_actions.extend), made the same way
 
 
 def file_name(record: dict[str, Any]) -> str:
     return f"{PREFIX}{record['kenmerk']}.pdf"
 
 
+def notice_name(case_id: int) -> str:
+    return f"{NOTICE_PREFIX}{case_id}.pdf"
+
+
 def waiting(session: Session, case_id: int | None = None, made: bool = False) -> list[OutboxMessage]:
     """Mails whose decision letter is not made yet (of one case, or of all); ``made``: unsent mails whose letter
     is made."""
+    # Only a decision letter is made again for a later day; a notice states the day it was decided to extend.
+    names = OutboxMessage.attachment_name.like(f"{PREFIX}%")
     query = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING,
-                                        OutboxMessage.attachment_name.like(f"{PREFIX}%"),
+                                        names if made else or_(names, OutboxMessage.attachment_name.like(
+                                            f"{NOTICE_PREFIX}%")),
                                         OutboxMessage.attachment.is_not(None) if made
                                         else OutboxMessage.attachment.is_(None))
     if case_id is not None:
@@ -107,6 +118,8 @@ def make_due(runtime: Runtime, limit: int = 50, sending: bool | None = None) -> 
 def make(runtime: Runtime, case_id: int, name: str, redate: bool = False) -> bool:
     """Render one case's waiting letter and attach it; False when someone else did it first. ``redate``: make an
     unsent letter of an earlier day again for today (nothing to do when it is today's, or one mail went out)."""
+    if name.startswith(NOTICE_PREFIX):
+        return _make_notice(runtime, case_id, name)
     today = clock.local_date(clock.now())
     with runtime.db.read() as session:
         case = session.get(Case, case_id)
@@ -137,6 +150,37 @@ def make(runtime: Runtime, case_id: int, name: str, redate: bool = False) -> boo
             runtime.recorder.record(session, runtime.recorder.open(session, case), EventType.DECISION_LETTER_MADE,
                                     system_actor(case.tenant_id), payload=payload)
     except Conflict:  # the case moved on meanwhile: the next round makes the letter again
+        return False
+    return True
+
+
+def _make_notice(runtime: Runtime, case_id: int, name: str) -> bool:
+    """The verdaging notice, from the case's ``decision_term_extended`` event (it holds the whole notice)."""
+    with runtime.db.read() as session:
+        event = session.scalar(select(Event).where(Event.case_id == case_id,
+                                                   Event.type == EventType.DECISION_TERM_EXTENDED)
+                               .order_by(Event.seq.desc()).limit(1))
+        payload = (event.payload if event is not None else None) or {}
+    sent = payload.get("notice") or {}
+    if "kenmerk" not in sent:
+        _refuse(runtime, case_id, name, "de verdaging bij deze brief ontbreekt in het dossier")
+        return False
+    pdf = letters.extension_pdf({"swv": sent["swv"], "kenmerk": sent["kenmerk"], "leerling": sent["leerling"],
+                                 "verzonden": sent["sent"], "van": payload["from"], "tot": payload["to"],
+                                 "reden": payload["reason"]})
+    try:
+        with runtime.action() as session:
+            mails = [m for m in waiting(session, case_id) if m.attachment_name == name]
+            case = session.get(Case, case_id)
+            if not mails or case is None:
+                return False
+            for mail in mails:
+                mail.attachment = pdf
+            runtime.recorder.record(session, runtime.recorder.open(session, case), EventType.DECISION_LETTER_MADE,
+                                    system_actor(case.tenant_id), payload={
+                                        "bestand": name, "sha256": hashlib.sha256(pdf).hexdigest(),
+                                        "bytes": len(pdf), "aan": len(mails)})
+    except Conflict:
         return False
     return True
 

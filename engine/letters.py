@@ -126,6 +126,7 @@ def extension_pdf(notice: dict[str, Any], *, compress: bool = True) -> bytes:
     pdf = _Letter(sender, notice, "School voor voortgezet onderwijs" if notice.get("afzender") else
                   "Samenwerkingsverband passend onderwijs")
     pdf.set_title("Verdaging beslistermijn")
+    pdf.set_creation_date(datetime.combine(date.fromisoformat(notice["verzonden"]), datetime.min.time(), UTC))
     pdf.add_page()
     pdf.facts([
         ("Datum", _day(notice["verzonden"])),

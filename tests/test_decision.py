@@ -91,10 +91,16 @@ def test_an_extension_moves_the_term_once_and_a_decision_after_it_is_flagged(run
     assert clock_["extension"]["from"] == "2026-03-30" and clock_["extension"]["to"] == "2026-04-28"
     [event] = events_of(runtime, case_id, "decision_term_extended")
     assert event.payload["reason"] == "Een tweede deskundige wordt gehoord." and event.payload["weeks"] == 4
+    with clock.frozen(at("2026-03-20T10:00:08")):
+        assert decision_letters.make_due(runtime) == 1  # the notice's PDF, made after the extension's transaction
     with runtime.db.read() as session:
         notice = session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id,
                                                              OutboxMessage.attachment_name.is_not(None))).one()
         assert notice.attachment.startswith(b"%PDF") and "28-04-2026" in notice.body
+    [made] = events_of(runtime, case_id, "decision_letter_made")
+    assert made.payload["bestand"] == f"verdaging-{case_id}.pdf"
+    assert load_case(runtime, case_id).decision["extension"]["notice"]["sha256"] == made.payload["sha256"] == \
+        hashlib.sha256(notice.attachment).hexdigest()
     with clock.frozen(at("2026-04-20T09:00")):
         fire_due(runtime)  # (the besluit task's own SWV term fires here too)
     assert decision_deadlines(runtime, case_id) == [("decision", "2026-04-28"), ("decision_warning", "2026-04-21")]
