@@ -53,6 +53,7 @@ EVENTS = {
     "data_purged": "Persoonsgegevens verwijderd (bewaartermijn)", "document_added": "Document toegevoegd",
     "case_migrated": "Naar een nieuwe routeversie",
     "decision_term_extended": "Beslistermijn verdaagd (Awb 4:14)",
+    "decision_letter_made": "Brief opgemaakt (PDF; de hash staat in het event)",
     "case_linked": "Gekoppeld dossier gestart", "linked_case_closed": "Gekoppeld dossier afgesloten",
     "legal_hold_set": "Juridische bewaarplicht ingesteld", "legal_hold_lifted": "Juridische bewaarplicht opgeheven",
 }
