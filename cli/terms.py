@@ -171,6 +171,8 @@ def outbox_list(ctx: Context, tenant_key: str, status: str | None) -> None:
         line = f"{m.id:>6}  {m.status:<8} {when}  dossier {m.case_id or '-':<6} {m.to_address:<30} {m.subject}"
         if m.status != OutboxStatus.SENT and m.last_error:
             line += f"  [{m.attempts}x: {m.last_error}]"
+        if m.status == OutboxStatus.PENDING and m.attachment_name and m.attachment is None:
+            line += f"  [wacht op de brief {m.attachment_name}: de scheduler maakt hem]"
         click.echo(line)
 
 

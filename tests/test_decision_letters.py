@@ -142,3 +142,14 @@ def test_a_letter_that_could_not_go_out_is_made_again_for_the_day_it_is_sent(run
     with clock.frozen(at("2026-03-09T08:00")):
         assert decision_letters.make_due(runtime, sending=True) == 0  # it went out: its day stays
     consistent(runtime, db, case_id)
+
+
+def test_the_outbox_says_a_mail_waits_for_its_letter(runtime, world, sample, db_url):
+    from tests.helpers import cli
+
+    case_id = decided(runtime, world, sample)
+    waiting = cli(db_url, "outbox", "list", "--tenant", "sterk-vo").output
+    assert f"wacht op de brief besluit-{case_id}-toekenning.pdf" in waiting
+    with clock.frozen(at("2026-03-05T10:00:05")):
+        decision_letters.make_due(runtime)
+    assert "wacht op de brief" not in cli(db_url, "outbox", "list", "--tenant", "sterk-vo").output
