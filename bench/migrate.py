@@ -104,8 +104,11 @@ def run(url: str, label: str, cases: int, reads: int) -> None:
     env = {**os.environ, "LOKET_DATABASE_URL": url}
     command = [sys.executable, "-c", "import cli; cli.run()", "processes", "migrate", "tlv-vso", "--from", "1",
                "--to", str(to)]
+    # Its report (a line per case) goes to a file: a pipe nobody reads while the inbox is sampled would fill up
+    # and stop the command mid-run.
+    report = tempfile.TemporaryFile(mode="w+")
     t0 = time.perf_counter()
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=report, stderr=subprocess.STDOUT,
                                text=True)
     during, i = [], 0
     make = bench.inbox()
@@ -116,10 +119,12 @@ def run(url: str, label: str, cases: int, reads: int) -> None:
         during.append(time.perf_counter() - started)
         i += 1
         time.sleep(0.02)  # a user's pace, not a flood: the inbox as people use it while the move runs
-    out, err = process.communicate()
+    process.wait()
     took = time.perf_counter() - t0
     moved = on_v1 - _open_on(bench, 1)
-    last = (out.strip().splitlines() or [err.strip()])[-1]
+    report.seek(0)
+    last = (report.read().strip().splitlines() or ["(no output)"])[-1]
+    report.close()
     print(f"    migrate (loket processes migrate)    {moved:,} cases in {took:.1f} s: {moved / took:,.0f} cases/s "
           f"(exit {process.returncode}: {last})")
     if during:

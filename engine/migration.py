@@ -217,11 +217,12 @@ class Migrator:
         try:
             with runtime.action() as session:
                 case = session.get(Case, case_id)
-                source, target = session.get(RouteVersion, source_id), session.get(RouteVersion, target_id)
-                assert case is not None and source is not None and target is not None
+                assert case is not None
                 verdict.tenant = case.tenant.key
                 if case.route_version_id != source_id:
                     raise CannotMove("het dossier is intussen al overgezet")
+                source, target = case.route_version, session.get(RouteVersion, target_id)  # the source came with it
+                assert target is not None
                 work = runtime.recorder.open(session, case)
                 tasks = work.rows.open_tasks()
                 verdict.tasks = [t.title for t in tasks]

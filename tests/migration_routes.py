@@ -72,8 +72,10 @@ def longer_plan(text: str) -> str:
 
 def longer_monitoring(text: str) -> str:
     """thuiszitter: the monitoring timer waits a week longer."""
-    return text.replace("<bpmn:timeDate>weken(monitoring_weken)</bpmn:timeDate>",
-                        "<bpmn:timeDate>weken(monitoring_weken + 1)</bpmn:timeDate>")
+    changed = re.sub(r"(<bpmn:timeDate>[^<]*)", lambda m: m.group(1).replace(
+        "weken(monitoring_weken)", "weken(monitoring_weken + 1)"), text)
+    assert changed != text
+    return changed
 
 
 def dossiercheck_by_commissie(text: str) -> str:
@@ -99,7 +101,9 @@ def publish_variant(db, change, note: str = "Aangepast voor het ondersteuningspl
     text, forms = shipped(route)
     if forms_change is not None:
         forms = forms_change(forms)
+    changed = change(text)
+    assert changed != text or forms_change is not None, "the variant changes nothing (the shipped route changed?)"
     with db.transaction() as session:
-        result = publishing.check_content(route, change(text), forms)
+        result = publishing.check_content(route, changed, forms)
         assert not result.problems, result.problems
         return publishing.publish(session, result, note=note).number
