@@ -39,6 +39,7 @@ RECEIVED_FROM = "decisionReceivedFrom"
 FROM = "decisionFrom"
 LAW = "decisionLaw"  # the law of a term that is not the Awb's (zorgplicht: "WVO art. 27 lid 2c")
 EXTENSION = "decisionExtension"  # "route": the route extends its own term (decision_extend), no Awb 4:14 notice
+WARN_TO = "decisionWarnTo"  # the role that decides and is warned (default: the commissie)
 HANDLER = "decision"
 EXTEND_HANDLER = "decision_extend"
 DEADLINE_KINDS = (DeadlineKind.DECISION_WARNING, DeadlineKind.DECISION)
@@ -123,8 +124,8 @@ def after_input(p: Projection, event: EventLike, after: After) -> None:
                      "due": atw_shift(base).isoformat(), "warning": props.get(WARNING),
                      "escalate_to": props.get(ESCALATE_TO), "suspended_since": None, "rounds": [],
                      "extension": None, "decided": None, "outcome": None, "late": None, "record": None}
-            if props.get(LAW) or props.get(EXTENSION):  # only then: the Awb's clocks keep their state as it was
-                state.update(law=props.get(LAW), extension_by=props.get(EXTENSION))
+            if props.get(LAW) or props.get(EXTENSION) or props.get(WARN_TO):  # else the state stays as it was
+                state.update(law=props.get(LAW), extension_by=props.get(EXTENSION), warn_to=props.get(WARN_TO))
             _put(p, state)
             _rearm(p, event.at)
     if not state or state.get("decided"):

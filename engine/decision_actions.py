@@ -81,7 +81,8 @@ def fire(recorder: Recorder, session: Session, case: Case, deadline: Deadline, n
     state = work.rows.case.decision or {}
     warning = deadline.kind == DeadlineKind.DECISION_WARNING
     event = EventType.DEADLINE_WARNED if warning else EventType.DEADLINE_ESCALATED
-    role = Role.COMMISSIE if warning else (state.get("escalate_to") or Role.BESTUURDER)
+    decides = state.get("warn_to") or Role.COMMISSIE  # who decides hears first (zorgplicht: the school)
+    role = decides if warning else (state.get("escalate_to") or Role.BESTUURDER)
     recorder.record(session, work, event, actor, payload={
         "deadline_id": deadline.id, "kind": deadline.kind, "due_at": deadline.due_at.isoformat(),
         "term_ends": state.get("due"), "to_role": role, "worker": worker})
@@ -100,6 +101,6 @@ def fire(recorder: Recorder, session: Session, case: Case, deadline: Deadline, n
         body += "De aanvrager kan het SWV in gebreke stellen (Awb 4:17). " if not law else ""
         body += "Beslis zo snel mogelijk."
     to = sorted(set(notifications.recipients(session, case.tenant_id, role, case.school_id))
-                | set(notifications.recipients(session, case.tenant_id, Role.COMMISSIE, case.school_id)))
+                | set(notifications.recipients(session, case.tenant_id, decides, case.school_id)))
     notifications.enqueue(session, case.tenant_id, case.id, to, subject, body)
     return True

@@ -99,6 +99,19 @@ def test_the_case_page_names_the_zorgplicht_and_the_swv_cannot_verdagen(runtime,
     assert "Beslistermijn (WVO art. 27 lid 2c)" in html and "Awb 4:13" not in html and "Awb 4:14" not in html
 
 
+def test_the_school_that_decides_is_warned_a_week_before_its_term_ends(runtime, world):
+    with clock.frozen(at("2026-02-02T09:00")):  # 6 weeks end Monday 16 March; the warning from Monday 9 March
+        case_id = runtime.start_case(world["school"], "zorgplicht-aanmelding", START).id
+        do(runtime, world, "school", case_id, "aanmelding", {**AANMELDING, "datum_aanmelding_ouders": "2026-02-02"})
+    with clock.frozen(at("2026-03-09T08:00")):
+        fire_due(runtime)
+    with runtime.db.read() as session:
+        [mail] = session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id,
+                                                             OutboxMessage.subject.like("Beslistermijn bijna%")))
+        assert mail.to_address == world["school"].email  # not the SWV's commissie: the school decides
+        assert "WVO art. 27 lid 2c" in mail.body and "Awb" not in mail.body
+
+
 def test_a_schools_refusal_is_no_decision_to_object_to_at_the_swv(runtime, world):
     """The GPO and the school's board handle a school's decision on an admission; the SWV's bezwaar (LBT) does not."""
     with clock.frozen(at("2026-02-02T09:00")):

@@ -12,7 +12,7 @@ from engine.vocabulary import ROLES
 from .document import ROLE_LIST, SPIFF, Document, Problem, properties
 
 _ON_TERM = (decision.WARNING, decision.ESCALATE_TO, decision.RECEIVED_FROM, decision.FROM, decision.LAW,
-            decision.EXTENSION)
+            decision.EXTENSION, decision.WARN_TO)
 
 
 def rule_decision_term(doc: Document) -> Iterator[Problem]:
@@ -35,9 +35,9 @@ def rule_decision_term(doc: Document) -> Iterator[Problem]:
                     decision.term_days(props[decision.WARNING])
                 except ValueError as exc:
                     yield doc.problem(task, f"{decision.WARNING}: {exc}")
-            if decision.ESCALATE_TO in props and props[decision.ESCALATE_TO] not in ROLES:
-                yield doc.problem(task, f"{decision.ESCALATE_TO} '{props[decision.ESCALATE_TO]}' is geen Loket-rol "
-                                        f"({ROLE_LIST})")
+            for name in (decision.ESCALATE_TO, decision.WARN_TO):
+                if name in props and props[name] not in ROLES:
+                    yield doc.problem(task, f"{name} '{props[name]}' is geen Loket-rol ({ROLE_LIST})")
         else:
             for name in _ON_TERM:
                 if name in props:
