@@ -268,10 +268,12 @@ def scheduler(ctx: Context, once: bool, now_text: str | None) -> None:
             report = fire_due(ctx.runtime, moment)
             from engine.decision_letters import make_due
             from engine.mail import deliver_due
+            from engine.renewals import sweep
 
+            renewals = sweep(ctx.runtime, moment)
             make_due(ctx.runtime)
             mail = deliver_due(ctx.db, ctx.settings.smtp_url, moment)
-        click.echo(f"{moment.isoformat()}: {report}; berichten: {mail}")
+        click.echo(f"{moment.isoformat()}: {report}; {renewals}; berichten: {mail}")
         return
     from engine import metrics
     from web import logs

@@ -112,7 +112,13 @@ def parse_moment(value: Any, what: str) -> datetime:
 
 
 def evaluate_term(expression: str, helpers: dict[str, Any], data: dict[str, Any], what: str) -> datetime:
-    return parse_moment(SandboxEnvironment(helpers).evaluate(expression, dict(data)), what)
+    value = SandboxEnvironment(helpers).evaluate(expression, dict(data))
+    if isinstance(value, str) and len(value) == 10:  # a day from the case data: a term runs to the end of its day
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            pass  # parse_moment says what is wrong with it
+    return parse_moment(value, what)
 
 
 def task_deadline(terms: Terms, properties: dict[str, str], data: dict[str, Any]) -> tuple[datetime | None,

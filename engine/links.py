@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import bpmn, clock, legal_hold, permissions, retention
+from . import bpmn, clock, legal_hold, permissions, renewals, retention
 from .auth import Actor
 from .clock import format_date
 from .errors import Conflict, InvalidData, NotFound
@@ -179,9 +179,13 @@ def _renewal(session: Session, source: Case) -> dict[str, Any]:
         raise Conflict(f"Voor TLV {entry.nummer} (dossier {source.id}) is al een herbeoordeling gestart "
                        f"(dossier {earlier[0].id}).")
     today = clock.local_date(clock.now())
-    if entry.einddatum is not None and entry.einddatum < today:
+    if entry.einddatum is None:
+        raise _invalid(f"TLV {entry.nummer} heeft geen einddatum: er is niets te verlengen.")
+    if entry.einddatum < today:
         raise _invalid(f"TLV {entry.nummer} is op {format_date(entry.einddatum)} geëindigd; vraag een nieuwe TLV aan.")
-    return {"huidige_tlv": tlv_json(entry)}
+    # The SWV's own deadline for the request (settings.herbeoordeling, engine.renewals): the aanvraag's term.
+    until = renewals.deadline_for(source.tenant, entry.einddatum)
+    return {"huidige_tlv": tlv_json(entry), "aanvraag_uiterlijk": until.isoformat()}
 
 
 def tlv_json(entry: TlvRegister) -> dict[str, Any]:

@@ -96,6 +96,9 @@ SCENARIO_SCHEMA: dict[str, Any] = {
             "term": {"type": "object", "additionalProperties": False, "required": ["term"], "properties": {
                 "term": {"type": "string"}, "from": _task, "escalate_to": _as, "legal": {"type": "boolean"}}},
             "max_extensions": {"type": "integer", "minimum": 0, "maximum": 10},
+            "herbeoordeling": {"type": "object", "additionalProperties": False, "required": ["deadline"],
+                               "properties": {"deadline": {"type": "string", "pattern": MONTHDAY},
+                "open_weeks_before": {"type": "integer", "minimum": 0, "maximum": 52}}},
             # The SWV's settings a case start checks (engine.swv_settings): the routes it runs, a route's windows.
             "routes": {"type": "array", "items": {"type": "string", "pattern": NAME}, "maxItems": 50},
             "intake_windows": {"type": "object", "additionalProperties": {
@@ -112,7 +115,8 @@ SCENARIO_SCHEMA: dict[str, Any] = {
             "refused": _refused,  # the start must be refused (a route the SWV does not run, outside a window)
             # Started from the case of another scenario, which runs first in the same world (engine.scenario_sources).
             "from": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,63}/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"},
-            "confirm_late": {"type": "boolean"}}},  # a bezwaar received after its term: the user confirms it
+            "confirm_late": {"type": "boolean"},  # a bezwaar received after its term: the user confirms it
+            "by": {"enum": ["scheduler"]}}},  # the scheduler opens it (a herbeoordeling; data is then not used)
         "steps": {"type": "array", "maxItems": 500, "items": {"type": "object"}},
     },
 }

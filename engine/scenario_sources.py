@@ -12,10 +12,12 @@ import hashlib
 import threading
 from pathlib import Path
 
+from . import clock, renewals
 from .cases import Runtime
 from .errors import LoketError
+from .models import Case
 from .scenario_format import Scenario, ScenarioInvalid, load_data_sets, parse
-from .scenario_steps import StepFailed, Steps, details, parse_when
+from .scenario_steps import StepFailed, Steps, details, moment, parse_when
 from .scenario_world import RouteUnderTest, RouteUnusable, World, route_from_files
 
 DATA_FILE = "_data.yaml"
@@ -81,3 +83,22 @@ def run_source(world: World, runtime: Runtime, source: Scenario, route: RouteUnd
     except LoketError as exc:
         raise StepFailed(f"{where}: geweigerd: {exc.message}{details(exc)}") from None
     return steps
+
+
+def open_by_scheduler(steps: Steps, source: Steps | None) -> None:
+    """``start.by: scheduler``: the scheduler opens the case (a herbeoordeling of the source's TLV, engine.renewals)
+    at ``start.at``; the scenario goes on with the one case it opened. StepFailed when it opened none or more."""
+    if source is None:
+        raise StepFailed("start.by: scheduler heeft een brondossier nodig (start.from)")
+    if steps.now < source.now:
+        raise StepFailed(f"de start ({moment(steps.now)}) ligt vóór het einde van het bronscenario "
+                         f"({moment(source.now)})")
+    with clock.frozen(steps.now):
+        report = renewals.sweep(steps.runtime, steps.now)
+    if len(report.opened) != 1:
+        why = "; ".join(f"{number}: {reason}" for number, reason in report.skipped)
+        raise StepFailed(f"de scheduler opende {len(report.opened)} zaken, niet één" + (f" ({why})" if why else ""))
+    with steps.world.db.read() as session:
+        case = session.get(Case, report.opened[0][1])
+        assert case is not None
+        steps.case_id, steps.school_id, steps.source_id = case.id, case.school_id, source.case_id

@@ -192,7 +192,8 @@ class World:
                                                   "legal": bool(term.get("legal", False))}}
         if "max_extensions" in swv:
             settings["max_extensions"] = swv["max_extensions"]
-        for key in ("routes", "intake_windows"):  # what a case start checks (engine.swv_settings.check_start)
+        # What a case start checks (engine.swv_settings.check_start), and the herbeoordeling sweep's deadline.
+        for key in ("routes", "intake_windows", "herbeoordeling"):
             if key in swv:
                 settings[key] = swv[key]
         tenant = Tenant(key="scenario", name="Scenario-SWV", region=swv.get("region", "midden"), settings=settings,

@@ -91,8 +91,11 @@ def run(scenario: Scenario, route: RouteUnderTest, helpers: Callable | None = No
         refused = scenario.start.get("refused")
         try:
             before = scenario_sources.run_source(world, runtime, *source) if source is not None else None
-            steps.start(scenario.start.get("as", "school"), scenario.start["data"], before,
-                        bool(scenario.start.get("confirm_late")))
+            if scenario.start.get("by") == "scheduler":  # opened by the scheduler (a herbeoordeling)
+                scenario_sources.open_by_scheduler(steps, before)
+            else:
+                steps.start(scenario.start.get("as", "school"), scenario.start["data"], before,
+                            bool(scenario.start.get("confirm_late")))
         except StepFailed as exc:  # the scenario it starts from did not go as that one says
             first.ok, first.message = False, str(exc)
         except LoketError as exc:

@@ -168,6 +168,8 @@ class Scheduler:
         self.aps.add_job(self.sweep, "interval", seconds=self.sweep_seconds, id="sweep", next_run_time=now)
         self.aps.add_job(self.deliver, "interval", seconds=self.mail_seconds, id="mail", next_run_time=now)
         self.aps.add_job(self.retention, "cron", hour=2, minute=30, id="retention")
+        # Herbeoordelingen of ending TLVs (engine.renewals): at start (catching up) and every hour after.
+        self.aps.add_job(self.renewals, "interval", hours=1, id="herbeoordeling", next_run_time=now)
         self.runtime.on_deadline = self.nudge
         self.aps.start()
 
@@ -225,6 +227,14 @@ class Scheduler:
             deliver_due(self.runtime.db, self.runtime.settings.smtp_url)
         except Exception:
             log.exception("bezorgen van berichten mislukt")
+
+    def renewals(self) -> None:
+        try:
+            from .renewals import sweep
+
+            sweep(self.runtime)
+        except Exception:
+            log.exception("herbeoordelingen openen mislukt; volgende poging over een uur")
 
     def retention(self) -> None:
         try:
