@@ -54,7 +54,7 @@ class Quarter:
 
 def parse_quarter(text: str) -> Quarter:
     """``2026-3`` -> the third quarter of 2026 (July to September)."""
-    match = re.fullmatch(r"\s*(\d{4})-([1-4])\s*", text or "")
+    match = re.fullmatch(r"\s*(20\d\d)-([1-4])\s*", text or "")  # Loket's calendar knows this century
     if not match:
         raise ValueError(f"'{text}' is geen kwartaal; schrijf JJJJ-K, bijvoorbeeld 2026-3 (juli t/m september)")
     return Quarter(int(match[1]), int(match[2]))

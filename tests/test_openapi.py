@@ -72,6 +72,11 @@ def _figures(c: Ctx):
     return c.call("procesbeheerder", "GET", "/api/v1/figures")
 
 
+@calls("GET", "/api/v1/figures/thuiszitters")
+def _thuiszitters(c: Ctx):
+    return c.call("bestuurder", "GET", "/api/v1/figures/thuiszitters?kwartaal=2026-3")
+
+
 @calls("GET", "/api/v1/cases/{case_id}")
 def _case(c: Ctx):
     case_id = c.started()

@@ -135,3 +135,20 @@ def test_the_quarterly_registration_counts_who_was_home_in_the_quarter(runtime, 
     wrong = loket("figures", "thuiszitters", "--tenant", "sterk-vo", "--kwartaal", "2026-5", url=db_url)
     assert wrong.returncode == 1 and "fout: '2026-5' is geen kwartaal" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_the_registration_over_the_api_for_those_who_steer(runtime, world, client):
+    from tests.helpers import call
+
+    reported(runtime, world, "2026-09-07", "2026-08-31")
+    resp = call(client, world, "bestuurder", "GET", "/api/v1/figures/thuiszitters?kwartaal=2026-3")
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert (body["kwartaal"], body["van"], body["tot_en_met"]) == ("2026-3", "2026-07-01", "2026-09-30")
+    assert {"indeling": "totaal", "waarde": "thuiszitters", "aantal": 1} in body["rijen"]
+    assert "Daan" not in resp.get_data(as_text=True)
+    for bad in ("2026-5", "0000-1", "26-3"):
+        wrong = call(client, world, "bestuurder", "GET", f"/api/v1/figures/thuiszitters?kwartaal={bad}")
+        assert wrong.status_code == 422 and "JJJJ-K" in wrong.get_data(as_text=True), bad
+    for who in ("school", "leerplicht"):  # a school and leerplicht see their own cases, not the SWV's figures
+        assert call(client, world, who, "GET", "/api/v1/figures/thuiszitters?kwartaal=2026-3").status_code == 403

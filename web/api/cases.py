@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from engine import access, case_list, decision_actions, figures, legal_hold
+from engine import access, case_list, decision_actions, figures, legal_hold, thuiszitters
 from engine.auth import Actor
 from engine.present import case_json
 
@@ -96,6 +96,26 @@ class RouteFiguresSchema(Schema):
     open_tasks = fields.List(fields.Nested(StepFiguresSchema))
 
 
+class ThuiszittersQuery(StrictSchema):
+    kwartaal = fields.String(required=True, validate=validate.Regexp(r"^20\d\d-[1-4]$", error=(
+        "Moet een kwartaal zijn als JJJJ-K, bijvoorbeeld 2026-3 (juli t/m september).")), metadata={
+        "description": "Het kwartaal als JJJJ-K, bijvoorbeeld 2026-3 (juli t/m september)."})
+
+
+class RegistrationRowSchema(Schema):
+    indeling = fields.String(metadata={"description": "totaal, stand, instroom, duur, type, reden, schooltype, "
+                                                      "leerjaar, leeftijd, bestemming of doorzettingsmacht."})
+    waarde = fields.String()
+    aantal = fields.Integer()
+
+
+class ThuiszittersSchema(Schema):
+    kwartaal = fields.String()
+    van = fields.String(metadata={"description": "De eerste dag van het kwartaal."})
+    tot_en_met = fields.String(metadata={"description": "De laatste dag van het kwartaal."})
+    rijen = fields.List(fields.Nested(RegistrationRowSchema))
+
+
 def _case_response(case_id: int, actor: Actor) -> dict[str, Any]:
     rt = runtime()
     with rt.db.read() as session:
@@ -128,6 +148,20 @@ def route_figures() -> list[dict[str, Any]]:
     actor = current_actor()
     with runtime().db.read() as session:
         return figures.figures(session, actor)
+
+
+@blp.route("/figures/thuiszitters")
+@blp.arguments(ThuiszittersQuery, location="query")
+@blp.response(200, ThuiszittersSchema)
+def thuiszitters_registration(query: dict[str, Any]) -> dict[str, Any]:
+    """De thuiszittersregistratie voor de Inspectie in een kwartaal: anonieme aantallen per indeling (wie in het
+    kwartaal minstens één dag thuis was, uit de dossiers op de route thuiszitter). Dezelfde rollen als /figures."""
+    actor = current_actor()
+    quarter = thuiszitters.parse_quarter(query["kwartaal"])
+    with runtime().db.read() as session:
+        rows = thuiszitters.registration(session, actor, quarter)
+    return {"kwartaal": quarter.label, "van": quarter.first.isoformat(), "tot_en_met": quarter.last.isoformat(),
+            "rijen": [{"indeling": d, "waarde": v, "aantal": n} for d, v, n in rows]}
 
 
 @blp.route("/cases", methods=["POST"])
