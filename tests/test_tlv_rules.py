@@ -230,5 +230,6 @@ def test_a_form_naming_an_unknown_rule_is_refused_when_the_route_is_checked(tmp_
     form = tmp_path / "forms" / "start.json"
     form.write_text(json.dumps({**json.loads(form.read_text()), "x-loket-rules": ["deskundigenadviezen", "tovenarij"]}))
     messages = [p.message for p in check(path, known_handlers=HANDLERS).problems]
-    expected = "noemt onbekende regel(s) in x-loket-rules: tovenarij (bekend: cluster_categorie,"
-    assert any(expected in m for m in messages)
+    expected = "noemt onbekende regel(s) in x-loket-rules: tovenarij (bekend: "
+    # The known rules are listed, whatever rules routes add later.
+    assert any(expected in m and "cluster_categorie" in m and "deskundigenadviezen" in m for m in messages)
