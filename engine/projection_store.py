@@ -12,6 +12,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from . import link_check
 from .models import Case, Deadline, Task
 from .projection import CaseRow, DeadlineRow, Projection, Row, TaskRow
 from .vocabulary import OPEN_TASK, DeadlineStatus
@@ -179,7 +180,7 @@ def differences(session: Session, case: Case, replayed: Projection, last_seq: in
             mine_row = mine_list[n] if n < len(mine_list) else None
             ident = {"kind": kind, "task_id": deadline_task, "n": n + 1, "id": row.id if row else None}
             _rows(found, "deadline", ident, row, mine_row, last_seq)
-    return found
+    return found + link_check.differences(session, case)  # the case_links rows its events made (engine.links)
 
 
 def _deadline_groups(stored_rows: list[DeadlineRow], replayed: list[DeadlineRow]

@@ -190,3 +190,20 @@ def test_a_scenario_names_the_scenario_it_starts_from(tmp_path):
     early = text.replace("bestaat-niet", "afgewezen").replace("2026-03-02", "2026-02-03")
     result = scenarios.run(scenarios.parse(early, "x.yaml", "bezwaar"), route, directory=PROCESSES / "scenarios")
     assert not result.ok and "vóór het einde van het bronscenario" in result.reason()
+
+
+def test_replay_finds_a_link_row_that_its_events_do_not_hold(linked, world, sample, db):
+    from sqlalchemy import delete
+
+    from engine.models_links import CaseLink
+
+    runtime = linked
+    source = decided(runtime, world, sample, "afwijzen")
+    case = start_from(runtime, world["consulent"], source)
+    with db.transaction() as session:
+        session.execute(delete(CaseLink).where(CaseLink.to_case_id == case.id))  # a row removed by hand
+    for case_id in (source, case.id):
+        replay = replayed(runtime, case_id)
+        assert not replay.consistent
+        assert f"koppeling.dossier {source} -> {case.id}: opgeslagen null, afgespeeld \"bezwaar\"" in (
+            replay.divergence["message"])
