@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from . import clock, swv_settings
+from . import clock, retention, swv_settings
 from .auth import system_actor
 from .errors import LoketError
-from .models import Event, Tenant
+from .models import Case, Event, Route, RouteVersion, Tenant
 from .models_links import CaseLink
 from .models_tlv import TlvRegister
+from .routes import latest_version
 from .vocabulary import EventType
 
 if TYPE_CHECKING:
@@ -73,14 +74,26 @@ def _renewed(entry_case: Any) -> Any:
     return exists().where(CaseLink.from_case_id == entry_case, CaseLink.relation == ROUTE)
 
 
-def due(session: Session, tenant: Tenant, today: date) -> list[TlvRegister]:
-    """The tenant's TLVs whose herbeoordeling should be open today and is not: not ended, opening day reached, no
-    herbeoordeling linked to their case yet, and a case whose data is still there."""
+def sources(session: Session) -> tuple[str, ...]:
+    """The routes whose TLVs the deployed herbeoordeling renews (its ``linkFrom``; a TLV PrO is not renewed this
+    way), or none when the route is not deployed."""
+    key = session.scalar(select(Route.id).where(Route.key == ROUTE))
+    if key is None:
+        return ()
+    props = retention.declared(latest_version(session, ROUTE))
+    return tuple(s.strip() for s in (props.get("linkFrom") or "").split(",") if s.strip())
+
+
+def due(session: Session, tenant: Tenant, today: date, routes: tuple[str, ...]) -> list[TlvRegister]:
+    """The tenant's TLVs whose herbeoordeling should be open today and is not: granted on one of ``routes``, not
+    ended, opening day reached, no herbeoordeling linked to their case yet, and a case whose data is still there."""
     _month, _day, weeks = setting(tenant)
     horizon = today + timedelta(days=366 + 7 * weeks)  # a deadline lies less than a year before the einddatum
     purged = exists().where(Event.case_id == TlvRegister.case_id, Event.type == EventType.DATA_PURGED)
+    granted_on = (select(Case.id).join(RouteVersion, RouteVersion.id == Case.route_version_id)
+                  .join(Route, Route.id == RouteVersion.route_id).where(Route.key.in_(routes)))
     rows = session.scalars(select(TlvRegister).where(
-        TlvRegister.tenant_id == tenant.id, TlvRegister.case_id.is_not(None), TlvRegister.einddatum >= today,
+        TlvRegister.tenant_id == tenant.id, TlvRegister.case_id.in_(granted_on), TlvRegister.einddatum >= today,
         TlvRegister.einddatum <= horizon, ~_renewed(TlvRegister.case_id), ~purged,
     ).order_by(TlvRegister.einddatum, TlvRegister.id))
     return [entry for entry in rows if entry.einddatum is not None and opens_on(tenant, entry.einddatum) <= today]
@@ -92,8 +105,9 @@ def sweep(runtime: Runtime, now: datetime | None = None) -> RenewalReport:
     today = clock.local_date(now)
     report = RenewalReport()
     with runtime.db.read() as session:
+        routes = sources(session)
         tenants = [t for t in session.scalars(select(Tenant).order_by(Tenant.id)) if swv_settings.runs(t, ROUTE)]
-        work = [(tenant.id, entry.id) for tenant in tenants for entry in due(session, tenant, today)]
+        work = [(tenant.id, entry.id) for tenant in tenants if routes for entry in due(session, tenant, today, routes)]
     for tenant_id, entry_id in work:
         _open(runtime, tenant_id, entry_id, now, report)
     if report.opened or report.skipped:

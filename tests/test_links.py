@@ -207,3 +207,21 @@ def test_replay_finds_a_link_row_that_its_events_do_not_hold(linked, world, samp
         assert not replay.consistent
         assert f"koppeling.dossier {source} -> {case.id}: opgeslagen null, afgespeeld \"bezwaar\"" in (
             replay.divergence["message"])
+
+
+def test_the_cli_starts_a_case_linked(runtime, world, sample, db_url):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the CLI is exercised once; the engine tests cover PostgreSQL")
+    import json
+
+    from tests.helpers import cli
+
+    source = decided(runtime, world, sample, "afwijzen")
+    data = json.dumps({"indiener": "school", "gronden": "Niet eens.", "datum_ontvangst": "2026-10-12"})
+    answer = cli(db_url, "cases", "start", "bezwaar", "--tenant", "sterk-vo", "--data", data,
+                 "--linked-from", str(source))
+    assert answer.exit_code == 0, answer.output
+    assert '"relation": "bezwaar"' in answer.output and f'"case_id": {source}' in answer.output
+    again = cli(db_url, "cases", "start", "bezwaar", "--tenant", "sterk-vo", "--data", data,
+                "--linked-from", str(source))
+    assert again.exit_code != 0 and "loopt al een bezwaar" in (again.output + str(again.exception))

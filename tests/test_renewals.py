@@ -27,6 +27,8 @@ def sweep(runtime, moment: datetime) -> renewals.RenewalReport:
 
 def test_the_sweep_opens_a_herbeoordeling_once_on_the_day_it_is_due(runtime, world, sample, db):
     source = decided(runtime, world, sample)
+    with db.read() as session:  # a TLV VSO, or one a herbeoordeling granted; a TLV PrO is not renewed this way
+        assert renewals.sources(session) == ("tlv-vso", "herbeoordeling")
     assert sweep(runtime, OPENS - timedelta(hours=7)).opened == []  # Friday 7 January: not yet
     report = sweep(runtime, OPENS)
     [(number, case_id)] = report.opened
