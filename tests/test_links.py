@@ -225,3 +225,28 @@ def test_the_cli_starts_a_case_linked(runtime, world, sample, db_url):
     again = cli(db_url, "cases", "start", "bezwaar", "--tenant", "sterk-vo", "--data", data,
                 "--linked-from", str(source))
     assert again.exit_code != 0 and "loopt al een bezwaar" in (again.output + str(again.exception))
+
+
+def test_a_decision_on_objection_gets_its_letter_with_the_beroep_clause(runtime, world, sample):
+    from engine import decision_letters
+
+    source = decided(runtime, world, sample, "afwijzen")
+    case = start_from_route(runtime, world["consulent"], source)
+    with clock.frozen(WITHIN + timedelta(days=1)):
+        do(runtime, world, "consulent", case.id, "ontvangst", {"behandeling": "volledig_toewijzen"})
+        do(runtime, world, "bestuurder", case.id, "toewijzing", {
+            "motivering": "Het nieuwe advies toont aan dat VSO nodig is.",
+            "nieuw_besluit": "Sanne krijgt een TLV VSO, categorie laag, tot en met 31 juli 2028."})
+        assert decision_letters.make_due(runtime) >= 1
+    made = events_of(runtime, case.id, "decision_letter_made")
+    assert len(made) == 1 and made[0].payload["sha256"]
+    record = load_case(runtime, case.id).decision["record"]
+    assert record["soort"] == "bezwaar" and record["uitkomst"] == "gegrond"
+    assert "beroep instellen bij de rechtbank" in record["rechtsmiddel"]
+    assert "herroept het bestreden besluit" in record["besluit"]
+
+
+def start_from_route(runtime, actor, source: int):
+    with clock.frozen(WITHIN):
+        return runtime.start_case(actor, "bezwaar", {"indiener": "ouders", "gronden": "Niet eens."},
+                                  linked_from=source)
