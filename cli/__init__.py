@@ -137,7 +137,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--demo", is_flag=True, help="Maak ook een demo-SWV met scholen en gebruikers.")
+@click.option("--demo", is_flag=True, help="Maak ook een demo-SWV met scholen, gebruikers en dossiers.")
 @pass_ctx
 def init(ctx: Context, demo: bool) -> None:
     """Maak of upgrade de database, deploy alle routes in processes/ en laad de SWV-bestanden (processes/swv/)."""
@@ -152,7 +152,7 @@ def init(ctx: Context, demo: bool) -> None:
     if demo:
         from cli.demo import create_demo
 
-        create_demo(ctx.db)
+        create_demo(ctx.db, ctx.runtime, ctx.settings.processes_dir)
 
 
 def _load_swvs(ctx: Context) -> None:

@@ -1,15 +1,17 @@
 """One scenario's steps, run against its world through the same Runtime a real action uses, with the clock frozen
 at the scenario's moment and moved only by ``let`` and ``at`` (each move followed by a scheduler sweep, as
-``loket scheduler --once --now`` does). After every step it observes, in Dutch, what happened: the events the
+``loket scheduler --once --now`` does). The world is a :class:`Stage`: the throwaway one of
+``engine.scenario_world``, or a real SWV in the real database (``engine.demo``, which moves the clock itself). After every step it observes, in Dutch, what happened: the events the
 step caused, the tasks that came and their terms, terms that moved, escalations and warnings that fired.
 A failed expectation or an unexpected refusal stops the scenario with a message naming what happened instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -17,16 +19,38 @@ from . import clock, decision, documents, links
 from .auth import Actor
 from .cases import Runtime
 from .clock import TZ, format_moment
+from .db import Database
 from .deadlines import Terms
 from .errors import LoketError
 from .models import Case, Event, Task, Tenant
 from .scenario_format import LET, Step
-from .scenario_world import World
 from .scheduler import fire_due
 from .vocabulary import OPEN_TASK, EventType, TaskStatus
 
 # The smallest file Loket keeps as a PDF (its type is read from the content): what ``upload`` adds.
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+class Stage(Protocol):
+    """Where the steps run: a database with one SWV, its schools and a user for each name a step can give."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def tenant_id(self) -> int: ...
+
+    @property
+    def school_ids(self) -> dict[str, int]:
+        """School code -> id."""
+        ...
+
+    @property
+    def route_key(self) -> str: ...
+
+    def actor(self, name: str, school_id: int | None) -> Actor:
+        """``school`` is the user of the case's school; every other name a role (or its second user)."""
+        ...
 
 
 class StepFailed(Exception):
@@ -66,10 +90,13 @@ def parse_when(text: str) -> datetime:
 class Steps:
     """The state of one running scenario: its world, runtime, clock and case."""
 
-    def __init__(self, world: World, runtime: Runtime, now: datetime, route_key: str | None = None) -> None:
+    def __init__(self, world: Stage, runtime: Runtime, now: datetime, route_key: str | None = None,
+                 sweep: Callable[[datetime], None] | None = None) -> None:
         self.world, self.runtime, self.now = world, runtime, now
-        self.route_key = route_key or world.route.key  # another route's: the case a linked scenario starts from
+        self.route_key = route_key or world.route_key  # another route's: the case a linked scenario starts from
         self.source_id: int | None = None  # the case this one was started from (start.from)
+        # What moving the clock does: a scheduler sweep at the new moment (the demo sweeps for all its cases).
+        self.sweep = sweep or self._fire_due
         self.case_id: int | None = None
         self.school_id: int | None = None
         self._seq = 0
@@ -99,7 +126,7 @@ class Steps:
             self.expect(spec["expect"])
             return
         if action in ("let", "at"):
-            self._move(self._let(spec["let"]) if action == "let" else parse_when(spec["at"]))
+            self._move(self.target(step))
             return
         refused = spec.get("refused")
         try:
@@ -150,6 +177,10 @@ class Steps:
             raise StepFailed(f"taak {name} staat niet open; open zijn: {self._open_names() or 'geen taken'}")
         return tasks[0]
 
+    def target(self, step: Step) -> datetime:
+        """Where a ``let`` or ``at`` step moves the clock to (from ``now``)."""
+        return self._let(step.spec["let"]) if step.action == "let" else parse_when(step.spec["at"])
+
     def _let(self, text: str) -> datetime:
         match = LET.match(text)
         assert match is not None  # the schema checked it
@@ -171,6 +202,9 @@ class Steps:
         if to < self.now:
             raise StepFailed(f"de klok kan niet terug: het is al {moment(self.now)}, niet {moment(to)}")
         self.now = to
+        self.sweep(to)
+
+    def _fire_due(self, to: datetime) -> None:
         with clock.frozen(to):
             fire_due(self.runtime, to, measured=False)  # the throwaway world is not this process's work
 

@@ -248,6 +248,10 @@ class World:
                                      process_id=route.process_id, title=route.title, bpmn=route.bpmn,
                                      forms=route.forms, spec=route.spec, deployed_at=started))
 
+    @property
+    def route_key(self) -> str:
+        return self.route.key
+
     def actor(self, name: str, school_id: int | None) -> Actor:
         """``school`` is the user of the case's school; every other name a role (or its second user)."""
         if name == Role.SCHOOL and school_id in self.school_actors:
