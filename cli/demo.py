@@ -1,6 +1,6 @@
-"""A demo to look around in: `loket init --demo` (idempotent). It sets up the demo SWV with its schools, a user for
-every role (password ``DEMO_PASSWORD``) and several hundred cases made from every route's scenarios through the
-engine with the clock moved (``engine.demo``).
+"""A demo to look around in: `loket init --demo` (idempotent). In every SWV of processes/swv a user for every role
+(password ``DEMO_PASSWORD``), and several hundred cases made from every route's scenarios through the engine with
+the clock moved (``engine.demo``).
 
 Each run prints a fresh API token for every demo user and revokes the tokens an earlier run printed (those named
 ``demo``), so running `make run` again and again leaves one live demo token per user; a token issued by hand with
@@ -21,17 +21,15 @@ from sqlalchemy import select
 
 from engine import auth, clock
 from engine import demo as cases_demo
-from engine.calendar_settings import setting_row
 from engine.cases import Runtime
 from engine.db import Database
 from engine.models import School, Tenant, User, UserRole
-from engine.regions import region_of
+from engine.swv_load import load_all
+from engine.vocabulary import ROLES, Role
 
 DEMO_PASSWORD = "loket-demo-2026"
 TOKEN_NAME = "demo"
-TENANT = ("sterk-vo", "Sterk VO Utrecht en Stichtse Vecht")
-GEMEENTEN = ["Utrecht", "Stichtse Vecht"]  # set up by its municipalities: the region (midden) follows from them
-SCHOOLS = [("16PX00", "Christelijk College Zeist"), ("20LJ00", "Utrechts Stedelijk Gymnasium")]
+TENANT = ("sterk-vo", "Sterk VO Utrecht en Stichtse Vecht")  # its users keep the addresses the README names
 USERS = [
     ("zoco@ccz.demo.loket.nl", "school", "16PX00"),
     ("zoco@usg.demo.loket.nl", "school", "20LJ00"),
@@ -55,17 +53,19 @@ EXTRA_ROLES = {"ortho@demo.loket.nl": ("commissie",)}
 
 def console() -> Console:
     # Wide enough that a token stays on one line (to copy it); a narrower terminal wraps the line itself.
-    return Console(width=max(shutil.get_terminal_size((120, 24)).columns, 120), highlight=False)
+    return Console(width=max(shutil.get_terminal_size((130, 24)).columns, 130), highlight=False)
 
 
 def create_demo(db: Database, runtime: Runtime | None = None, processes_dir: Path | None = None,
                 cases: int = cases_demo.CASES, out: Console | None = None) -> cases_demo.DemoReport:
-    """The demo SWV, its users (with fresh tokens, printed) and its cases; what ``loket init --demo`` does."""
+    """The SWVs of processes/swv, a user for every role in each (with fresh tokens, printed) and the demo cases;
+    what ``loket init --demo`` does after loading the SWV files."""
     out = out or console()
     runtime = runtime or _runtime(db)
-    keys = [_swv(db)]
+    folder = processes_dir or runtime.settings.processes_dir
+    keys = _swvs(db, folder)
     _users(db, keys, out)
-    return _cases(runtime, processes_dir or runtime.settings.processes_dir, keys, cases, out)
+    return _cases(runtime, folder, keys, cases, out)
 
 
 def _runtime(db: Database) -> Runtime:
@@ -75,23 +75,26 @@ def _runtime(db: Database) -> Runtime:
     return build_runtime(db, Settings(database_url=db.url))
 
 
-def _swv(db: Database) -> str:
-    key, name = TENANT
-    region, _ = region_of(GEMEENTEN)
+def _swvs(db: Database, processes_dir: Path) -> list[str]:
+    """The SWV files loaded (``loket init`` did it already; again changes nothing), Sterk VO first."""
     with db.transaction() as session:
-        tenant = session.scalar(select(Tenant).where(Tenant.key == key))
-        if tenant is None:
-            # Sterk VO's own promise: from a complete request to action in at most two weeks.
-            terms = {"tlv-vso": {"term": "weken(2)", "from": "knooppuntoverleg", "escalateTo": "bestuurder",
-                                 "legal": False}}
-            tenant = Tenant(key=key, name=name, region=region, settings={"terms": terms}, created_at=SINCE)
-            session.add(tenant)
-            session.flush()
-            setting_row(session, tenant, create=True).gemeenten = list(GEMEENTEN)  # type: ignore[union-attr]
-        for code, school_name in SCHOOLS:
-            if session.scalar(select(School).where(School.tenant_id == tenant.id, School.code == code)) is None:
-                session.add(School(tenant_id=tenant.id, code=code, name=school_name))
-    return key
+        keys = [loaded.key for loaded in load_all(session, processes_dir)]
+    return sorted(keys, key=lambda key: (key != TENANT[0], key))
+
+
+def demo_users(key: str, schools: list[School]) -> list[tuple[str, str, str | None, tuple[str, ...]]]:
+    """(e-mail, role, school code, other roles) of an SWV's demo users: Sterk VO's as the README names them; in
+    the others a user per role at ``<key>.demo.loket.nl``, the zorgcoördinator of its first two schools and an
+    orthopedagoog who is consulent and sits on the commission."""
+    if key == TENANT[0]:
+        return [(email, role, code, EXTRA_ROLES.get(email, ())) for email, role, code in USERS]
+    domain = f"{key}.demo.loket.nl"
+    rows: list[tuple[str, str, str | None, tuple[str, ...]]] = [
+        (f"zoco@{school.code.lower()}.{domain}", Role.SCHOOL, school.code, ()) for school in schools[:2]]
+    local: dict[str, str] = {Role.PROCESBEHEERDER: "procesbeheer", Role.BEHEERDER: "beheer"}  # as Sterk VO's
+    rows += [(f"{local.get(role, role)}@{domain}", role, None, ()) for role in ROLES if role != Role.SCHOOL]
+    rows.insert(3, (f"ortho@{domain}", Role.CONSULENT, None, (Role.COMMISSIE,)))
+    return rows
 
 
 def _users(db: Database, keys: list[str], out: Console) -> None:
@@ -102,26 +105,26 @@ def _users(db: Database, keys: list[str], out: Console) -> None:
         for key in keys:
             tenant = session.scalar(select(Tenant).where(Tenant.key == key))
             assert tenant is not None
-            schools = {s.code: s for s in session.scalars(select(School).where(School.tenant_id == tenant.id))}
             table = Table(title=f"{tenant.name} ({key})", box=box.SIMPLE_HEAD, title_justify="left")
-            for column in ("rol", "e-mail", "school", "API-token"):
+            for column in ("rol", "e-mail", "API-token"):
                 table.add_column(column, no_wrap=True)
-            for email, role, school_code in USERS:
+            schools = list(session.scalars(select(School).where(School.tenant_id == tenant.id).order_by(School.id)))
+            by_code = {school.code: school for school in schools}
+            for email, role, code, extra in demo_users(key, schools):
                 user = session.scalar(select(User).where(User.email == email))
                 if user is None:
                     user = User(tenant_id=tenant.id, email=email, role=role,
-                                school_id=schools[school_code].id if school_code else None,
+                                school_id=by_code[code].id if code else None,
                                 password_hash=auth.hash_password(DEMO_PASSWORD), active=True, created_at=SINCE,
-                                role_rows=[UserRole(role=r) for r in (role, *EXTRA_ROLES.get(email, ()))])
+                                role_rows=[UserRole(role=r) for r in (role, *extra)])
                     session.add(user)
                     session.flush()
-                roles = ",".join([role, *EXTRA_ROLES.get(email, ())])
-                school = school_code or ""
+                roles = ",".join([role, *extra]) + (f" {code}" if code else "")
                 if not user.active:  # deactivated on purpose: it stays so, without a token
-                    table.add_row(roles, email, school, "niet actief: geen token")
+                    table.add_row(roles, email, "niet actief: geen token")
                     continue
                 revoked += auth.revoke_tokens(session, user.id, name=TOKEN_NAME)
-                table.add_row(roles, email, school, auth.issue_token(session, user, name=TOKEN_NAME))
+                table.add_row(roles, email, auth.issue_token(session, user, name=TOKEN_NAME))
             out.print(table)
     if revoked:
         out.print(f"De {revoked} demo-tokens van de vorige keer zijn ingetrokken; deze zijn {auth.TOKEN_DAYS} "
@@ -144,16 +147,23 @@ def _cases(runtime: Runtime, processes_dir: Path, keys: list[str], cases: int,
     for problem in report.problems:
         out.print(f"scenario overgeslagen: {problem}")
     if report.existing:
-        done = ", ".join(f"{swv}/{route}" for swv, route in report.existing)
-        out.print(f"Al demo-dossiers, niets toegevoegd: {done}")
+        swvs = len({swv for swv, _ in report.existing})
+        out.print(f"{len(report.existing)} routes in {swvs} SWV's hebben al dossiers: daar zijn er geen bijgekomen.")
     if report.figures:
-        table = Table(title=f"{report.cases} demo-dossiers gemaakt in {seconds:.0f} s (stand van vandaag)",
+        table = Table(title=f"{report.cases} demo-dossiers gemaakt in {seconds:.0f} s, stand van vandaag",
                       box=box.SIMPLE_HEAD, title_justify="left")
         for column in ("SWV", "route", "dossiers", "open", "bijna termijn", "geëscaleerd", "opgeschort", "gesloten",
-                       "stappen overgeslagen"):
-            table.add_column(column, justify="left" if column in ("SWV", "route") else "right")
-        for (swv, route), f in sorted(report.figures.items()):
-            table.add_row(swv, route, str(f.cases), str(f.open), str(f.near_deadline), str(f.escalated),
-                          str(f.suspended), str(f.closed), str(f.skipped))
+                       "overgeslagen"):
+            table.add_column(column, justify="left" if column in ("SWV", "route") else "right", no_wrap=True)
+        rows = sorted(report.figures.items())
+        for number, ((swv, route), f) in enumerate(rows):
+            last = number + 1 == len(rows) or rows[number + 1][0][0] != swv
+            table.add_row(swv if number == 0 or rows[number - 1][0][0] != swv else "", route, str(f.cases),
+                          str(f.open), str(f.near_deadline), str(f.escalated), str(f.suspended), str(f.closed),
+                          str(f.skipped), end_section=last)
         out.print(table)
+        out.print("bijna termijn: een taak moet binnen een week af; overgeslagen: stappen die de motor na het "
+                  "verschuiven weigerde (de zaak liep anders), het vaakst:")
+        for reason, count in report.reasons.most_common(3):
+            out.print(f"  {count} x {reason}", overflow="ellipsis", no_wrap=True)
     return report

@@ -36,6 +36,7 @@ from .models import Case, Event, Route, RouteVersion, Task, Tenant, User
 from .scenario_format import Scenario, ScenarioInvalid
 from .scenario_steps import parse_when
 from .scheduler import fire_due, next_due
+from .swv_settings import in_window
 from .vocabulary import OPEN_TASK, CaseStatus, EventType
 
 __all__ = ["CASES", "SCHOOL_YEAR_START", "DemoReport", "RouteFigures", "build", "shift_dates"]
@@ -44,9 +45,9 @@ SCHOOL_YEAR_START = date(2025, 8, 18)  # the first school day of 2025-2026 (regi
 CASES = 300  # demo cases in all, spread over the SWVs, their routes and those routes' scenarios
 SEED = 2026
 # Of every 12 cases of an SWV on a route: 3 start in the last RECENT weeks (most are still open now, some near a
-# term; one of those 3 is left midway and waits suspended), 1 of the others is left midway (overdue, escalated),
-# the rest runs its course. Counted, not drawn, so a small demo has each kind too.
-EVERY, RECENT_OF, LEFT_OF = 12, (0, 4, 8), (6,)
+# term; the first of those is left midway and waits suspended), 1 of the others is left midway (overdue,
+# escalated), the rest runs its course. Counted, not drawn, so a small demo (4 per route) has each kind too.
+EVERY, RECENT_OF, LEFT_OF = 12, (0, 3, 7), (2,)
 RECENT = timedelta(weeks=8)
 # ---------------------------------------------------------------------------- the whole demo
 
@@ -126,13 +127,15 @@ def _plan(runtime: Runtime, directory: Path, swv_keys: list[str], now: datetime,
     for route in deployed:
         for path in scenarios.find(directory, route):
             try:
-                loaded.setdefault(route, []).append(scenarios.load(path, directory))
+                scenario = scenarios.load(path, directory)
+                if not scenario.start.get("refused"):  # one that shows a refused start makes no case
+                    loaded.setdefault(route, []).append(scenario)
             except ScenarioInvalid as exc:
                 report.problems += exc.problems
     closers = {route: [s for s in found if _closes(s)] for route, found in loaded.items()}
     runs: list[CaseRun] = []
     per_swv = max(1, cases // max(1, len(tenants)))
-    for tenant in tenants:
+    for place, tenant in enumerate(tenants):
         runs_routes = tenant.settings.get("routes") if isinstance(tenant.settings, dict) else None
         routes = [r for r in deployed if r in loaded and (runs_routes is None or r in runs_routes)]
         stage = SwvStage(db, tenant, users[tenant.id], "")
@@ -144,9 +147,10 @@ def _plan(runtime: Runtime, directory: Path, swv_keys: list[str], now: datetime,
         for route in todo:
             figures = report.figures.setdefault((tenant.key, route), RouteFigures())
             files = loaded[route]
-            for number in range(max(per_route, len(files))):
-                scenario = files[number % len(files)]
-                plan = _plan_one(tenant.key, route, scenario, number, now, rng, calendars[tenant.id])
+            for number in range(per_route):
+                scenario = files[(number + place * per_route) % len(files)]  # the next SWV goes on where it ended
+                windows = ((tenant.settings or {}).get("intake_windows") or {}).get(route) or []
+                plan = _plan_one(tenant.key, route, scenario, number, now, rng, calendars[tenant.id], windows)
                 runs.append(CaseRun(plan, runtime, stage.for_route(route), calendars[tenant.id],
                                     random.Random(rng.random()), gemeenten[tenant.id], figures, report,
                                     closers[route]))
@@ -159,20 +163,26 @@ def _closes(scenario: Scenario) -> bool:
 
 
 def _plan_one(swv: str, route: str, scenario: Scenario, number: int, now: datetime, rng: random.Random,
-              calendar: BusinessCalendar) -> Plan:
+              calendar: BusinessCalendar, windows: list[dict[str, str]]) -> Plan:
     """Case ``number`` of this SWV on this route: when it starts (a whole number of weeks from its scenario's
-    start, on a school day of the past school year) and whether it is left midway."""
+    start, on a school day of the past school year, inside the route's intake windows if the SWV has them) and
+    whether it is left midway."""
     own = parse_when(scenario.start["at"])
     recent = number % EVERY in RECENT_OF
-    first = now - RECENT if recent else datetime.combine(SCHOOL_YEAR_START, time(0), clock.TZ)
-    last = now - timedelta(days=1) if recent else now - RECENT
-    lowest = math.ceil((first - own) / timedelta(weeks=1))
-    highest = max(lowest, math.floor((last - own) / timedelta(weeks=1)))
-    weeks = rng.randint(lowest, highest)
-    for _ in range(6):  # a school submits on a school day, not in a holiday
-        if calendar.is_schoolday(clock.local_date(own + timedelta(weeks=weeks))):
-            break
-        weeks = rng.randint(lowest, highest)
+
+    def fits(weeks: int) -> bool:  # a school submits on a school day, and when the SWV takes requests
+        day = clock.local_date(own + timedelta(weeks=weeks))
+        return calendar.is_schoolday(day) and (not windows or any(in_window(day, w) for w in windows))
+
+    def candidates(first: datetime, last: datetime) -> list[int]:
+        lowest = math.ceil((first - own) / timedelta(weeks=1))
+        return [w for w in range(lowest, math.floor((last - own) / timedelta(weeks=1)) + 1) if fits(w)]
+
+    year = datetime.combine(SCHOOL_YEAR_START, time(0), clock.TZ)
+    found = candidates(now - RECENT, now - timedelta(days=1)) if recent else []
+    # An intake window that is closed now: the case starts earlier in the year, in the window.
+    found = found or candidates(year, now - RECENT) or candidates(year, now - timedelta(days=1))
+    weeks = rng.choice(found) if found else 0
     shift = timedelta(weeks=weeks)
     start = own + shift + timedelta(minutes=rng.randint(0, 6 * 60))
     actions = sum(1 for s in scenario.steps if s.action not in ("expect", "let", "at") and "refused" not in s.spec)

@@ -140,7 +140,8 @@ class CaseRun:
                  closers: list[Scenario] | None = None) -> None:
         self.plan, self.stage, self.calendar, self.rng = plan, stage, calendar, rng
         self.closers = closers or []  # the route's scenarios that close a case: to finish one left open
-        self.gemeenten, self.figures, self.report = gemeenten, figures, report
+        self.figures, self.report = figures, report
+        self.gemeente = rng.choice(gemeenten) if gemeenten else None  # where the pupil lives
         self.steps = Steps(stage, runtime, plan.start, sweep=lambda _: None)  # the demo sweeps for all cases
         self.queue = [s for s in plan.scenario.steps if s.action != "expect" and "refused" not in s.spec]
         self.index = 0
@@ -165,8 +166,10 @@ class CaseRun:
             if step.action not in ("let", "at"):
                 return self._after_waiting(step)
             if step.action == "at":
+                # As long after the scenario's previous moment as the scenario says: the waiting before earlier
+                # steps moves the rest of the case along (a timer counted from a late step goes later too).
                 own = parse_when(step.spec["at"])
-                target = own + self.plan.shift
+                target = self.steps.now + max(own - self.scenario_now, timedelta(0))
                 self.scenario_now = max(self.scenario_now, own)
             else:
                 target = self.steps.target(step)
@@ -196,8 +199,7 @@ class CaseRun:
                     clock_at = step.spec["at"]
                 if step.action in ("claim", "complete") and step.spec[step.action] in open_names:
                     tails.append((parse_when(clock_at), [s for s in scenario.steps[number:]
-                                                         if s.action not in ("expect", "let", "at")
-                                                         and "refused" not in s.spec]))
+                                                         if s.action != "expect" and "refused" not in s.spec]))
                     break
         if not tails:
             return False
@@ -217,7 +219,7 @@ class CaseRun:
         days = (clock.local_date(at) - clock.local_date(self.scenario_now)).days
         spec = dict(step.spec)
         if "with" in spec:
-            spec["with"] = shift_dates(spec["with"], days)
+            spec["with"] = self._lives_here(shift_dates(spec["with"], days))
         try:
             self.steps.run(Step(step.number, step.action, spec))
         except StepFailed as exc:
@@ -240,7 +242,7 @@ class CaseRun:
     def _start(self) -> None:
         start = self.plan.scenario.start
         days = (clock.local_date(self.plan.start) - clock.local_date(self.scenario_now)).days
-        data = self._personal(shift_dates(start["data"], days))
+        data = self._personal(self._lives_here(shift_dates(start["data"], days)))
         try:
             self.steps.start(start.get("as", "school"), data)
         except LoketError as exc:
@@ -252,6 +254,15 @@ class CaseRun:
         self.report.case_ids.append(self.steps.case_id)
         self.figures.cases += 1
 
+    def _lives_here(self, data: Any) -> Any:
+        """Form data with the pupil's municipality, one of the SWV's (the SWV where the pupil lives decides)."""
+        if isinstance(data, dict):
+            return {key: self.gemeente if key == "woongemeente" and self.gemeente else self._lives_here(value)
+                    for key, value in data.items()}
+        if isinstance(data, list):
+            return [self._lives_here(item) for item in data]
+        return data
+
     def _personal(self, data: Any) -> Any:
         """The scenario's start form for a pupil of this case, one of the SWV's schools and municipalities."""
         if not isinstance(data, dict):
@@ -262,10 +273,9 @@ class CaseRun:
             if "geboortedatum" in pupil:
                 pupil["geboortedatum"] = (clock.local_date(self.plan.start) - timedelta(days=self.age_days)).isoformat()
             data["leerling"] = pupil
-        if "school" in data and self.stage.school_ids:
-            data["school"] = self.rng.choice(sorted(self.stage.school_ids))
-        if "woongemeente" in data and self.gemeenten:
-            data["woongemeente"] = self.rng.choice(self.gemeenten)
+        schools = sorted(code for code, id_ in self.stage.school_ids.items() if id_ in self.stage.by_school)
+        if "school" in data and schools:  # a school with a demo user (its zorgcoördinator works the case)
+            data["school"] = self.rng.choice(schools)
         return data
 
     def _skipped(self, reason: str) -> None:
@@ -287,9 +297,7 @@ class CaseRun:
             share = (self.rng.uniform(0.05, 0.6) if roll < 0.8 else self.rng.uniform(0.6, 0.95) if roll < 0.96
                      else self.rng.uniform(1.05, 1.4))  # mostly in time; a few close to the term, some late
             wait = min(max(term, timedelta(0)) * share, timedelta(days=35))
-        moment = self._office_hours(now + wait)
-        limit = self._next_fixed()
-        return now if limit is not None and moment >= limit else moment
+        return self._office_hours(now + wait)
 
     def _office_hours(self, moment: datetime) -> datetime:
         local = moment.astimezone(clock.TZ)
@@ -302,13 +310,6 @@ class CaseRun:
             day += timedelta(days=1)
         minutes = self.rng.randint(0, 8 * 60)
         return datetime.combine(day, time(8, 30), clock.TZ).astimezone(UTC) + timedelta(minutes=minutes)
-
-    def _next_fixed(self) -> datetime | None:
-        """The next ``at`` of the scenario (shifted): waiting never runs past it."""
-        for step in self.queue[self.index:]:
-            if step.action == "at":
-                return parse_when(step.spec["at"]) + self.plan.shift
-        return None
 
 
 def shift_dates(value: Any, days: int) -> Any:
