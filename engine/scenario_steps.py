@@ -1,8 +1,9 @@
 """One scenario's steps, run against its world through the same Runtime a real action uses, with the clock frozen
 at the scenario's moment and moved only by ``let`` and ``at`` (each move followed by a scheduler sweep, as
 ``loket scheduler --once --now`` does). The world is a :class:`Stage`: the throwaway one of
-``engine.scenario_world``, or a real SWV in the real database (``engine.demo``, which moves the clock itself). After every step it observes, in Dutch, what happened: the events the
-step caused, the tasks that came and their terms, terms that moved, escalations and warnings that fired.
+``engine.scenario_world``, or a real SWV in the real database (``engine.demo``, which moves the clock itself).
+After every step it observes, in Dutch, what happened: the events the step caused, the tasks that came and their
+terms, terms that moved, escalations and warnings that fired.
 A failed expectation or an unexpected refusal stops the scenario with a message naming what happened instead.
 """
 
