@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import clock
+from . import clock, decision_letters
 from .auth import Actor, actor_for
 from .calendar import BusinessCalendar
 from .cases import Runtime
@@ -228,6 +228,15 @@ class CaseRun:
             self._skipped(exc.message)
         except Exception as exc:  # noqa: BLE001  (a fault of Loket's own: counted and told, the demo goes on)
             self._skipped(f"fout in Loket zelf: {type(exc).__name__}: {exc}"[:300])
+        else:
+            if step.action == "complete":
+                self._letters(at)
+
+    def _letters(self, at: datetime) -> None:
+        """A decision's letter is made right after it, as the scheduler's next delivery round would: made later
+        (when `loket serve` starts) it would be made known today, and its objection term run from today."""
+        with clock.frozen(at + timedelta(seconds=self.rng.randint(2, 10))):
+            decision_letters.make_due(self.steps.runtime)
 
     def leave(self) -> None:
         """The case stops here; one planned so waits suspended (for the parents, an expert)."""
