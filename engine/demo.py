@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import clock, scenarios
+from . import clock, scenario_sources, scenarios
 from .calendar import BusinessCalendar
 from .calendar_settings import setting_row
 from .cases import Runtime
@@ -72,7 +72,7 @@ def build(runtime: Runtime, directory: Path, swv_keys: list[str], now: datetime 
     while heap:
         moment, number, run = heapq.heappop(heap)
         sweeper.to(moment)
-        before, planned = run.done + run.started, run.total
+        before, planned = run.progressed, run.total
         run.act(moment)
         following = run.next_moment()
         total += run.total - planned  # a case that carries on after its scenario
@@ -80,7 +80,7 @@ def build(runtime: Runtime, directory: Path, swv_keys: list[str], now: datetime 
             run.leave()
             done += run.total - before
         else:
-            done += run.done + run.started - before
+            done += run.progressed - before
             heapq.heappush(heap, (following, number, run))
         if progress is not None:
             progress(done, total)
@@ -124,14 +124,20 @@ def _plan(runtime: Runtime, directory: Path, swv_keys: list[str], now: datetime,
         gemeenten = {t.id: list(getattr(setting_row(session, t), "gemeenten", None) or []) for t in tenants}
         calendars = {t.id: Terms(session, t).calendar for t in tenants}
     loaded: dict[str, list[Scenario]] = {}
+    sources: dict[str, tuple[str, Scenario]] = {}  # scenario file -> the (route, scenario) it starts from
     for route in deployed:
         for path in scenarios.find(directory, route):
             try:
                 scenario = scenarios.load(path, directory)
-                if not scenario.start.get("refused"):  # one that shows a refused start makes no case
-                    loaded.setdefault(route, []).append(scenario)
+                found = scenario_sources.source_of(scenario, directory)
             except ScenarioInvalid as exc:
                 report.problems += exc.problems
+                continue
+            if scenario.start.get("refused"):  # one that shows a refused start makes no case
+                continue
+            if found is not None:
+                sources[scenario.file] = (found[1].key, found[0])
+            loaded.setdefault(route, []).append(scenario)
     closers = {route: [s for s in found if _closes(s)] for route, found in loaded.items()}
     runs: list[CaseRun] = []
     per_swv = max(1, cases // max(1, len(tenants)))
@@ -149,8 +155,14 @@ def _plan(runtime: Runtime, directory: Path, swv_keys: list[str], now: datetime,
             files = loaded[route]
             for number in range(per_route):
                 scenario = files[(number + place * per_route) % len(files)]  # the next SWV goes on where it ended
-                windows = ((tenant.settings or {}).get("intake_windows") or {}).get(route) or []
-                plan = _plan_one(tenant.key, route, scenario, number, now, rng, calendars[tenant.id], windows)
+                source = sources.get(scenario.file)
+                if source is not None and runs_routes is not None and source[0] not in runs_routes:
+                    continue  # a bezwaar against a decision on a route this SWV does not run
+                first = source[0] if source else route  # the case that starts first: its route's windows
+                windows = ((tenant.settings or {}).get("intake_windows") or {}).get(first) or []
+                plan = _plan_one(tenant.key, route, scenario, number, now, rng, calendars[tenant.id], windows,
+                                 source[1] if source else scenario)
+                plan.source = source
                 runs.append(CaseRun(plan, runtime, stage.for_route(route), calendars[tenant.id],
                                     random.Random(rng.random()), gemeenten[tenant.id], figures, report,
                                     closers[route]))
@@ -163,11 +175,11 @@ def _closes(scenario: Scenario) -> bool:
 
 
 def _plan_one(swv: str, route: str, scenario: Scenario, number: int, now: datetime, rng: random.Random,
-              calendar: BusinessCalendar, windows: list[dict[str, str]]) -> Plan:
+              calendar: BusinessCalendar, windows: list[dict[str, str]], first: Scenario) -> Plan:
     """Case ``number`` of this SWV on this route: when it starts (a whole number of weeks from its scenario's
     start, on a school day of the past school year, inside the route's intake windows if the SWV has them) and
-    whether it is left midway."""
-    own = parse_when(scenario.start["at"])
+    whether it is left midway. ``first``: the scenario whose case starts first (this one, or its source)."""
+    own = parse_when(first.start["at"])
     recent = number % EVERY in RECENT_OF
 
     def fits(weeks: int) -> bool:  # a school submits on a school day, and when the SWV takes requests

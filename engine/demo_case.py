@@ -130,6 +130,7 @@ class Plan:
     start: datetime
     stop_after: int | None  # the number of actions done before the case is left as it is
     suspend: bool = False  # left waiting, suspended
+    source: tuple[str, Scenario] | None = None  # (route, scenario) whose case this one starts from (start.from)
 
 
 class CaseRun:
@@ -150,13 +151,39 @@ class CaseRun:
         self.started = False
         self.pupil = {"voornaam": rng.choice(FIRST_NAMES), "achternaam": rng.choice(LAST_NAMES)}
         self.age_days = rng.randint(12 * 365, 16 * 365)
+        # A case that starts from another (a bezwaar from a decided TLV): that case runs first, as its own scenario
+        # says, and this one starts after it as long as the scenario says (engine.scenario_sources).
+        self.source: CaseRun | None = None
+        self.from_source = False  # the moment next_moment gave is the source case's
+        if plan.source is not None:
+            route, scenario = plan.source
+            self.source = CaseRun(Plan(plan.swv, route, scenario, plan.shift, plan.start, None), runtime,
+                                  stage.for_route(route), calendar, random.Random(rng.random()),
+                                  [self.gemeente] if self.gemeente else [], figures, report)
 
     @property
     def total(self) -> int:
-        return 1 + sum(1 for s in self.queue if s.action not in ("let", "at"))
+        own = 1 + sum(1 for s in self.queue if s.action not in ("let", "at"))
+        return own + (self.source.total if self.source is not None else 0)
+
+    @property
+    def progressed(self) -> int:
+        """Actions done (or skipped), the source case's included."""
+        return self.done + self.started + (self.source.progressed if self.source is not None else 0)
 
     def next_moment(self) -> datetime | None:
         """When the next action happens (moving through ``let`` and ``at``); None: the scenario is done."""
+        self.from_source = False
+        if not self.started and self.source is not None:
+            following = self.source.next_moment()
+            if following is not None:
+                self.from_source = True
+                return following
+            if self.source.steps.case_id is None:
+                return None  # its source case did not start: neither does this one
+            gap = max(parse_when(self.plan.scenario.start["at"]) - self.source.scenario_now, timedelta(hours=1))
+            self.plan.start = self._office_hours(self.source.steps.now + gap)
+            self.steps.now = self.plan.start
         if not self.started:
             return self.plan.start
         if self.plan.stop_after is not None and self.done >= self.plan.stop_after:
@@ -208,6 +235,9 @@ class CaseRun:
         return True
 
     def act(self, at: datetime) -> None:
+        if self.source is not None and self.from_source:
+            self.source.act(at)
+            return
         self.steps.now = at
         if not self.started:
             self.started = True
@@ -253,10 +283,12 @@ class CaseRun:
         days = (clock.local_date(self.plan.start) - clock.local_date(self.scenario_now)).days
         data = self._personal(self._lives_here(shift_dates(start["data"], days)))
         try:
-            self.steps.start(start.get("as", "school"), data)
-        except LoketError as exc:
+            self.steps.start(start.get("as", "school"), data, self.source.steps if self.source else None,
+                             bool(start.get("confirm_late")))
+        except (LoketError, StepFailed) as exc:
             self.figures.not_started += 1
-            self.report.reasons[f"{self.plan.route}: start: {exc.message}"] += 1
+            message = exc.message if isinstance(exc, LoketError) else str(exc)
+            self.report.reasons[f"{self.plan.route}: start: {message}"] += 1
             self.plan.stop_after = 0
             return
         assert self.steps.case_id is not None
