@@ -24,9 +24,9 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from . import clock, scenario_sources, scenarios
+from . import clock, renewals, scenario_sources, scenarios
 from .calendar import BusinessCalendar
 from .calendar_settings import setting_row
 from .cases import Runtime
@@ -60,6 +60,9 @@ def build(runtime: Runtime, directory: Path, swv_keys: list[str], now: datetime 
     rng = random.Random(seed)
     report = DemoReport()
     runs = _plan(runtime, directory, swv_keys, now, cases, rng, report)
+    with runtime.db.read() as session:
+        tenant_ids = list(session.scalars(select(Tenant.id).where(Tenant.key.in_(swv_keys))))
+        last = session.scalar(select(func.max(Case.id))) or 0
     total = sum(run.total for run in runs)
     done = 0
     heap: list[tuple[datetime, int, CaseRun]] = []
@@ -85,19 +88,30 @@ def build(runtime: Runtime, directory: Path, swv_keys: list[str], now: datetime 
         if progress is not None:
             progress(done, total)
     sweeper.to(now)
+    with runtime.db.read() as session:  # the scheduler's cases (herbeoordelingen) too
+        report.case_ids = list(session.scalars(select(Case.id).where(Case.id > last, Case.tenant_id.in_(tenant_ids))
+                                               .order_by(Case.id)))
     _figures(runtime, report, now)
     return report
 
 
 class _Sweeper:
-    """The scheduler on the demo's clock: every deadline fires at its own due moment, up to where the demo is."""
+    """The scheduler on the demo's clock: every deadline fires at its own due moment, up to where the demo is, and
+    the herbeoordelingen of ending TLVs open on the first moment of each day (engine.renewals; hourly in
+    ``loket serve``)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.due: datetime | None = None
-        self.known = False
+        self.day: date | None = None
 
     def to(self, moment: datetime) -> None:
+        self._deadlines(moment)
+        if clock.local_date(moment) != self.day:
+            self.day = clock.local_date(moment)
+            with clock.frozen(moment):
+                renewals.sweep(self.runtime, moment)
+
+    def _deadlines(self, moment: datetime) -> None:
         while True:
             due = next_due(self.runtime)
             if due is None or due > moment:
@@ -220,6 +234,7 @@ def _figures(runtime: Runtime, report: DemoReport, now: datetime) -> None:
                                .join(Route, Route.id == RouteVersion.route_id).where(Case.id.in_(ids))).all()
     for case_id, status, swv, route in rows:
         figures = report.figures.setdefault((swv, route), RouteFigures())
+        figures.cases += 1
         figures.escalated += case_id in escalated
         if status == CaseStatus.CLOSED:
             figures.closed += 1

@@ -38,6 +38,7 @@ LAST_NAMES = ["de Vries", "Jansen", "van den Berg", "Bakker", "Visser", "Smit", 
               "de Groot", "Bos", "Vos", "Peters", "Hendriks", "van Leeuwen", "Dekker", "Brouwer", "de Wit",
               "Dijkstra", "Smits", "el Amrani", "Yılmaz", "Kaya", "Bouzid", "Ramdin", "Nguyen", "van Dijk",
               "Koster", "Willems", "Verhoeven", "Prins", "Kuipers", "Postma", "Tahiri", "Öztürk", "Hoekstra"]
+MAX_GAP = timedelta(weeks=6)  # the longest wait between a case and the case that starts from it
 SUSPEND_REASONS = ["Wachten op de zienswijze van de ouders", "Wachten op het advies van de jeugdarts",
                    "Wachten op het bijgewerkte OPP van de school", "Wachten op het verslag van het Sociaal Team"]
 
@@ -181,7 +182,10 @@ class CaseRun:
                 return following
             if self.source.steps.case_id is None:
                 return None  # its source case did not start: neither does this one
-            gap = max(parse_when(self.plan.scenario.start["at"]) - self.source.scenario_now, timedelta(hours=1))
+            # A herbeoordeling comes a year after its TLV: in the demo it comes within weeks, or it would lie
+            # beyond today.
+            gap = parse_when(self.plan.scenario.start["at"]) - self.source.scenario_now
+            gap = min(max(gap, timedelta(hours=1)), MAX_GAP)
             self.plan.start = self._office_hours(self.source.steps.now + gap)
             self.steps.now = self.plan.start
         if not self.started:
@@ -291,9 +295,6 @@ class CaseRun:
             self.report.reasons[f"{self.plan.route}: start: {message}"] += 1
             self.plan.stop_after = 0
             return
-        assert self.steps.case_id is not None
-        self.report.case_ids.append(self.steps.case_id)
-        self.figures.cases += 1
 
     def _lives_here(self, data: Any) -> Any:
         """Form data with the pupil's municipality, one of the SWV's (the SWV where the pupil lives decides)."""
