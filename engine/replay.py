@@ -137,7 +137,7 @@ class Run:
 
     def _input(self, row: Event) -> bool:
         payload = row.payload or {}
-        recorded = Recorded(list(payload.get("services") or []), payload.get("calendar"))
+        recorded = Recorded.of(payload)
         with clock.frozen(row.at), task_ids(self.case.id, row.seq):
             if row.type == EventType.CASE_STARTED:
                 if self.workflow is not None:

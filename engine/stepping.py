@@ -1,6 +1,8 @@
 """Stepping the engine: one input and the engine steps behind it, in the sandbox, with the terms of the user
 tasks it made ready. Live actions and audit replay share this; replay serves service and calendar results
-from the log instead of calling handlers and the calendar again.
+from the log instead of calling handlers and the calendar again, and the terms (a task's due and warning moments,
+the case's doorlooptijd and the SWV setting it came from) as the input event recorded them: a later change of the
+SWV's terms or calendar changes what new cases are told, not the history of the ones that were.
 """
 
 from __future__ import annotations
@@ -69,18 +71,42 @@ class StepResult:
     calendar: list[dict[str, Any]] = field(default_factory=list)
     # Set on replay when the route called a service that the log has no result for.
     unrecorded: str | None = None
+    # The SWV's doorlooptijd setting of the route as this step read it (None: it has none); only when the step
+    # looked, i.e. while the case has no doorlooptijd yet.
+    case_term: dict[str, Any] | None = None
+    case_term_read: bool = False
 
     def logged(self) -> dict[str, Any]:
         """What an input event records of its engine run, beside the submitted data."""
-        return {"services": self.services, **({"calendar": self.calendar} if self.calendar else {})}
+        out: dict[str, Any] = {"services": self.services}
+        if self.calendar:
+            out["calendar"] = self.calendar
+        if self.terms:
+            out["terms"] = {task_id: [_iso(due), _iso(warn)] for task_id, (due, warn) in self.terms.items()}
+        if self.case_term_read:
+            out["case_term"] = self.case_term
+        if self.case_due is not None:
+            out["case_due"] = self.case_due.isoformat()
+        return out
 
 
 @dataclass(frozen=True)
 class Recorded:
-    """On replay: what the logged input got from services and the calendar then."""
+    """On replay: what the logged input got from services, the calendar and the SWV's settings then. An event
+    logged before terms were recorded has none of ``terms``, ``case_term``, ``case_due``: those are computed
+    from today's settings, as they were before."""
 
     services: list[dict[str, Any]]
     calendar: list[dict[str, Any]] | None
+    terms: dict[str, list[str | None]] | None = None
+    case_term: dict[str, Any] | None = None
+    case_term_read: bool = False
+    case_due: str | None = None
+
+    @classmethod
+    def of(cls, payload: dict[str, Any]) -> Recorded:
+        return cls(list(payload.get("services") or []), payload.get("calendar"), payload.get("terms"),
+                   payload.get("case_term"), "case_term" in payload, payload.get("case_due"))
 
 
 class Stepper:
@@ -112,7 +138,7 @@ class Stepper:
             for task in fresh:
                 if activations[task.task_spec.name] + 1 > limit:
                     raise RunawayLoop(f"stap '{task.task_spec.name}' is vaker dan {limit} keer geactiveerd")
-            self._compute_terms(session, case, fresh, result)
+            self._compute_terms(session, case, fresh, result, recorded)
         except (ServiceCallError, SandboxError, RunawayLoop, TermError, WorkflowException) as exc:
             result.incident = incident(workflow, exc)
             cause = _cause(exc)
@@ -153,25 +179,50 @@ class Stepper:
         return CaseScriptEngine(helpers, call_service)
 
     @staticmethod
-    def _compute_terms(session: Session, case: StepCase, fresh: list[Any], result: StepResult) -> None:
+    def _compute_terms(session: Session, case: StepCase, fresh: list[Any], result: StepResult,
+                       recorded: Recorded | None) -> None:
         terms = deadlines.Terms(session, case.tenant, case.school_id)
+        told = (recorded.terms if recorded is not None else None) or {}
         for task in fresh:
             props = bpmn.properties(task.task_spec)
-            if props.get("deadline"):
-                try:
-                    result.terms[str(task.id)] = deadlines.task_deadline(terms, props, task.data)
-                except Exception as exc:
-                    raise TermError(f"termijn van taak '{task.task_spec.name}' kon niet worden berekend: "
-                                    f"{exc}") from exc
-        config = deadlines.case_term(case.tenant, case.route_key)
-        if config and case.due_at is None and case.status != CaseStatus.CLOSED:
-            starts = config.get("from")
-            if starts is None or any(t.task_spec.name == starts for t in fresh):
-                try:
-                    data = fresh[0].data if fresh else {}
-                    result.case_due = deadlines.case_due(terms, config, data)
-                except Exception as exc:
-                    raise TermError(f"doorlooptijd kon niet worden berekend: {exc}") from exc
+            if not props.get("deadline"):
+                continue
+            logged = told.get(str(task.id))
+            if logged is not None:  # replay: the moments the task was given then
+                result.terms[str(task.id)] = (_moment(logged[0]), _moment(logged[1]))
+                continue
+            try:
+                result.terms[str(task.id)] = deadlines.task_deadline(terms, props, task.data)
+            except Exception as exc:
+                raise TermError(f"termijn van taak '{task.task_spec.name}' kon niet worden berekend: "
+                                f"{exc}") from exc
+        if case.due_at is not None or case.status == CaseStatus.CLOSED:
+            return
+        if recorded is not None and recorded.case_term_read:
+            config = recorded.case_term  # the SWV's setting then, not now
+        else:
+            config = deadlines.case_term(case.tenant, case.route_key)
+        result.case_term, result.case_term_read = config, True
+        if not config:
+            return
+        starts = config.get("from")
+        if starts is None or any(t.task_spec.name == starts for t in fresh):
+            if recorded is not None and recorded.case_due is not None:
+                result.case_due = _moment(recorded.case_due)
+                return
+            try:
+                data = fresh[0].data if fresh else {}
+                result.case_due = deadlines.case_due(terms, config, data)
+            except Exception as exc:
+                raise TermError(f"doorlooptijd kon niet worden berekend: {exc}") from exc
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _logged_helpers(helpers: dict[str, Any], log: list[dict[str, Any]],

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from engine import clock, routes, tenant_events
 from engine.models import Case, Event, Task, Tenant
-from tests.helpers import at, call, cli, do, events_of, load_case, open_task, replayed, to_besluit
+from tests.helpers import at, call, cli, do, events_of, load_case, replayed, to_besluit
 
 TIMERS = Path(__file__).parent / "bpmn" / "timers"
 NOVEMBER = "2026-11-02T10:00"  # a Monday
