@@ -164,3 +164,22 @@ def test_events_logged_before_terms_were_recorded_replay_as_before(client, runti
     assert "due_at" in json.dumps(result.divergence)
     with runtime.db.read() as session:
         assert session.get(Case, case_id).due_at is not None
+
+
+def test_a_calendar_rule_changed_later_leaves_the_doorlooptijd_as_it_was(client, runtime, world, sample, db_url):
+    """The SWV's doorlooptijd in werkdagen counts 5 May as a day off until the SWV makes it a werkdag."""
+    set_term(client, world, {"term": "werkdagen(3)", "from": "knooppuntoverleg"})
+    may = "2027-05-03T10:00"  # a Monday; Wednesday is 5 May, Thursday Hemelvaartsdag
+    old = at_besluit(runtime, world, sample, may)
+    told = load_case(runtime, old).due_at
+    assert clock.local_date(told).isoformat() == "2027-05-10"  # Tue 4, Fri 7, Mon 10
+
+    changed = cli(db_url, "tenants", "calendar", "sterk-vo", "--5-mei", "werkdag")
+    assert changed.exit_code == 0, changed.output
+    result = replayed(runtime, old)
+    assert result.consistent, result.divergence
+    verify_clean(db_url, old)
+    assert load_case(runtime, old).due_at == told
+
+    new = at_besluit(runtime, world, sample, may)
+    assert clock.local_date(load_case(runtime, new).due_at).isoformat() == "2027-05-07"  # Tue 4, Wed 5, Fri 7
