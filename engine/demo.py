@@ -33,8 +33,8 @@ from .cases import Runtime
 from .deadlines import Terms
 from .demo_case import CaseRun, DemoReport, Plan, RouteFigures, SwvStage, shift_dates
 from .models import Case, Event, Route, RouteVersion, Task, Tenant, User
+from .scenario_checks import parse_when
 from .scenario_format import Scenario, ScenarioInvalid
-from .scenario_steps import parse_when
 from .scheduler import fire_due, next_due
 from .swv_settings import in_window
 from .vocabulary import OPEN_TASK, CaseStatus, EventType

@@ -23,8 +23,9 @@ from .calendar import BusinessCalendar
 from .cases import Runtime
 from .errors import LoketError
 from .models import School, Tenant, User
+from .scenario_checks import parse_when
 from .scenario_format import Scenario, Step
-from .scenario_steps import StepFailed, Steps, parse_when
+from .scenario_steps import StepFailed, Steps
 from .vocabulary import ROLES, CaseStatus, Role
 
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -16,8 +16,9 @@ from . import clock, renewals
 from .cases import Runtime
 from .errors import LoketError
 from .models import Case
+from .scenario_checks import moment, parse_when
 from .scenario_format import Scenario, ScenarioInvalid, load_data_sets, parse
-from .scenario_steps import StepFailed, Steps, details, moment, parse_when
+from .scenario_steps import StepFailed, Steps, details
 from .scenario_world import RouteUnderTest, RouteUnusable, World, route_from_files
 
 DATA_FILE = "_data.yaml"

@@ -10,20 +10,27 @@ A failed expectation or an unexpected refusal stops the scenario with a message 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from . import clock, decision, documents, links
+from . import clock, documents, links
 from .auth import Actor
 from .cases import Runtime
-from .clock import TZ, format_moment
 from .db import Database
 from .deadlines import Terms
 from .errors import LoketError
 from .models import Case, Event, Task, Tenant
+from .scenario_checks import (
+    TaskView,
+    data_problems,
+    decision_problems,
+    moment,
+    moment_problem,
+    parse_when,
+    task_problems,
+)
 from .scenario_format import LET, Step
 from .scheduler import fire_due
 from .vocabulary import OPEN_TASK, EventType, TaskStatus
@@ -56,36 +63,6 @@ class Stage(Protocol):
 
 class StepFailed(Exception):
     """The step did not go as the scenario says; the message is Dutch and says what happened instead."""
-
-
-@dataclass(frozen=True)
-class TaskView:
-    name: str
-    lane: str | None
-    due: datetime | None
-    warn: datetime | None
-    escalated: bool
-    assignee: str | None
-
-    def __str__(self) -> str:
-        due = f", termijn tot {moment(self.due)}" if self.due else ""
-        flags = (", geëscaleerd" if self.escalated else "") + (f", geclaimd door {self.assignee}"
-                                                              if self.assignee else "")
-        return f"{self.name} ({self.lane or '-'}{due}{flags})"
-
-
-def moment(value: datetime | None) -> str:
-    """A moment as the report writes it: ``vr 13-02-2026 23:59`` (Dutch time)."""
-    if value is None:
-        return "-"
-    return f"{clock.weekday(clock.local_date(value))} {format_moment(value)}"
-
-
-def parse_when(text: str) -> datetime:
-    """``2026-03-02T14:00`` (Dutch time without a zone) or ``2026-03-02`` (that day at 09:00, office hours)."""
-    if len(text) == 10:
-        return datetime.combine(datetime.fromisoformat(text).date(), time(9, 0), TZ).astimezone(UTC)
-    return clock.parse_local(text.replace(" ", "T")).astimezone(UTC)
 
 
 class Steps:
@@ -259,7 +236,7 @@ class Steps:
         case = self.case()
         tasks = self.open_tasks()
         if "task" in wanted:
-            problems += _task_problems(wanted, [t for t in tasks if t.name == wanted["task"]], tasks)
+            problems += task_problems(wanted, [t for t in tasks if t.name == wanted["task"]], tasks)
         if "open_tasks" in wanted and sorted(wanted["open_tasks"]) != sorted(t.name for t in tasks):
             problems.append(f"open taken: verwacht {', '.join(wanted['open_tasks']) or 'geen'}, "
                             f"maar het zijn {', '.join(t.name for t in tasks) or 'geen'}")
@@ -270,7 +247,7 @@ class Steps:
             problems.append(f"uitkomst: verwacht {wanted['outcome'] or 'geen'}, maar het is {case.outcome or 'geen'}"
                             f" (status {case.status})")
         if "case_due" in wanted:
-            problems += _moment_problem("doorlooptijd van de zaak", wanted["case_due"], case.due_at)
+            problems += moment_problem("doorlooptijd van de zaak", wanted["case_due"], case.due_at)
         fired = self._fired()
         for key, kind, word in (("escalation", EventType.DEADLINE_ESCALATED, "escalatie"),
                                 ("warning", EventType.DEADLINE_WARNED, "waarschuwing")):
@@ -285,9 +262,9 @@ class Steps:
             if missing:
                 problems.append(f"niet afgerond: {', '.join(missing)} (afgerond: {', '.join(done) or 'niets'})")
         if "data" in wanted:
-            problems += _data_problems(wanted["data"], case.data or {}, "")
+            problems += data_problems(wanted["data"], case.data or {}, "")
         if any(key in wanted for key in ("decision_due", "decision", "objection_due")):
-            problems += _decision_problems(wanted, case.decision, clock.local_date(self.now))
+            problems += decision_problems(wanted, case.decision, clock.local_date(self.now))
         if "source" in wanted:
             problems += self._source_problems(wanted["source"])
         if problems:
@@ -327,77 +304,6 @@ def details(exc: LoketError) -> str:
         return " (" + "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
                                 for k, v in found.items()) + ")"
     return ""
-
-
-def _task_problems(wanted: dict[str, Any], found: list[TaskView], tasks: list[TaskView]) -> list[str]:
-    name = wanted["task"]
-    if not found:
-        return [f"taak {name} staat niet open; open zijn: {', '.join(str(t) for t in tasks) or 'geen taken'}"]
-    task = found[0]
-    problems = []
-    if "due" in wanted:
-        problems += _moment_problem(f"termijn van {name}", wanted["due"], task.due)
-    if "warn" in wanted:
-        problems += _moment_problem(f"waarschuwing van {name}", wanted["warn"], task.warn)
-    if "lane" in wanted and task.lane != wanted["lane"]:
-        problems.append(f"taak {name} staat bij {task.lane}, niet bij {wanted['lane']}")
-    if "escalated" in wanted and task.escalated != wanted["escalated"]:
-        problems.append(f"taak {name} is {'' if task.escalated else 'niet '}geëscaleerd")
-    if "claimed_by" in wanted and (task.assignee or "").split("-")[0] != wanted["claimed_by"]:
-        problems.append(f"taak {name} is geclaimd door {task.assignee or 'niemand'}, niet door {wanted['claimed_by']}")
-    return problems
-
-
-def _moment_problem(what: str, wanted: str | None, actual: datetime | None) -> list[str]:
-    """A date compares with the Dutch day; a date and time with the minute."""
-    if wanted is None or actual is None:
-        return [] if wanted is None and actual is None else [
-            f"{what}: verwacht {wanted or 'geen'}, maar het is {moment(actual) if actual else 'geen'}"]
-    if len(wanted) == 10:
-        same = clock.local_date(actual).isoformat() == wanted
-    else:
-        same = abs((parse_when(wanted) - actual).total_seconds()) < 60
-    return [] if same else [f"{what}: verwacht {wanted}, maar het is {moment(actual)}"]
-
-
-def _decision_problems(wanted: dict[str, Any], state: dict[str, Any] | None, today: date) -> list[str]:
-    """The decision clock as the case shows it today: its end (moved by a running aanvulling round), the decision
-    and the objection term of its record."""
-    shown = decision.view(state, today)
-    if shown is None:
-        return ["beslistermijn verwacht, maar de zaak heeft er (nog) geen: de aanvraag is niet ontvangen"]
-    problems = []
-    if "decision_due" in wanted and shown["due"] != wanted["decision_due"]:
-        problems.append(f"beslistermijn: verwacht {wanted['decision_due']}, maar het is "
-                        f"{clock.format_date(date.fromisoformat(shown['due']))}"
-                        + (" (opgeschort)" if shown["suspended"] else ""))
-    taken = wanted.get("decision") or {}
-    if taken and not shown["decided"]:
-        problems.append("besluit verwacht, maar er is nog niet besloten")
-    elif taken:
-        if "outcome" in taken and shown["outcome"] != taken["outcome"]:
-            problems.append(f"besluit: verwacht {taken['outcome']}, maar het is {shown['outcome']}")
-        if "late" in taken and bool(shown["late"]) != taken["late"]:
-            problems.append(f"besluit {'te laat' if shown['late'] else 'op tijd'} ({shown['decided']}, termijn tot "
-                            f"{shown['due']}), verwacht {'te laat' if taken['late'] else 'op tijd'}")
-    if "objection_due" in wanted:
-        until = (shown.get("record") or {}).get("bezwaar_tot")
-        if until != wanted["objection_due"]:
-            problems.append(f"bezwaartermijn: verwacht tot {wanted['objection_due']}, maar "
-                            + (f"hij loopt tot {clock.format_date(date.fromisoformat(until))}" if until
-                               else "er is nog geen besluit"))
-    return problems
-
-
-def _data_problems(wanted: Any, actual: Any, path: str) -> list[str]:
-    """``wanted`` as a part of ``actual``: every key it names has that value (nested objects likewise)."""
-    if isinstance(wanted, dict) and isinstance(actual, dict):
-        return [p for key, value in wanted.items()
-                for p in (_data_problems(value, actual[key], f"{path}{key}.") if key in actual
-                          else [f"gegevens: {path}{key} ontbreekt"])]
-    if wanted != actual:
-        return [f"gegevens: {path.rstrip('.')} is {actual!r}, verwacht {wanted!r}"]
-    return []
 
 
 def _event_line(event: Event) -> str:

@@ -22,8 +22,9 @@ from . import scenario_sources
 from .cases import Runtime
 from .errors import LoketError
 from .runtime import route_helpers  # the calendar functions route code sees, as in production
+from .scenario_checks import TaskView, moment, parse_when
 from .scenario_format import Scenario, ScenarioInvalid, load_data_sets, parse
-from .scenario_steps import StepFailed, Steps, TaskView, details, moment, parse_when
+from .scenario_steps import StepFailed, Steps, details
 from .scenario_world import RouteUnderTest, RouteUnusable, World, route_from_files, route_from_version
 
 __all__ = ["RouteTrial", "RouteUnderTest", "RouteUnusable", "Scenario", "ScenarioInvalid", "ScenarioResult",
