@@ -15,7 +15,7 @@ from engine.decision_record import objection_until
 from engine.mail import deliver_due
 from engine.models import OutboxMessage
 from engine.runtime import build_runtime
-from tests.helpers import at, events_of, load_case
+from tests.helpers import at, do, events_of, load_case
 from tests.test_decision import consistent, decide, received
 from tests.test_mail import Recorder, Server, free_port
 
@@ -153,3 +153,58 @@ def test_the_outbox_says_a_mail_waits_for_its_letter(runtime, world, sample, db_
     with clock.frozen(at("2026-03-05T10:00:05")):
         decision_letters.make_due(runtime)
     assert "wacht op de brief" not in cli(db_url, "outbox", "list", "--tenant", "sterk-vo").output
+
+
+def test_a_second_decision_after_a_dispute_gets_its_own_letter_and_record(runtime, world, db, server):
+    """zorgplicht-aanmelding, scenario advies-geschil-toegelaten: the school refuses, the parents take the dispute
+    to the Geschillencommissie, and after its opinion the school admits the pupil after all: two decisions on one
+    case, two letters, each made from its own record and sent."""
+    from tests.test_zorgplicht import AANMELDING, BESLUIT, START
+
+    with clock.frozen(at("2026-02-02T09:00")):
+        case_id = runtime.start_case(world["school"], "zorgplicht-aanmelding", START).id
+        do(runtime, world, "school", case_id, "aanmelding", {**AANMELDING, "datum_aanmelding_ouders": "2026-02-02"})
+    with clock.frozen(at("2026-02-04T10:00")):
+        do(runtime, world, "school", case_id, "besluit",
+           {**BESLUIT, "uitkomst": "weigeren", "reden_weigering": "andere_school",
+            "andere_school": "Het Baken (20LJ00)", "motivering": "Het Baken kan Mila de begeleiding bieden."})
+    with clock.frozen(at("2026-02-04T10:00:05")):
+        assert decision_letters.make_due(runtime) == 1
+        assert deliver_due(runtime.db, server.url).sent == 1
+    with clock.frozen(at("2026-02-10T09:00")):
+        do(runtime, world, "school", case_id, "geschil",
+           {"reactie_ouders": "geschillencommissie", "datum_reactie": "2026-02-10",
+            "toelichting": "De ouders vinden dat de school de begeleiding wel kan bieden."})
+    with clock.frozen(at("2026-04-21T09:00")):
+        do(runtime, world, "school", case_id, "geschil_uitkomst",
+           {"uitkomst_geschil": "alsnog_toelaten", "oordeel": "De school heeft onvoldoende onderzocht.",
+            "datum_oordeel": "2026-04-20", "ingangsdatum": "2026-08-24",
+            "motivering": "Na het oordeel biedt de school de begeleiding toch."})
+    assert load_case(runtime, case_id).outcome == "toegelaten_na_geschil"
+    with clock.frozen(at("2026-04-21T09:00:05")):  # a scheduler round: the second letter is made and goes out
+        assert decision_letters.make_due(runtime) == 1
+        assert deliver_due(runtime.db, server.url).sent == 1
+    assert [(m.attachment_name, m.status) for m in mails(runtime, case_id)] == [
+        (f"besluit-{case_id}-weigering.pdf", "sent"), (f"besluit-{case_id}-toelating.pdf", "sent")]
+    refusal, admission = events_of(runtime, case_id, "decision_letter_made")
+    assert refusal.payload["bestand"] == f"besluit-{case_id}-weigering.pdf"
+    assert admission.payload["bestand"] == f"besluit-{case_id}-toelating.pdf"
+    assert (refusal.payload["bekendmaking"], admission.payload["bekendmaking"]) == ("2026-02-04", "2026-04-21")
+    sent = {message.get_filename(): message.get_content() for _, _, mail, _ in server.handler.received
+            for message in mail.iter_attachments()}
+    assert hashlib.sha256(sent[refusal.payload["bestand"]]).hexdigest() == refusal.payload["sha256"]
+    assert hashlib.sha256(sent[admission.payload["bestand"]]).hexdigest() == admission.payload["sha256"]
+    # The case holds both records, each with its own letter; the one in force is the admission.
+    state = load_case(runtime, case_id).decision
+    first, second = state["records"]
+    assert (first["uitkomst"], second["uitkomst"]) == ("weigering", "toelating")
+    assert first["brief"]["sha256"] == refusal.payload["sha256"]
+    assert second["brief"]["sha256"] == admission.payload["sha256"]
+    assert state["record"] == second and state["outcome"] == "toelating"
+    assert (state["decided"], state["late"]) == ("2026-02-04", False)  # the term was met by the first decision
+    for record, made in ((first, refusal), (second, admission)):  # each letter can be made again from its record
+        assert hashlib.sha256(letters.decision_pdf(record)).hexdigest() == made.payload["sha256"]
+    assert "laat Mila Jansen toe" in second["besluit"] and "niet toe" in first["besluit"]
+    with clock.frozen(at("2026-04-21T09:01")):
+        assert decision_letters.make_due(runtime) == 0
+    consistent(runtime, db, case_id)
