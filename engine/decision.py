@@ -99,13 +99,32 @@ def letter_made(p: Projection, event: EventLike) -> None:
         extension["notice"] = {**(extension.get("notice") or {}), **made}
         _put(p, {**state, "extension": extension})
         return
-    record = dict(state.get("record") or {})
+    name = payload.get("bestand")
+    records = list(state.get("records") or [])
+    # A case with more than one decision: the letter belongs to the record it was made from, not to the latest.
+    index = next((i for i, r in enumerate(records) if letter_name(r) == name), None)
+    record = dict(records[index] if index is not None else state.get("record") or {})
     record["brief"] = {**(record.get("brief") or {}), **made}
     for key in ("bekendmaking", "bezwaar_tot", "rechtsmiddel"):
         if payload.get(key):
             record[key] = payload[key]
-    state["record"] = record
+    if index is not None:
+        records[index] = record
+        state["records"] = records
+    if index is None or letter_name(state.get("record") or {}) == name:
+        state["record"] = record
     _put(p, state)
+
+
+def letter_name(record: dict[str, Any]) -> str:
+    """The file name of a decision record's letter (engine.decision_letters.file_name)."""
+    return f"besluit-{record.get('kenmerk')}.pdf"
+
+
+def record_of(state: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    """The decision record whose letter is ``name``: any of a case's decisions, not only the latest."""
+    found = [r for r in (state or {}).get("records") or [(state or {}).get("record")] if r and letter_name(r) == name]
+    return found[-1] if found else None
 
 
 def after_input(p: Projection, event: EventLike, after: After) -> None:
@@ -128,7 +147,12 @@ def after_input(p: Projection, event: EventLike, after: After) -> None:
                 state.update(law=props.get(LAW), extension_by=props.get(EXTENSION), warn_to=props.get(WARN_TO))
             _put(p, state)
             _rearm(p, event.at)
-    if not state or state.get("decided"):
+    if not state:
+        return
+    if state.get("decided"):
+        for entry in after.result.services:
+            if entry.get("handler") == HANDLER:
+                _decided_again(p, state, entry.get("result") or {})
         return
     for entry in after.result.services:
         if entry.get("handler") == EXTEND_HANDLER and not state.get("extension"):
@@ -160,6 +184,15 @@ def after_input(p: Projection, event: EventLike, after: After) -> None:
         _put(p, state)
         if not workflow.is_completed():
             _rearm(p, event.at)
+
+
+def _decided_again(p: Projection, state: dict[str, Any], record: dict[str, Any]) -> None:
+    """A later decision on a decided case (zorgplicht: the school admits the pupil after all, after a dispute). The
+    term was met by the first decision, so ``decided`` and ``late`` stay; the new record is the one in force
+    (``record``, ``outcome``), and ``records`` keeps every decision, oldest first, each with its own letter."""
+    earlier = list(state.get("records") or [state["record"]])
+    state.update(records=[*earlier, record], record=record, outcome=record.get("uitkomst"))
+    _put(p, state)
 
 
 def _received(data: dict[str, Any], field: str | None, completed: date) -> date:
@@ -237,4 +270,5 @@ def view(state: dict[str, Any] | None, today: date) -> dict[str, Any] | None:
         "outcome": state.get("outcome"),
         "late": state.get("late") if state.get("decided") else (running and today > due),
         "record": state.get("record"),
+        "records": state.get("records") or ([state["record"]] if state.get("record") else []),
     }

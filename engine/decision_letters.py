@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from . import clock, letters
+from . import clock, decision, letters
 from .auth import system_actor
 from .decision_record import DEFAULT_KIND, objection_until, remedy_clause
 from .errors import Conflict
@@ -52,7 +52,7 @@ NOTICE_PREFIX = "verdaging-"  # the Awb 4:14 notice (engine.decision_actions.ext
 
 
 def file_name(record: dict[str, Any]) -> str:
-    return f"{PREFIX}{record['kenmerk']}.pdf"
+    return decision.letter_name(record)
 
 
 def notice_name(case_id: int) -> str:
@@ -123,7 +123,7 @@ def make(runtime: Runtime, case_id: int, name: str, redate: bool = False) -> boo
     today = clock.local_date(clock.now())
     with runtime.db.read() as session:
         case = session.get(Case, case_id)
-        record = ((case.decision or {}).get("record") if case is not None else None) or {}
+        record = (decision.record_of(case.decision, name) if case is not None else None) or {}
         if redate and (not record or record.get("bekendmaking", "") >= today.isoformat()
                        or _sent(session, case_id, name)):
             return False
@@ -138,7 +138,7 @@ def make(runtime: Runtime, case_id: int, name: str, redate: bool = False) -> boo
             case = session.get(Case, case_id)
             if not mails or case is None:
                 return False
-            known = ((case.decision or {}).get("record") or {}).get("bekendmaking", "")
+            known = (decision.record_of(case.decision, name) or {}).get("bekendmaking", "")
             if redate and (known >= today.isoformat() or _sent(session, case_id, name)):
                 return False  # another round did it, or a mail went out meanwhile
             for mail in mails:
