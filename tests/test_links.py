@@ -250,3 +250,34 @@ def start_from_route(runtime, actor, source: int):
     with clock.frozen(WITHIN):
         return runtime.start_case(actor, "bezwaar", {"indiener": "ouders", "gronden": "Niet eens."},
                                   linked_from=source)
+
+
+def test_the_bezwaar_term_is_six_weeks_and_twelve_once_the_lbt_is_asked_and_replays(runtime, world, sample, db):
+    """Awb 7:10 lid 1: six weeks from the end of the objection term (Monday 16 November 2026: to Monday 28
+    December), twelve when the advisory committee is asked (to Monday 8 February 2027); the warning and escalation
+    follow the longer term, and replay rebuilds the change."""
+    from sqlalchemy import select
+
+    from engine.models import Deadline
+    from engine.vocabulary import DeadlineKind, DeadlineStatus
+
+    source = decided(runtime, world, sample, "afwijzen")
+    toewijzen = start_from_route(runtime, world["consulent"], source)
+    lbt = start_from_route(runtime, world["consulent"], decided(runtime, world, sample, "afwijzen"))
+    with clock.frozen(WITHIN + timedelta(days=1)):
+        do(runtime, world, "consulent", toewijzen.id, "ontvangst", {"behandeling": "volledig_toewijzen"})
+        do(runtime, world, "consulent", lbt.id, "ontvangst",
+           {"behandeling": "lbt", "datum_adviesaanvraag": (WITHIN + timedelta(days=1)).date().isoformat()})
+    without = load_case(runtime, toewijzen.id).decision
+    assert (without["term"], without["due"], without.get("term_change")) == ("weken(6)", "2026-12-28", None)
+    state = load_case(runtime, lbt.id).decision
+    assert (state["term"], state["due"]) == ("weken(12)", "2027-02-08")
+    assert state["term_change"] == {"from": "weken(6)", "to": "weken(12)", "on": "2026-10-13", "task": "dossier_lbt",
+                                    "due_was": "2026-12-28"}
+    with db.read() as session:
+        pending = session.scalars(select(Deadline).where(
+            Deadline.case_id == lbt.id, Deadline.status == DeadlineStatus.PENDING,
+            Deadline.kind.in_([DeadlineKind.DECISION, DeadlineKind.DECISION_WARNING]))).all()
+    assert sorted((d.kind, clock.local_date(d.due_at).isoformat()) for d in pending) == [
+        (DeadlineKind.DECISION, "2027-02-08"), (DeadlineKind.DECISION_WARNING, "2027-01-25")]
+    assert replayed(runtime, lbt.id).consistent
