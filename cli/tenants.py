@@ -3,6 +3,7 @@ settings (5 May, Goede Vrijdag, advisory holidays, a school's own region)."""
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 
 import click
@@ -11,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.calendar import REGIONS, CalendarRules
-from engine.calendar_settings import advisory_key, bump_version, describe, setting_row
+from engine.calendar_settings import advisory_key, describe, setting_row
 from engine.models import School, Tenant
 from engine.regions import UnknownMunicipality, region_of, split_notes
+from engine.tenant_events import Who, change, current
 
 from .context import Context, fail, pass_ctx, tenant_by_key
 
@@ -42,6 +44,11 @@ def _school(session: Session, tenant: Tenant, code: str) -> School:
     if school is None:
         fail(f"school '{code}' bestaat niet in {tenant.key}.")
     return school
+
+
+def _who() -> Who:
+    """The operator at the terminal: every change of an SWV's configuration is an event (engine.tenant_events)."""
+    return Who(f"cli:{getpass.getuser()}", "cli")
 
 
 @click.group()
@@ -129,25 +136,28 @@ def tenants_calendar(ctx: Context, key: str, school_code: str | None, may5: str 
     with ctx.db.transaction() as session:
         tenant = tenant_by_key(session, key)
         school = _school(session, tenant, school_code) if school_code else None
-        row = setting_row(session, tenant, school, create=True)
-        assert row is not None
-        row.may5_off = _day_rule(may5, row.may5_off)
-        row.good_friday_off = _day_rule(good_friday, row.good_friday_off)
-        advisory = dict(row.advisory or {})
+        who = _who()
+        path = f"calendar.{school_code}" if school_code else "calendar"
+        rules = dict(current(session, tenant, path))
+        rules["may5_off"] = _day_rule(may5, rules["may5_off"])
+        rules["good_friday_off"] = _day_rule(good_friday, rules["good_friday_off"])
+        advisory = dict(rules["advisory"])
         for name, on in changes.items():
             if on is None:
                 advisory.pop(name, None)
             else:
                 advisory[name] = on
-        row.advisory = advisory
-        if gemeenten or region:
-            row.gemeenten = names
-            if school is None:
-                tenant.region = region  # type: ignore[assignment]
-            else:
-                row.region = None if region == tenant.region else region
-        row.updated_at = clock.now()
-        bump_version(tenant)
+        rules["advisory"] = advisory
+        change(session, tenant, path, rules, who)
+        if (gemeenten or region) and school is None:
+            change(session, tenant, "area", {"gemeenten": names, "region": region}, who)
+        elif gemeenten or region:
+            assert school is not None
+            base = current(session, tenant, f"schools.{school.code}") or {"name": school.name}
+            place = {"region": region, **({"gemeente": names[0]} if names else {}),
+                     **({"gemeenten": names} if len(names) > 1 else {})}
+            kept = {k: v for k, v in base.items() if k not in ("gemeente", "gemeenten", "region")}
+            change(session, tenant, f"schools.{school.code}", {**kept, **place}, who)
         session.flush()
         lines = _show_calendar(describe(session, tenant), school_code)
     click.echo(f"kalender van {school_code + ' in ' if school_code else ''}{key} bijgewerkt:")
@@ -246,7 +256,7 @@ def _configuration(session: Session, tenant: Tenant, history_count: int) -> list
     for event in changes:
         why = f" ({event.reason})" if event.reason else ""
         out.append(f"  {clock.format_moment(event.at)} {event.actor} via {event.channel}: {event.path}: "
-                   f"{short(event.before)} => {short(event.after)}{why}")
+                   f"{short(event.before, event.path)} => {short(event.after, event.path)}{why}")
     return out
 
 
@@ -274,15 +284,9 @@ def schools_add(ctx: Context, code: str, tenant_key: str, name: str, gemeente: s
         tenant = tenant_by_key(session, tenant_key)
         if session.scalar(select(School).where(School.tenant_id == tenant.id, School.code == code)):
             fail(f"School '{code}' bestaat al in {tenant_key}.")
-        school = School(tenant_id=tenant.id, code=code, name=name)
-        session.add(school)
         own = region if region and region != tenant.region else None
-        if names or own:
-            session.flush()
-            row = setting_row(session, tenant, school, create=True)
-            assert row is not None
-            row.gemeenten, row.region = names, own
-            bump_version(tenant)
+        place = {"region": region, **({"gemeente": names[0]} if names else {})} if names or own else {}
+        change(session, tenant, f"schools.{code}", {"name": name, **place}, _who())
         swv_region = tenant.region
     where = f", gemeente {names[0]}" if names else ""
     note = f", eigen vakantieregio {own} (het SWV: {swv_region})" if own else ""

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.calendar import UNITS, CalendarRangeError
-from engine.calendar_settings import bump_version, calendar_for, setting_row
-from engine.deadlines import Terms, add_day_off, case_due
-from engine.models import ROLES, DayOff, School, Tenant
+from engine.calendar_settings import calendar_for
+from engine.deadlines import Terms, case_due
+from engine.models import ROLES, School, Tenant
 from engine.outbox import STATUSES, requeue
 from engine.outbox import messages as outbox_messages
+from engine.tenant_events import Who, change, current
 from engine.vocabulary import OutboxStatus
 
 from .context import Context, fail, pass_ctx, tenant_by_key
@@ -101,18 +102,16 @@ def calendar_day_off(ctx: Context, tenant_key: str, day: str, name: str, school_
     with ctx.db.transaction() as session:
         tenant = tenant_by_key(session, tenant_key)
         school = _school(session, tenant, school_code)
-        if school is not None:
-            row = setting_row(session, tenant, school, create=True)
-            assert row is not None
-            if when.isoformat() in (row.days_off or {}):
-                fail(f"{when.isoformat()} is al een vrije dag van school {school_code}.")
-            row.days_off = {**(row.days_off or {}), when.isoformat(): name}
-            row.updated_at = clock.now()
-            bump_version(tenant)
-        else:
-            if session.scalar(select(DayOff).where(DayOff.tenant_id == tenant.id, DayOff.date == when)):
-                fail(f"{when.isoformat()} is al een vrije dag van {tenant_key}.")
-            add_day_off(session, tenant, when, name)
+        # A day off is part of the SWV's configuration: an event (engine.tenant_events), as every other change.
+        path = f"calendar.{school.code}" if school is not None else "days_off"
+        now = current(session, tenant, path)
+        days = dict(now["days_off"] if school is not None else now)
+        if when.isoformat() in days:
+            fail(f"{when.isoformat()} is al een vrije dag van "
+                 f"{f'school {school_code}' if school is not None else tenant_key}.")
+        days[when.isoformat()] = name
+        value = {**now, "days_off": days} if school is not None else days
+        change(session, tenant, path, value, Who(f"cli:{getpass.getuser()}", "cli"))
     whose = f"school {school_code} in {tenant_key}" if school_code else tenant_key
     click.echo(f"{when.isoformat()} ({name}) is een vrije dag van {whose}")
 
@@ -135,7 +134,6 @@ def tenants_term(ctx: Context, tenant_key: str, route: str, expression: str, fro
     geschiedenis van het SWV, zoals een wijziging op de webpagina."""
     from engine.errors import InvalidData
     from engine.swv_settings import checked_term
-    from engine.tenant_events import Who, change
 
     config = {"term": expression, "from": from_task, "escalateTo": escalate_to, "legal": legal,
               "extensions": extensions}

@@ -55,14 +55,15 @@ def tlv_settings(ctx: Context, key: str, code: str | None, einddag: str | None, 
     with ctx.db.transaction() as session:
         tenant = tenant_by_key(session, key)
         updated = bool(changes)
-        if "code" in changes:  # the SWV code is part of the SWV's configuration: an event (engine.tenant_events)
-            from engine.tenant_events import Who, change
+        # The TLV rules are part of the SWV's configuration: events (engine.tenant_events), the code its own path.
+        from engine.tenant_events import Who, change, current
 
-            change(session, tenant, "code", changes.pop("code"), Who(f"cli:{getpass.getuser()}", "cli"))
-        settings = dict(tenant.settings or {})
+        who = Who(f"cli:{getpass.getuser()}", "cli")
+        if "code" in changes:
+            change(session, tenant, "code", changes.pop("code"), who)
         if changes:
-            settings["tlv"] = {**dict(settings.get("tlv") or {}), **changes}
-            tenant.settings = settings
+            change(session, tenant, "tlv", {**current(session, tenant, "tlv"), **changes}, who)
+        settings = dict(tenant.settings or {})
         shown = effective(settings)
         own = dict(settings.get("tlv") or {})
     click.echo(f"TLV-regels van {key}{' bijgewerkt' if updated else ''}:")

@@ -4,14 +4,18 @@ settings are the projection of its events. Used by the SWV files (engine.swv_loa
 ``loket tenants term``.
 
 A change names a *path*: ``name``, ``area`` (gemeenten and region), ``code`` (the SWV code, in ``settings.tlv``),
-``routes``, ``lwoo``, ``commissions``, ``max_extensions``, ``herbeoordeling``, ``labels``, ``calendar`` (5 May,
-Goede Vrijdag, advisory holidays), ``terms.<route>``, ``intake_windows.<route>`` or ``schools.<code>``. A value
-of None removes the setting (a school removed from the file stays, for its cases, but loses its SWV data)."""
+``tlv`` (the other TLV rules: einddag, minimum duration, register margin), ``routes``, ``lwoo``, ``commissions``,
+``max_extensions``, ``herbeoordeling``, ``labels``, ``calendar`` (5 May, Goede Vrijdag, advisory holidays),
+``days_off`` (the SWV's extra days off), ``calendar.<school>`` (a school's own 5 May, Goede Vrijdag, advisory
+holidays and days off), ``terms.<route>``, ``intake_windows.<route>`` or ``schools.<code>`` (a school, its
+gemeente and region). A value of None removes the setting (a school removed from the file stays, for its cases,
+but loses its SWV data)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,7 +25,7 @@ from . import clock
 from .auth import Actor
 from .calendar_settings import bump_version, setting_row
 from .errors import Conflict
-from .models import School, Tenant
+from .models import CalendarSetting, DayOff, School, Tenant
 from .models_swv import TenantEvent
 from .regions import region_of
 
@@ -47,9 +51,9 @@ class Who:
 
 def check_path(path: str) -> str:
     head, _, tail = path.partition(".")
-    if (head in PER_ROUTE or head == "schools") and tail:
+    if (head in PER_ROUTE or head in ("schools", "calendar")) and tail:
         return path
-    if not tail and (head in SETTINGS_KEYS or head in ("name", "area", "code", "calendar")):
+    if not tail and (head in SETTINGS_KEYS or head in ("name", "area", "code", "tlv", "calendar", "days_off")):
         return path
     raise ValueError(f"onbekende instelling '{path}'")
 
@@ -70,11 +74,17 @@ def current(session: Session, tenant: Tenant, path: str) -> Any:
         return {"gemeenten": list(row.gemeenten or []) if row is not None else [], "region": tenant.region}
     if head == "code":
         return (settings.get("tlv") or {}).get("code")
+    if head == "tlv":
+        return {k: v for k, v in (settings.get("tlv") or {}).items() if k != "code"}
     if head == "calendar":
-        row = setting_row(session, tenant)
-        if row is None:
-            return {"may5_off": None, "good_friday_off": None, "advisory": {}}
-        return {"may5_off": row.may5_off, "good_friday_off": row.good_friday_off, "advisory": dict(row.advisory or {})}
+        school = _school(session, tenant, tail) if tail else None
+        if tail and school is None:
+            return None
+        return _calendar(setting_row(session, tenant, school), tail)
+    if head == "days_off":
+        with session.no_autoflush:
+            rows = session.scalars(select(DayOff).where(DayOff.tenant_id == tenant.id).order_by(DayOff.date))
+            return {row.date.isoformat(): row.name for row in rows}
     if head == "schools":
         own = (settings.get("schools") or {}).get(tail)
         school = _school(session, tenant, tail)
@@ -84,6 +94,16 @@ def current(session: Session, tenant: Tenant, path: str) -> Any:
     if head in PER_ROUTE:
         return (settings.get(head) or {}).get(tail)
     return settings.get(head)
+
+
+def _calendar(row: CalendarSetting | None, school: str) -> dict[str, Any]:
+    """A calendar row's rules (a school's: with its own days off; its region and gemeente are ``schools.<code>``)."""
+    value: dict[str, Any] = {"may5_off": None, "good_friday_off": None, "advisory": {}}
+    if row is not None:
+        value = {"may5_off": row.may5_off, "good_friday_off": row.good_friday_off, "advisory": dict(row.advisory or {})}
+    if school:
+        value["days_off"] = dict(sorted((row.days_off or {}).items())) if row is not None else {}
+    return value
 
 
 def _apply(session: Session, tenant: Tenant, path: str, value: Any) -> None:
@@ -100,14 +120,25 @@ def _apply(session: Session, tenant: Tenant, path: str, value: Any) -> None:
     elif head == "code":
         tlv = {k: v for k, v in dict(settings.get("tlv") or {}).items() if k != "code"}
         settings["tlv"] = {**tlv, "code": value} if value is not None else tlv
+    elif head == "tlv":
+        code = (settings.get("tlv") or {}).get("code")
+        settings["tlv"] = {**(value or {}), **({"code": code} if code is not None else {})}
     elif head == "calendar":
-        row = setting_row(session, tenant, create=True)
+        school = _school(session, tenant, tail) if tail else None
+        if tail and school is None:
+            raise ValueError(f"school '{tail}' bestaat niet in {tenant.key}.")
+        row = setting_row(session, tenant, school, create=True)
         assert row is not None
         value = value or {}
         row.may5_off, row.good_friday_off = value.get("may5_off"), value.get("good_friday_off")
         row.advisory = dict(value.get("advisory") or {})
+        if tail:
+            row.days_off = dict(value.get("days_off") or {})
         row.updated_at = clock.now()
         bump_version(tenant)
+        return
+    elif head == "days_off":
+        _apply_days_off(session, tenant, value or {})
         return
     elif head == "schools":
         _apply_school(session, tenant, tail, value)
@@ -132,6 +163,22 @@ def _apply(session: Session, tenant: Tenant, path: str, value: Any) -> None:
     tenant.settings = settings
 
 
+def _apply_days_off(session: Session, tenant: Tenant, value: dict[str, str]) -> None:
+    """The SWV's days off become exactly ``value`` (ISO date -> name)."""
+    with session.no_autoflush:
+        rows = {row.date.isoformat(): row for row in
+                session.scalars(select(DayOff).where(DayOff.tenant_id == tenant.id))}
+    for day, row in rows.items():
+        if day not in value:
+            session.delete(row)
+        else:
+            row.name = value[day]
+    for day, name in value.items():
+        if day not in rows:
+            session.add(DayOff(tenant_id=tenant.id, date=date.fromisoformat(day), name=name))
+    bump_version(tenant)
+
+
 def _apply_school(session: Session, tenant: Tenant, code: str, value: dict[str, Any] | None) -> None:
     if value is None:
         return  # the school row stays: its cases refer to it
@@ -142,7 +189,7 @@ def _apply_school(session: Session, tenant: Tenant, code: str, value: dict[str, 
         session.flush()
     school.name = value["name"]
     if value.get("gemeente") or value.get("region"):
-        gemeenten = [value["gemeente"]] if value.get("gemeente") else []
+        gemeenten = list(value.get("gemeenten") or []) or ([value["gemeente"]] if value.get("gemeente") else [])
         region, found = region_of(gemeenten, value.get("region")) if gemeenten else (value["region"], [])
         row = setting_row(session, tenant, school, create=True)
         assert row is not None
@@ -185,10 +232,40 @@ def record(session: Session, tenant: Tenant, path: str, value: Any, who: Who, *,
     session.flush()
 
 
-def short(value: Any) -> str:
-    """A setting's value in a few words, for a history line: a term's expression, a school's name, a list."""
-    if value is None:
+_DAY = {True: "vrij", False: "werkdag", None: "standaard"}
+_TLV = {"einddag": "einddag", "minimale_looptijd_maanden": "minimale looptijd (maanden)",
+        "register_marge_maanden": "registermarge (maanden)"}
+
+
+def _calendar_text(value: dict[str, Any]) -> str:
+    parts = [f"5 mei {_DAY[value.get('may5_off')]}", f"Goede Vrijdag {_DAY[value.get('good_friday_off')]}"]
+    advisory = value.get("advisory") or {}
+    parts.append("adviesvakanties: " + (", ".join(f"{name} {'aan' if on else 'uit'}"
+                                                  for name, on in sorted(advisory.items())) or "standaard"))
+    if "days_off" in value:
+        parts.append("vrije dagen: " + (_days_text(value["days_off"]) or "geen"))
+    return "; ".join(parts)
+
+
+def _days_text(days: dict[str, str]) -> str:
+    return ", ".join(f"{day} {name}" for day, name in sorted(days.items()))
+
+
+def short(value: Any, path: str = "") -> str:
+    """A setting's value in a few words, in Dutch, for a history line: a term's expression, a school's name, the
+    calendar's rules, the area, the days off, the TLV rules, a list."""
+    head = path.partition(".")[0]
+    if value is None or (value == {} and head in ("days_off", "tlv")):
         return "(geen)"
+    if isinstance(value, dict) and "may5_off" in value:
+        return _calendar_text(value)
+    if isinstance(value, dict) and head == "area":
+        gemeenten = ", ".join(value.get("gemeenten") or [])
+        return f"regio {value.get('region')}" + (f", gemeenten {gemeenten}" if gemeenten else "")
+    if isinstance(value, dict) and head == "days_off":
+        return _days_text(value)
+    if isinstance(value, dict) and head == "tlv":
+        return ", ".join(f"{_TLV.get(k, k)} {'geen' if v is None else v}" for k, v in sorted(value.items()))
     if isinstance(value, dict) and "term" in value:
         start = f" vanaf {value['from']}" if value.get("from") else ""
         return f"{value['term']}{start} -> {value.get('escalateTo')}" + (", wettelijk" if value.get("legal") else "")
@@ -227,9 +304,7 @@ def projection(session: Session, tenant_id: int) -> dict[str, Any]:
 
 
 def differences(session: Session, tenant: Tenant) -> list[str]:
-    """The settings paths whose value differs from their events' projection (empty: consistent). The calendar,
-    area and schools are left out: ``loket tenants calendar`` and ``loket schools add`` change those rows too."""
+    """The settings paths whose value differs from their events' projection (empty: consistent): a row or setting
+    written without its event, by an older Loket or by hand in the database."""
     folded = projection(session, tenant.id)
-    rows_elsewhere = ("calendar", "area", "schools")
-    return [path for path, value in sorted(folded.items())
-            if path.partition(".")[0] not in rows_elsewhere and current(session, tenant, path) != value]
+    return [path for path, value in sorted(folded.items()) if current(session, tenant, path) != value]
