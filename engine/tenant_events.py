@@ -232,6 +232,20 @@ def record(session: Session, tenant: Tenant, path: str, value: Any, who: Who, *,
     session.flush()
 
 
+_WHAT = {"name": "naam", "area": "gemeenten en vakantieregio", "code": "SWV-code", "tlv": "TLV-regels",
+         "routes": "routes", "lwoo": "lwoo", "commissions": "commissies", "max_extensions": "verlengen",
+         "herbeoordeling": "herbeoordeling", "labels": "namen van stappen", "calendar": "kalender",
+         "days_off": "vrije dagen", "terms": "doorlooptijd", "intake_windows": "aanmeldvensters", "schools": "school"}
+
+
+def what(path: str) -> str:
+    """A path in Dutch words, for the history page: ``calendar.16PX00`` is 'kalender van school 16PX00'."""
+    head, _, tail = path.partition(".")
+    if head == "calendar" and tail:
+        return f"kalender van school {tail}"
+    return f"{_WHAT.get(head, head)} {tail}".strip()
+
+
 _DAY = {True: "vrij", False: "werkdag", None: "standaard"}
 _TLV = {"einddag": "einddag", "minimale_looptijd_maanden": "minimale looptijd (maanden)",
         "register_marge_maanden": "registermarge (maanden)"}

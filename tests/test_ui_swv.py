@@ -125,3 +125,24 @@ def test_the_swvs_own_step_names_stand_where_pages_name_a_task(web_app, world, d
     case_page = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert "Aanmelding bij het Loket</a>" in case_page  # the open tasks line
     assert "Aanmelding indienen" not in case_page.split('data-testid="route-steps"')[1].split("</ol>")[0]
+
+
+def test_the_history_shows_calendar_and_day_off_changes_in_dutch(web_app, world, db, db_url):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    with db.read() as session:
+        key = session.get(Tenant, world.tenant_id).key
+    runner = CliRunner()
+    for args in (["tenants", "calendar", key, "--5-mei", "werkdag", "--zonder", "carnaval"],
+                 ["calendar", "day-off", "--tenant", key, "--date", "2026-10-12", "--name", "Studiedag"],
+                 ["tenants", "calendar", key, "--school", "16PX00", "--goede-vrijdag", "werkdag"]):
+        assert runner.invoke(main, args, env={"LOKET_DATABASE_URL": db_url}).exit_code == 0
+    page = web_client(web_app, world, "procesbeheerder").get("/swv").get_data(as_text=True)
+    history = page[page.index('data-testid="history"'):]
+    assert "kalender (<code>calendar</code>)" in history and "vrije dagen (<code>days_off</code>)" in history
+    assert "kalender van school 16PX00" in history
+    assert "5 mei werkdag; Goede Vrijdag standaard; adviesvakanties: voorjaarsvakantie uit" in history
+    assert "2026-10-12 Studiedag" in history and "Goede Vrijdag werkdag" in history
+    assert "may5_off" not in history  # no raw JSON on the page

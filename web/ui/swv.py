@@ -57,7 +57,8 @@ def _page(actor: Any, typed: dict[str, Any] | None = None, errors: dict[str, lis
                          "windows": [swv_settings.window_text(w)
                                      for w in (settings.get("intake_windows") or {}).get(key) or []]})
         history = [{"at": clock.format_moment(e.at), "actor": e.actor, "channel": CHANNELS.get(e.channel, e.channel),
-                    "path": e.path, "before": tenant_events.short(e.before), "after": tenant_events.short(e.after),
+                    "path": e.path, "what": tenant_events.what(e.path),
+                    "before": tenant_events.short(e.before, e.path), "after": tenant_events.short(e.after, e.path),
                     "reason": e.reason, "version": e.version}
                    for e in tenant_events.history(session, tenant.id, limit=100)]
         marker = tenant_events.loaded_file(session, tenant.id)
