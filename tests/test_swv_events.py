@@ -95,3 +95,15 @@ def test_a_calendar_row_changed_behind_lokets_back_is_named(loket, db_url):
     finally:
         database.dispose()
     assert "wijken af van hun gebeurtenissen: calendar" in loket("tenants", "show", "sterk-vo").stdout
+
+
+def test_a_schools_own_region_set_with_the_calendar_command_is_a_change_of_the_school(loket, db_url):
+    loket("tenants", "add", "sterk-vo", "--name", "Sterk VO", "--gemeente", "Utrecht")
+    loket("schools", "add", "16PX00", "--tenant", "sterk-vo", "--name", "Het Lyceum")
+    loket("tenants", "calendar", "sterk-vo", "--school", "16PX00", "--gemeente", "Maastricht")
+    assert [(p, b, a) for p, b, a in _changes(db_url)][-1] == (
+        "schools.16PX00", {"name": "Het Lyceum"}, {"name": "Het Lyceum", "gemeente": "Maastricht", "region": "zuid"})
+    listed = loket("tenants", "show", "sterk-vo").stdout
+    assert "regio zuid (eigen regio), gemeente Maastricht" in listed and "waarschuwing" not in listed
+    loket("tenants", "calendar", "sterk-vo", "--school", "16PX00", "--region", "midden")  # back to the SWV's
+    assert "16PX00   Het Lyceum: regio midden\n" in loket("tenants", "show", "sterk-vo").stdout
