@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -119,3 +120,52 @@ def test_a_form_without_its_csrf_token_is_refused(app, world, case_id, runtime):
     answer = consulent.post(f"/cases/{case_id}/opschorten", data={"reden": "zonder token"})
     assert answer.status_code == 400
     assert load_case(runtime, case_id).status == "open"
+
+
+def test_a_case_decided_twice_shows_every_decision_oldest_first(app, world, runtime):
+    """zorgplicht-aanmelding, advies-geschil-toegelaten: the school refuses, the parents go to the
+    Geschillencommissie, then the school admits the pupil after all. The page lists both decisions with their date,
+    outcome, letter, bekendmaking and objection term; the refusal is not hidden behind the admission."""
+    from engine import clock, decision_letters
+    from tests.helpers import at
+    from tests.test_zorgplicht import AANMELDING, BESLUIT, START
+
+    with clock.frozen(at("2026-02-02T09:00")):
+        case_id = runtime.start_case(world["school"], "zorgplicht-aanmelding", START).id
+        do(runtime, world, "school", case_id, "aanmelding", {**AANMELDING, "datum_aanmelding_ouders": "2026-02-02"})
+    with clock.frozen(at("2026-02-04T10:00")):
+        do(runtime, world, "school", case_id, "besluit",
+           {**BESLUIT, "uitkomst": "weigeren", "reden_weigering": "andere_school",
+            "andere_school": "Het Baken (20LJ00)", "motivering": "Het Baken kan Mila de begeleiding bieden."})
+        assert decision_letters.make_due(runtime) == 1
+    with clock.frozen(at("2026-02-10T09:00")):
+        do(runtime, world, "school", case_id, "geschil",
+           {"reactie_ouders": "geschillencommissie", "datum_reactie": "2026-02-10",
+            "toelichting": "De ouders vinden dat de school de begeleiding wel kan bieden."})
+    with clock.frozen(at("2026-04-21T09:00")):
+        do(runtime, world, "school", case_id, "geschil_uitkomst",
+           {"uitkomst_geschil": "alsnog_toelaten", "oordeel": "De school heeft onvoldoende onderzocht.",
+            "datum_oordeel": "2026-04-20", "ingangsdatum": "2026-08-24",
+            "motivering": "Na het oordeel biedt de school de begeleiding toch."})
+    # The admission's letter is not made yet: the page says it waits, while the refusal's letter is made.
+    with clock.frozen(at("2026-04-21T09:00:05")):
+        html = web_client(app, world, "school").get(f"/cases/{case_id}").get_data(as_text=True)
+    table = re.search(r'<table[^>]*data-testid="decisions".*?</table>', html, re.S)
+    assert table, "geen tabel met de besluiten op de pagina"
+    rows = re.findall(r'<tr class="utrecht-table__row" data-testid="decision-row">(.*?)</tr>', table.group(0), re.S)
+    assert len(rows) == 2
+    refusal, admission = (re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)) for row in rows)
+    first, second = load_case(runtime, case_id).decision["records"]
+    assert "04-02-2026" in refusal and "weigering" in refusal and f"besluit-{case_id}-weigering.pdf" in refusal
+    assert "opgemaakt" in refusal and clock.format_date(date.fromisoformat(first["bezwaar_tot"])) in refusal
+    assert "bekendgemaakt 04-02-2026" in refusal
+    assert "21-04-2026" in admission and "toelating" in admission and f"besluit-{case_id}-toelating.pdf" in admission
+    assert "wacht op opmaak" in admission and second.get("brief", {}).get("sha256") is None
+    with clock.frozen(at("2026-04-21T09:00:10")):
+        assert decision_letters.make_due(runtime) == 1
+        html = web_client(app, world, "school").get(f"/cases/{case_id}").get_data(as_text=True)
+    second = load_case(runtime, case_id).decision["records"][1]
+    rows = re.findall(r'data-testid="decision-row">(.*?)</tr>', html, re.S)
+    admission = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", rows[1]))
+    assert "bekendgemaakt 21-04-2026" in admission and "wacht op opmaak" not in admission
+    assert clock.format_date(date.fromisoformat(second["bezwaar_tot"])) in admission
