@@ -60,6 +60,12 @@ def term_days(expression: str) -> int:
     return amount * 7 if match.group(1) == "weken" else amount
 
 
+def term_words(expression: str) -> str:
+    """``weken(12)`` -> ``12 weken``: a term as the page says it."""
+    match = _TERM.match(expression or "")
+    return f"{match.group(2)} {match.group(1)}" if match else expression
+
+
 def legal_end(start: date, days: int) -> date:
     """The last day of a term of ``days`` calendar days from ``start`` (Awb 4:13, 6:7), by the Atw (art. 1 and 2).
     The decision term's end after a suspension is ``atw_shift`` of its moved base: eight weeks always hold the two
@@ -213,7 +219,8 @@ def _term_becomes(p: Projection, workflow: Any, state: dict[str, Any], event: Ev
         base = date.fromisoformat(state["base_end"]) + timedelta(days=term_days(becomes) - term_days(state["term"]))
         state = {**state, "term": becomes, "base_end": base.isoformat(), "due": atw_shift(base).isoformat(),
                  "term_change": {"from": state["term"], "to": becomes, "on": local_date(event.at).isoformat(),
-                                 "task": task.name, "due_was": state["due"]}}
+                                 "task": task.name, "title": getattr(spec, "bpmn_name", None) or task.name,
+                                 "due_was": state["due"]}}
         _put(p, state)
         if not state.get("suspended_since"):
             _rearm(p, event.at)
@@ -289,7 +296,7 @@ def view(state: dict[str, Any] | None, today: date) -> dict[str, Any] | None:
         "rounds": state.get("rounds") or [],
         "extension": extension,
         "extendable": not extension and running and today <= due and state.get("extension_by") != "route",
-        "term_change": state.get("term_change"),  # decisionTermBecomes: {from, to, on, task, due_was} or None
+        "term_change": state.get("term_change"),  # decisionTermBecomes: {from, to, on, task, title, due_was} or None
         "law": state.get("law"),  # None: the Awb (4:13, 4:14, 4:15)
         "extension_by": state.get("extension_by"),
         "days_left": (due - today).days if running else None,

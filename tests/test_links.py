@@ -7,6 +7,7 @@ tlv-vso only, one task); the real bezwaar route has its own scenarios."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -252,7 +253,8 @@ def start_from_route(runtime, actor, source: int):
                                   linked_from=source)
 
 
-def test_the_bezwaar_term_is_six_weeks_and_twelve_once_the_lbt_is_asked_and_replays(runtime, world, sample, db):
+def test_the_bezwaar_term_is_six_weeks_and_twelve_once_the_lbt_is_asked_and_replays(runtime, world, sample, db,
+                                                                                     settings):
     """Awb 7:10 lid 1: six weeks from the end of the objection term (Monday 16 November 2026: to Monday 28
     December), twelve when the advisory committee is asked (to Monday 8 February 2027); the warning and escalation
     follow the longer term, and replay rebuilds the change."""
@@ -273,7 +275,7 @@ def test_the_bezwaar_term_is_six_weeks_and_twelve_once_the_lbt_is_asked_and_repl
     state = load_case(runtime, lbt.id).decision
     assert (state["term"], state["due"]) == ("weken(12)", "2027-02-08")
     assert state["term_change"] == {"from": "weken(6)", "to": "weken(12)", "on": "2026-10-13", "task": "dossier_lbt",
-                                    "due_was": "2026-12-28"}
+                                    "title": "Dossier naar de LBT en de indiener", "due_was": "2026-12-28"}
     with db.read() as session:
         pending = session.scalars(select(Deadline).where(
             Deadline.case_id == lbt.id, Deadline.status == DeadlineStatus.PENDING,
@@ -281,3 +283,10 @@ def test_the_bezwaar_term_is_six_weeks_and_twelve_once_the_lbt_is_asked_and_repl
     assert sorted((d.kind, clock.local_date(d.due_at).isoformat()) for d in pending) == [
         (DeadlineKind.DECISION, "2027-02-08"), (DeadlineKind.DECISION_WARNING, "2027-01-25")]
     assert replayed(runtime, lbt.id).consistent
+    browser = web_client(make_app(runtime, settings, db), world, "consulent")
+    with clock.frozen(WITHIN + timedelta(days=2)):
+        page = browser.get(f"/cases/{lbt.id}").get_data(as_text=True)
+        assert re.search(r'data-testid="decision-term-change">.*?van 6 weken naar 12 weken op 13-10-2026 '
+                         r"\(stap Dossier naar de LBT en de indiener\); eerst tot 28-12-2026", page)
+        assert "08-02-2027" in page
+        assert "decision-term-change" not in browser.get(f"/cases/{toewijzen.id}").get_data(as_text=True)

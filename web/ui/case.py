@@ -133,6 +133,7 @@ def case_context(session: Session, case: Case, tab: str) -> dict[str, Any]:
         "status": STATUS.get(case.status, case.status), "school": case.school.name if case.school else None,
         "clock": case_clock(case, now), "tab": tab, "tabs": TABS,
         "decision": decision.view(case.decision, clock.local_date(now)), "as_date": date.fromisoformat,
+        "letter_name": decision.letter_name, "term_words": decision.term_words,
         # The school's zorgplicht beside the TLV clock, and a legal hold (the same as the API's case JSON).
         "zorgplicht": _days_of(tlv_rules.zorgplicht_view(case.data or {}, decision_due(case))),
         "legal_hold": legal_hold.current(session, case.id),
