@@ -4,9 +4,6 @@ A route marks its legal decision term with extension properties, so any route th
 
 - ``decisionTerm`` on the user task whose completion is the receipt of the application (``weken(8)``: Awb 4:13
   lid 2), with ``decisionWarning`` (``weken(1)``) and ``decisionEscalateTo`` (a role);
-- ``decisionTermBecomes`` (``weken(12)``) on a user task whose reaching changes the legal term, once: the
-  bezwaar route's LBT task, since Awb 7:10 lid 1 gives 6 weeks, or 12 when an advisory committee is asked
-  (art. 7:13); the end moves by the difference, so suspensions and an extension already counted stay counted;
 - ``decisionSuspends="true"`` on a user task during which the applicant completes the application: while it
   is open the term stands still (Awb 4:15 lid 1 sub a), each round recorded;
 - a service task with the ``decision`` handler takes the decision (its result is the decision record).
@@ -40,8 +37,6 @@ SUSPENDS = "decisionSuspends"
 RECEIVED_FROM = "decisionReceivedFrom"
 # Awb 7:10: the term counts from a day the case data holds (the end of the objection term), not from the receipt.
 FROM = "decisionFrom"
-# Awb 7:10 lid 1: the term grows once the route reaches the task that asks the advisory committee.
-BECOMES = "decisionTermBecomes"
 LAW = "decisionLaw"  # the law of a term that is not the Awb's (zorgplicht: "WVO art. 27 lid 2c")
 EXTENSION = "decisionExtension"  # "route": the route extends its own term (decision_extend), no Awb 4:14 notice
 WARN_TO = "decisionWarnTo"  # the role that decides and is warned (default: the commissie)
@@ -160,8 +155,6 @@ def after_input(p: Projection, event: EventLike, after: After) -> None:
             _rearm(p, event.at)
     if not state:
         return
-    if not state.get("decided") and not state.get("term_change"):
-        state = _term_becomes(p, workflow, state, event)
     if state.get("decided"):
         for entry in after.result.services:
             if entry.get("handler") == HANDLER:
@@ -206,26 +199,6 @@ def _decided_again(p: Projection, state: dict[str, Any], record: dict[str, Any])
     earlier = list(state.get("records") or [state["record"]])
     state.update(records=[*earlier, record], record=record, outcome=record.get("uitkomst"))
     _put(p, state)
-
-
-def _term_becomes(p: Projection, workflow: Any, state: dict[str, Any], event: EventLike) -> dict[str, Any]:
-    """The route reached a task with ``decisionTermBecomes``: the term is that from now on, counted from the same
-    day, so its end moves by the difference (once per case; ``term_change`` says from what, when and by which task)."""
-    for task in sorted(p.open_tasks(), key=lambda t: t.name):
-        spec = workflow.spec.task_specs.get(task.name)
-        becomes = bpmn.properties(spec).get(BECOMES) if spec is not None else None
-        if not becomes or becomes == state["term"]:
-            continue
-        base = date.fromisoformat(state["base_end"]) + timedelta(days=term_days(becomes) - term_days(state["term"]))
-        state = {**state, "term": becomes, "base_end": base.isoformat(), "due": atw_shift(base).isoformat(),
-                 "term_change": {"from": state["term"], "to": becomes, "on": local_date(event.at).isoformat(),
-                                 "task": task.name, "title": getattr(spec, "bpmn_name", None) or task.name,
-                                 "due_was": state["due"]}}
-        _put(p, state)
-        if not state.get("suspended_since"):
-            _rearm(p, event.at)
-        break
-    return state
 
 
 def _received(data: dict[str, Any], field: str | None, completed: date) -> date:
@@ -296,7 +269,6 @@ def view(state: dict[str, Any] | None, today: date) -> dict[str, Any] | None:
         "rounds": state.get("rounds") or [],
         "extension": extension,
         "extendable": not extension and running and today <= due and state.get("extension_by") != "route",
-        "term_change": state.get("term_change"),  # decisionTermBecomes: {from, to, on, task, title, due_was} or None
         "law": state.get("law"),  # None: the Awb (4:13, 4:14, 4:15)
         "extension_by": state.get("extension_by"),
         "days_left": (due - today).days if running else None,

@@ -362,27 +362,3 @@ steps:
                                                                       "decision_due: 2026-03-27"),
                                route("tlv-vso"), data_sets=sets)
     assert "stap 2" in early.reason() and "beslistermijn: verwacht 2026-03-27, maar het is 30-03-2026" in early.reason()
-
-
-@pytest.mark.parametrize("old, new, element, gist", [
-    ('name="decisionTermBecomes" value="weken(12)"', 'name="decisionTermBecomes" value="werkdagen(60)"',
-     "dossier_lbt", "geen termijn in weken(n) of kalenderdagen(n)"),
-    ('name="decisionTerm" value="weken(6)"', 'name="decisionTermBecomes" value="weken(6)"', "dossier_lbt",
-     "decisionTermBecomes zonder decisionTerm"),
-    ('name="decisionTerm" value="weken(6)" />', 'name="decisionTerm" value="weken(6)" /><spiffworkflow:property '
-     'name="decisionTermBecomes" value="weken(12)" />', "ontvangst", "op de taak die de beslistermijn start"),
-])
-def test_the_validator_knows_a_term_that_becomes_longer(tmp_path, old, new, element, gist):
-    """``decisionTermBecomes`` (bezwaar: 12 weeks once the LBT is asked, Awb 7:10 lid 1) is a term on a later task."""
-    import shutil
-
-    from engine.config import PROJECT_ROOT
-    from engine.validate import check
-
-    source = (PROJECT_ROOT / "processes" / "bezwaar.bpmn").read_text(encoding="utf-8")
-    assert old in source
-    shutil.copytree(PROJECT_ROOT / "processes" / "forms", tmp_path / "forms")
-    path = tmp_path / "bezwaar.bpmn"
-    path.write_text(source.replace(old, new, 1), encoding="utf-8")
-    problems = check(path, known_handlers={"decision", "notify"}).problems
-    assert any(p.element == element and gist in p.message for p in problems), problems

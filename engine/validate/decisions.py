@@ -19,7 +19,7 @@ def rule_decision_term(doc: Document) -> Iterator[Problem]:
     starts = []
     for kind in ("serviceTask", "scriptTask", "startEvent", "endEvent", "exclusiveGateway"):
         for element in doc.each(kind):
-            for name in (decision.TERM, decision.BECOMES, decision.SUSPENDS, *_ON_TERM):
+            for name in (decision.TERM, decision.SUSPENDS, *_ON_TERM):
                 if name in properties(element):
                     yield doc.problem(element, f"{name} hoort op een gebruikerstaak")
     for task in doc.each("userTask"):
@@ -49,19 +49,6 @@ def rule_decision_term(doc: Document) -> Iterator[Problem]:
             yield doc.problem(task, f"{decision.SUSPENDS} moet true of false zijn, niet '{props[decision.SUSPENDS]}'")
         if decision.TERM in props and props.get(decision.SUSPENDS) == "true":
             yield doc.problem(task, f"{decision.SUSPENDS} op de taak die de beslistermijn start: kies een andere taak")
-    becoming = [t for t in doc.each("userTask") if decision.BECOMES in properties(t)]
-    for task in becoming:
-        value = properties(task)[decision.BECOMES]
-        try:
-            decision.term_days(value)
-        except ValueError as exc:
-            yield doc.problem(task, f"{decision.BECOMES}: {exc} (een wettelijke termijn telt kalenderdagen)")
-        if not starts:
-            yield doc.problem(task, f"{decision.BECOMES} zonder {decision.TERM} in de route: er is geen "
-                                    "beslistermijn om te veranderen")
-        elif task in starts:
-            yield doc.problem(task, f"{decision.BECOMES} op de taak die de beslistermijn start: zet de termijn "
-                                    f"daar in {decision.TERM}, of de verandering op een latere taak")
     for extra in starts[1:]:
         yield doc.problem(extra, f"{decision.TERM} staat al op taak '{starts[0].get('id')}': één ontvangst per route")
     for task in doc.each("serviceTask"):
