@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from engine.auth import Actor
 from engine.config import PROJECT_ROOT, Settings
 from engine.db import Database, upgrade
 from engine.models import Base, School, Tenant, User
+from tests.helpers import checked_cli
 
 PG_URL = os.environ.get("LOKET_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
@@ -192,6 +194,12 @@ TOEKENNEN = {"besluit": "toekennen", "soort": "lg", "categorie": "midden", "inga
              "einddatum": "2028-07-31", "motivering": "Beide deskundigen adviseren VSO."}
 AFWIJZEN = {"besluit": "afwijzen", "motivering": "Ondersteuning in het regulier onderwijs is nog niet benut."}
 PLAATSING = {"plaatsing_uitkomst": "geplaatst", "vso_school": "De Ster VSO", "datum_inschrijving": "2026-12-01"}
+
+
+@pytest.fixture
+def loket(db_url):
+    """``loket ARGS`` in this process against the test's database (``tests.helpers.checked_cli``)."""
+    return partial(checked_cli, {"LOKET_DATABASE_URL": db_url})
 
 
 @pytest.fixture

@@ -3,15 +3,18 @@ and the ``loket`` command as a user would. Fixtures live in conftest.py; one cop
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from engine import audit
+from engine import audit, clock, routes
 from engine.config import PROJECT_ROOT
 from engine.models import Case, Event, Task
 from engine.vocabulary import OPEN_TASK
@@ -125,6 +128,50 @@ def cli(db_url: str, *args: str):
     from cli import main
 
     return CliRunner().invoke(main, list(args), env={"LOKET_DATABASE_URL": db_url})
+
+
+def checked_cli(env: dict[str, str], *args: str, ok: bool = True):
+    """``loket ARGS`` in this process with ``env``: never a traceback, and exit 0 unless ``ok=False``."""
+    from click.testing import CliRunner
+
+    from cli import main
+
+    result = CliRunner().invoke(main, list(args), env=env)
+    assert "Traceback" not in result.output + result.stderr
+    if ok:
+        assert result.exit_code == 0, result.stderr
+    return result
+
+
+def deploy_schooldagen_route(runtime, folder: Path):
+    """tests/bpmn/timers/termijn.bpmn with a task term of schooldagen(3) and a start form that names the school."""
+    timers = Path(__file__).parent / "bpmn" / "timers"
+    (folder / "forms").mkdir()
+    shutil.copy(timers / "forms" / "herinnering-beoordelen.json", folder / "forms")
+    start = json.loads((timers / "forms" / "herinnering-start.json").read_text("utf-8"))
+    start["properties"]["school"] = {"type": "string", "title": "School (BRIN)"}
+    (folder / "forms" / "herinnering-start.json").write_text(json.dumps(start), "utf-8")
+    bpmn = (timers / "termijn.bpmn").read_text("utf-8")
+    bpmn = bpmn.replace('name="deadline" value="werkdagen(5)"', 'name="deadline" value="schooldagen(3)"')
+    bpmn = bpmn.replace('name="deadlineWarning" value="werkdagen(2)"', 'name="deadlineWarning" value="schooldagen(1)"')
+    (folder / "termijn.bpmn").write_text(bpmn, "utf-8")
+    with runtime.db.transaction() as session:
+        routes.deploy(session, folder / "termijn.bpmn")
+    return runtime
+
+
+def dispute_then_admitted(runtime, world, case_id: int) -> None:
+    """zorgplicht-aanmelding after the school's refusal: the parents go to the Geschillencommissie (10 February
+    2026), whose judgement (20 April) makes the school admit the pupil after all: a second decision."""
+    with clock.frozen(at("2026-02-10T09:00")):
+        do(runtime, world, "school", case_id, "geschil",
+           {"reactie_ouders": "geschillencommissie", "datum_reactie": "2026-02-10",
+            "toelichting": "De ouders vinden dat de school de begeleiding wel kan bieden."})
+    with clock.frozen(at("2026-04-21T09:00")):
+        do(runtime, world, "school", case_id, "geschil_uitkomst",
+           {"uitkomst_geschil": "alsnog_toelaten", "oordeel": "De school heeft onvoldoende onderzocht.",
+            "datum_oordeel": "2026-04-20", "ingangsdatum": "2026-08-24",
+            "motivering": "Na het oordeel biedt de school de begeleiding toch."})
 
 
 def loket(*args: str, url: str | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:

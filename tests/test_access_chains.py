@@ -8,11 +8,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import create_engine, delete, insert, select, text, update
 from sqlalchemy.exc import OperationalError
 
-from cli import main
 from engine import access, clock, scheduler
 from engine.auth import Actor
 from engine.db import Database, alembic_config, upgrade
@@ -20,6 +18,7 @@ from engine.events import GENESIS
 from engine.models import AccessHead, AccessLog, Case, Counter, Deadline, Tenant, User, UTCDateTime
 from engine.services import ServiceContext
 from handlers.register_tlv import next_number, register_tlv
+from tests.helpers import cli
 
 
 def start(runtime, world, sample) -> int:
@@ -34,10 +33,6 @@ def logged(db) -> list[AccessLog]:
 def report(db, tenant_id: int) -> access.AccessReport:
     with db.read() as session:
         return access.verify(session, tenant_id)
-
-
-def cli(db_url: str, *args: str):
-    return CliRunner().invoke(main, list(args), env={"LOKET_DATABASE_URL": db_url})
 
 
 def wait_for_a_waiter(db, seconds: float = 10) -> None:

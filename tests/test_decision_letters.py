@@ -15,7 +15,7 @@ from engine.decision_record import objection_until
 from engine.mail import deliver_due
 from engine.models import OutboxMessage
 from engine.runtime import build_runtime
-from tests.helpers import at, do, events_of, load_case
+from tests.helpers import at, dispute_then_admitted, do, events_of, load_case
 from tests.test_decision import consistent, decide, received
 from tests.test_mail import Recorder, Server, free_port
 
@@ -171,15 +171,7 @@ def test_a_second_decision_after_a_dispute_gets_its_own_letter_and_record(runtim
     with clock.frozen(at("2026-02-04T10:00:05")):
         assert decision_letters.make_due(runtime) == 1
         assert deliver_due(runtime.db, server.url).sent == 1
-    with clock.frozen(at("2026-02-10T09:00")):
-        do(runtime, world, "school", case_id, "geschil",
-           {"reactie_ouders": "geschillencommissie", "datum_reactie": "2026-02-10",
-            "toelichting": "De ouders vinden dat de school de begeleiding wel kan bieden."})
-    with clock.frozen(at("2026-04-21T09:00")):
-        do(runtime, world, "school", case_id, "geschil_uitkomst",
-           {"uitkomst_geschil": "alsnog_toelaten", "oordeel": "De school heeft onvoldoende onderzocht.",
-            "datum_oordeel": "2026-04-20", "ingangsdatum": "2026-08-24",
-            "motivering": "Na het oordeel biedt de school de begeleiding toch."})
+    dispute_then_admitted(runtime, world, case_id)
     assert load_case(runtime, case_id).outcome == "toegelaten_na_geschil"
     with clock.frozen(at("2026-04-21T09:00:05")):  # a scheduler round: the second letter is made and goes out
         assert decision_letters.make_due(runtime) == 1

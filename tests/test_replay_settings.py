@@ -6,17 +6,14 @@ region as an SWV settings event."""
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
-from engine import clock, routes, tenant_events
+from engine import clock, tenant_events
 from engine.models import Case, Event, Task, Tenant
-from tests.helpers import at, call, cli, do, events_of, load_case, replayed, to_besluit
+from tests.helpers import at, call, cli, deploy_schooldagen_route, do, events_of, load_case, replayed, to_besluit
 
-TIMERS = Path(__file__).parent / "bpmn" / "timers"
 NOVEMBER = "2026-11-02T10:00"  # a Monday
 
 
@@ -86,19 +83,7 @@ def test_a_case_waiting_for_its_clock_gets_the_term_of_the_day_it_starts(client,
 
 @pytest.fixture
 def schooldagen_route(runtime, tmp_path):
-    """tests/bpmn/timers/termijn.bpmn with a task term of schooldagen(3) and a start form that names the school."""
-    (tmp_path / "forms").mkdir()
-    shutil.copy(TIMERS / "forms" / "herinnering-beoordelen.json", tmp_path / "forms")
-    start = json.loads((TIMERS / "forms" / "herinnering-start.json").read_text("utf-8"))
-    start["properties"]["school"] = {"type": "string", "title": "School (BRIN)"}
-    (tmp_path / "forms" / "herinnering-start.json").write_text(json.dumps(start), "utf-8")
-    bpmn = (TIMERS / "termijn.bpmn").read_text("utf-8")
-    bpmn = bpmn.replace('name="deadline" value="werkdagen(5)"', 'name="deadline" value="schooldagen(3)"')
-    bpmn = bpmn.replace('name="deadlineWarning" value="werkdagen(2)"', 'name="deadlineWarning" value="schooldagen(1)"')
-    (tmp_path / "termijn.bpmn").write_text(bpmn, "utf-8")
-    with runtime.db.transaction() as session:
-        routes.deploy(session, tmp_path / "termijn.bpmn")
-    return runtime
+    return deploy_schooldagen_route(runtime, tmp_path)
 
 
 def started(runtime, world, when: str = "2027-02-11T09:00") -> tuple[int, Task]:

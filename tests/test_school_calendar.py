@@ -4,36 +4,18 @@ the zuid school days, and the SWV's other schools keep the SWV's."""
 
 from __future__ import annotations
 
-import json
-import shutil
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
-from engine import clock, routes
+from engine import clock
 from engine.calendar_settings import bump_version, setting_row
 from engine.models import Deadline, School, Task, Tenant
-from tests.helpers import at, replayed
-
-TIMERS = Path(__file__).parent / "bpmn" / "timers"
+from tests.helpers import at, deploy_schooldagen_route, replayed
 
 
 @pytest.fixture
 def route(runtime, tmp_path):
-    """tests/bpmn/timers/termijn.bpmn with a task term of schooldagen(3) and a start form that names the school."""
-    (tmp_path / "forms").mkdir()
-    shutil.copy(TIMERS / "forms" / "herinnering-beoordelen.json", tmp_path / "forms")
-    start = json.loads((TIMERS / "forms" / "herinnering-start.json").read_text("utf-8"))
-    start["properties"]["school"] = {"type": "string", "title": "School (BRIN)"}
-    (tmp_path / "forms" / "herinnering-start.json").write_text(json.dumps(start), "utf-8")
-    bpmn = (TIMERS / "termijn.bpmn").read_text("utf-8")
-    bpmn = bpmn.replace('name="deadline" value="werkdagen(5)"', 'name="deadline" value="schooldagen(3)"')
-    bpmn = bpmn.replace('name="deadlineWarning" value="werkdagen(2)"', 'name="deadlineWarning" value="schooldagen(1)"')
-    (tmp_path / "termijn.bpmn").write_text(bpmn, "utf-8")
-    with runtime.db.transaction() as session:
-        routes.deploy(session, tmp_path / "termijn.bpmn")
-    return runtime
+    return deploy_schooldagen_route(runtime, tmp_path)
 
 
 def school_in_zuid(runtime, world, code: str = "16PX00", carnaval: bool = False) -> None:

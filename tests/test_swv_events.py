@@ -5,28 +5,11 @@ and the TLV rules, changed with the CLI, each leave a change in the SWV's histor
 
 from __future__ import annotations
 
-import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from cli import main
 from engine.db import Database
 from engine.models import CalendarSetting, Tenant
 from engine.tenant_events import differences, history
-
-
-@pytest.fixture
-def loket(db_url):
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(main, list(args), env={"LOKET_DATABASE_URL": db_url})
-        assert "Traceback" not in result.output + result.stderr
-        if ok:
-            assert result.exit_code == 0, result.stderr
-        return result
-
-    return run
 
 
 def _changes(db_url: str) -> list[tuple[str, object, object]]:

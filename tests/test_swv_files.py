@@ -5,19 +5,19 @@ what the file changed, as events, and keeps a change made meanwhile; a bad file 
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from cli import main
 from engine.config import PROJECT_ROOT
 from engine.db import Database
 from engine.models import School, Tenant
 from engine.models_swv import TenantEvent
 from engine.tenant_events import differences
+from tests.helpers import checked_cli
 
 KEYS = ["amsterdam-diemen", "midden-kennemerland", "sterk-vo", "westelijke-mijnstreek", "zuid-utrecht"]
 
@@ -32,17 +32,7 @@ def processes(tmp_path) -> Path:
 
 @pytest.fixture
 def loket(db_url, processes):
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(main, list(args), env={"LOKET_DATABASE_URL": db_url,
-                                                      "LOKET_PROCESSES": str(processes)})
-        assert "Traceback" not in result.output + result.stderr
-        if ok:
-            assert result.exit_code == 0, result.stderr
-        return result
-
-    return run
+    return partial(checked_cli, {"LOKET_DATABASE_URL": db_url, "LOKET_PROCESSES": str(processes)})
 
 
 def _tenant(db: Database, key: str) -> tuple[Tenant, list[School], list[TenantEvent]]:

@@ -3,25 +3,6 @@
 
 from __future__ import annotations
 
-import pytest
-from click.testing import CliRunner
-
-from cli import main
-
-
-@pytest.fixture
-def loket(db_url):
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(main, list(args), env={"LOKET_DATABASE_URL": db_url})
-        assert "Traceback" not in result.output + result.stderr
-        if ok:
-            assert result.exit_code == 0, result.stderr
-        return result
-
-    return run
-
 
 def test_an_swv_is_set_up_by_its_municipalities(loket):
     made = loket("tenants", "add", "wm", "--name", "VO Westelijke Mijnstreek", "--gemeente", "Sittard-Geleen",

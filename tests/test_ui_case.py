@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from engine.models import AccessLog, Tenant
 from tests.conftest import make_world
-from tests.helpers import do, events_of, load_case, replayed
+from tests.helpers import dispute_then_admitted, do, events_of, load_case, replayed
 from tests.ui import app_with_documents, give_passwords, post, web_client
 
 
@@ -138,15 +138,7 @@ def test_a_case_decided_twice_shows_every_decision_oldest_first(app, world, runt
            {**BESLUIT, "uitkomst": "weigeren", "reden_weigering": "andere_school",
             "andere_school": "Het Baken (20LJ00)", "motivering": "Het Baken kan Mila de begeleiding bieden."})
         assert decision_letters.make_due(runtime) == 1
-    with clock.frozen(at("2026-02-10T09:00")):
-        do(runtime, world, "school", case_id, "geschil",
-           {"reactie_ouders": "geschillencommissie", "datum_reactie": "2026-02-10",
-            "toelichting": "De ouders vinden dat de school de begeleiding wel kan bieden."})
-    with clock.frozen(at("2026-04-21T09:00")):
-        do(runtime, world, "school", case_id, "geschil_uitkomst",
-           {"uitkomst_geschil": "alsnog_toelaten", "oordeel": "De school heeft onvoldoende onderzocht.",
-            "datum_oordeel": "2026-04-20", "ingangsdatum": "2026-08-24",
-            "motivering": "Na het oordeel biedt de school de begeleiding toch."})
+    dispute_then_admitted(runtime, world, case_id)
     # The admission's letter is not made yet: the page says it waits, while the refusal's letter is made.
     with clock.frozen(at("2026-04-21T09:00:05")):
         html = web_client(app, world, "school").get(f"/cases/{case_id}").get_data(as_text=True)
