@@ -113,11 +113,12 @@ def open_database(url: str, drop: list[str] | None = None) -> tuple[Database, Ru
 
 class Bench:
     steps = STEPS  # who completes each step of the template cases
+    stages = STAGES  # the template cases per SWV: how many steps of each are done
 
-    def __init__(self, url: str, drop: list[str]) -> None:
+    def __init__(self, url: str, drop: list[str] | None = None) -> None:
         self.db, self.runtime, self.worlds = open_database(url, drop)
         self.made: dict[tuple[int, int], int] = {}
-        self.templates = [self.template(world, stage) for world in self.worlds for stage in STAGES]
+        self.templates = [self.template(world, stage) for world in self.worlds for stage in self.stages]
         _scratch.create_all(self.db.engine)
         from web import create_app
 

@@ -30,8 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select, text  # noqa: E402
 
 import handlers  # noqa: E402,F401  (composed as the app does)
-from bench.growth import Bench, add_size_arguments, open_database, quantiles, sample  # noqa: E402
-from bench.growth import _scratch as copies  # noqa: E402
+from bench.growth import Bench, add_size_arguments, quantiles, sample  # noqa: E402
 from bench.throwaway import postgres_database  # noqa: E402
 from engine import migration  # noqa: E402
 from engine.config import PROJECT_ROOT  # noqa: E402
@@ -45,16 +44,7 @@ STAGES = (0, 1, 2, 3)  # open at aanmelding, dossiercheck, knooppuntoverleg, bes
 class MigrateBench(Bench):
     """growth.Bench with open cases only, each copy's state pointing at its own open task."""
 
-    def __init__(self, url: str) -> None:  # growth.Bench's setup, with templates at the open stages only
-        self.db, self.runtime, self.worlds = open_database(url)
-        self.made: dict[tuple[int, int], int] = {}
-        self.templates = [self.template(world, stage) for world in self.worlds for stage in STAGES]
-        copies.create_all(self.db.engine)
-        from web import create_app
-
-        app = create_app(self.runtime.settings, self.db)
-        app.extensions["loket"] = self.runtime
-        self.client = app.test_client()
+    stages = STAGES
 
     def copy(self, session) -> None:
         super().copy(session)
