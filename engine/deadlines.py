@@ -138,7 +138,7 @@ def task_deadline(terms: Terms, properties: dict[str, str], data: dict[str, Any]
 
 def case_term(tenant: Tenant, route_key: str) -> dict[str, Any] | None:
     """The SWV's own doorlooptijd for a route, e.g. {"term": "werkdagen(10)", "from": "knooppuntoverleg"}."""
-    return (tenant.settings or {}).get("terms", {}).get(route_key)
+    return ((tenant.settings or {}).get("terms") or {}).get(route_key)
 
 
 def case_due(terms: Terms, config: dict[str, Any], data: dict[str, Any]) -> datetime:

@@ -36,7 +36,7 @@ from .models import Case, Event, Route, RouteVersion, Task, Tenant, User
 from .scenario_checks import parse_when
 from .scenario_format import Scenario, ScenarioInvalid
 from .scheduler import fire_due, next_due
-from .swv_settings import in_window
+from .swv_settings import in_window, intake_windows
 from .vocabulary import OPEN_TASK, CaseStatus, EventType
 
 __all__ = ["CASES", "SCHOOL_YEAR_START", "DemoReport", "RouteFigures", "build", "shift_dates"]
@@ -173,7 +173,7 @@ def _plan(runtime: Runtime, directory: Path, swv_keys: list[str], now: datetime,
                 if source is not None and runs_routes is not None and source[0] not in runs_routes:
                     continue  # a bezwaar against a decision on a route this SWV does not run
                 first = source[0] if source else route  # the case that starts first: its route's windows
-                windows = ((tenant.settings or {}).get("intake_windows") or {}).get(first) or []
+                windows = intake_windows(tenant, first)
                 plan = _plan_one(tenant.key, route, scenario, number, now, rng, calendars[tenant.id], windows,
                                  source[1] if source else scenario)
                 plan.source = source

@@ -56,6 +56,11 @@ def runs(tenant: Tenant, route_key: str) -> bool:
     return routes is None or route_key in routes
 
 
+def intake_windows(tenant: Tenant, route_key: str) -> list[dict[str, str]]:
+    """The route's intake windows in this SWV (``{"from": "MM-DD", "to": "MM-DD", "label"}``); none: always open."""
+    return ((tenant.settings or {}).get("intake_windows") or {}).get(route_key) or []
+
+
 def check_start(tenant: Tenant, route_key: str, today: date | None = None) -> None:
     """Refuse a case on a route the SWV does not run (422 on ``route``), or outside every intake window of the
     route (409: the request is right, the moment is not). In Dutch; the one check the API, the pages, the CLI and
@@ -63,7 +68,7 @@ def check_start(tenant: Tenant, route_key: str, today: date | None = None) -> No
     if not runs(tenant, route_key):
         message = f"{tenant.name} voert de route '{route_key}' niet uit."
         raise InvalidData(f"{message} Een dossier op deze route kan hier niet worden gestart.", {"route": [message]})
-    windows = ((tenant.settings or {}).get("intake_windows") or {}).get(route_key) or []
+    windows = intake_windows(tenant, route_key)
     day = today or clock.local_date(clock.now())
     if windows and not any(in_window(day, w) for w in windows):
         named = "; ".join(window_text(w) for w in windows)

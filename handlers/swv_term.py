@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from engine.clock import local_date
-from engine.deadlines import Terms, evaluate_term, start_of_day
+from engine.deadlines import Terms, case_term, evaluate_term, start_of_day
 from engine.models import Case, Route, RouteVersion, Tenant
 from engine.services import ServiceContext, register
 
@@ -26,7 +26,7 @@ def swv_term(ctx: ServiceContext, since: str | None = None, **_: Any) -> dict[st
         raise ValueError("swv_term: de zaak of het SWV bestaat niet")
     version = ctx.session.get(RouteVersion, case.route_version_id)
     route = ctx.session.get(Route, version.route_id) if version is not None else None
-    config = ((tenant.settings or {}).get("terms") or {}).get(route.key if route else "") or {}
+    config = (case_term(tenant, route.key) if route is not None else None) or {}
     expression = str(config.get("term") or DEFAULT_TERM)
     today = local_date(ctx.now)
     try:
